@@ -1,0 +1,177 @@
+// ObjectClient: one asynchronous method per S3 operation on one bucket.
+//
+// Every method returns at once and calls `done` exactly once, on a thread of the
+// implementation (for S3ObjectClient, its event-loop thread), possibly before the method
+// returns. `done` must not block: hand long work to another thread. Implementations are
+// thread-safe: any thread may start any operation.
+//
+// Buffers passed in params (PutObject/UploadPart data, GetObject destination) are owned
+// by the caller and must stay valid until `done` runs. Bodies are never copied into
+// intermediate buffers by the client: uploads are sent from the caller's memory and
+// downloads are written straight into the caller's buffer.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace s3m {
+
+template <typename T>
+using Callback = std::function<void(Result<T>)>;
+
+struct Empty {};
+
+struct ObjectInfo {
+  std::string key;
+  uint64_t size = 0;
+  std::string etag;           // with its quotes, as S3 sends it
+  int64_t last_modified = 0;  // seconds since the epoch
+  int32_t last_modified_nsec = 0;
+  std::string storage_class;
+};
+
+struct HeadBucketParams {};
+
+struct HeadObjectParams {
+  std::string key;
+};
+
+struct GetObjectParams {
+  std::string key;
+  uint64_t offset = 0;
+  uint64_t length = 0;   // bytes wanted; the response may be shorter at the end of the object
+  std::string if_match;  // ETag; empty sends no If-Match
+  char* buffer = nullptr;  // at least `length` bytes, owned by the caller
+  // Called on the client's thread as bytes land in `buffer` (total so far). Optional.
+  std::function<void(uint64_t)> on_progress;
+};
+
+struct GetObjectResult {
+  uint64_t bytes = 0;        // bytes written into the buffer
+  uint64_t object_size = 0;  // total size of the object (from Content-Range)
+  std::string etag;
+};
+
+struct ListObjectsParams {
+  std::string prefix;
+  std::string delimiter;
+  std::string continuation_token;
+  std::string start_after;
+  int max_keys = 1000;
+};
+
+struct ListObjectsResult {
+  std::vector<ObjectInfo> objects;
+  std::vector<std::string> common_prefixes;  // full prefixes, ending in the delimiter
+  bool truncated = false;
+  std::string next_continuation_token;
+};
+
+enum class ChecksumAlgorithm { kNone, kCrc32c };
+
+struct PutObjectParams {
+  std::string key;
+  const char* data = nullptr;
+  uint64_t size = 0;
+  std::string storage_class;
+  ChecksumAlgorithm checksum = ChecksumAlgorithm::kNone;
+  bool if_none_match = false;  // create only if absent (If-None-Match: *)
+};
+
+struct PutObjectResult {
+  std::string etag;
+};
+
+struct CreateMultipartUploadParams {
+  std::string key;
+  std::string storage_class;
+  ChecksumAlgorithm checksum = ChecksumAlgorithm::kNone;
+};
+
+struct CreateMultipartUploadResult {
+  std::string upload_id;
+};
+
+struct UploadPartParams {
+  std::string key;
+  std::string upload_id;
+  int part_number = 0;  // 1..10000
+  const char* data = nullptr;
+  uint64_t size = 0;
+  ChecksumAlgorithm checksum = ChecksumAlgorithm::kNone;
+};
+
+struct CompletedPart {
+  int part_number = 0;
+  std::string etag;
+  std::string checksum_crc32c;  // base64, empty when not used
+};
+
+struct UploadPartResult {
+  CompletedPart part;
+};
+
+struct CompleteMultipartUploadParams {
+  std::string key;
+  std::string upload_id;
+  std::vector<CompletedPart> parts;  // ascending part numbers
+};
+
+struct CompleteMultipartUploadResult {
+  std::string etag;
+};
+
+struct AbortMultipartUploadParams {
+  std::string key;
+  std::string upload_id;
+};
+
+struct DeleteObjectParams {
+  std::string key;
+};
+
+struct CopyObjectParams {
+  std::string source_key;  // in the same bucket
+  std::string dest_key;
+};
+
+struct CopyObjectResult {
+  std::string etag;
+};
+
+class ObjectClient {
+ public:
+  virtual ~ObjectClient() = default;
+
+  virtual void HeadBucket(HeadBucketParams p, Callback<Empty> done) = 0;
+  virtual void HeadObject(HeadObjectParams p, Callback<ObjectInfo> done) = 0;
+  virtual void GetObject(GetObjectParams p, Callback<GetObjectResult> done) = 0;
+  virtual void ListObjects(ListObjectsParams p, Callback<ListObjectsResult> done) = 0;
+  virtual void PutObject(PutObjectParams p, Callback<PutObjectResult> done) = 0;
+  virtual void CreateMultipartUpload(CreateMultipartUploadParams p,
+                                     Callback<CreateMultipartUploadResult> done) = 0;
+  virtual void UploadPart(UploadPartParams p, Callback<UploadPartResult> done) = 0;
+  virtual void CompleteMultipartUpload(CompleteMultipartUploadParams p,
+                                       Callback<CompleteMultipartUploadResult> done) = 0;
+  virtual void AbortMultipartUpload(AbortMultipartUploadParams p, Callback<Empty> done) = 0;
+  virtual void DeleteObject(DeleteObjectParams p, Callback<Empty> done) = 0;
+  virtual void CopyObject(CopyObjectParams p, Callback<CopyObjectResult> done) = 0;
+};
+
+// Runs one operation and waits for it: for tests, start-up probes and tools, never on a
+// FUSE worker thread or a client callback thread. Usage:
+//   auto r = Wait<ObjectInfo>([&](auto cb) { client.HeadObject({"k"}, cb); });
+template <typename T, typename Start>
+Result<T> Wait(Start&& start) {
+  std::promise<Result<T>> promise;
+  auto future = promise.get_future();
+  start([&promise](Result<T> r) { promise.set_value(std::move(r)); });
+  return future.get();
+}
+
+}  // namespace s3m

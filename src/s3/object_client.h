@@ -21,6 +21,23 @@
 
 namespace s3m {
 
+// The operations, for per-operation counters and fault injection.
+enum class S3Op {
+  kHeadBucket,
+  kHeadObject,
+  kGetObject,
+  kListObjects,
+  kPutObject,
+  kCreateMultipartUpload,
+  kUploadPart,
+  kCompleteMultipartUpload,
+  kAbortMultipartUpload,
+  kDeleteObject,
+  kCopyObject,
+  kCount,
+};
+const char* S3OpName(S3Op op);
+
 template <typename T>
 using Callback = std::function<void(Result<T>)>;
 

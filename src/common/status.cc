@@ -21,6 +21,17 @@ const char* CodeName(Code code) {
     case Code::kNotSupported: return "NotSupported";
     case Code::kIo: return "IoError";
     case Code::kInternal: return "InternalError";
+    case Code::kNotDirectory: return "NotADirectory";
+    case Code::kIsDirectory: return "IsADirectory";
+    case Code::kNotEmpty: return "DirectoryNotEmpty";
+    case Code::kExists: return "AlreadyExists";
+    case Code::kReadOnly: return "ReadOnlyFileSystem";
+    case Code::kPermission: return "NotPermitted";
+    case Code::kCrossDevice: return "CrossDevice";
+    case Code::kBadHandle: return "BadHandle";
+    case Code::kNameTooLong: return "NameTooLong";
+    case Code::kStale: return "Stale";
+    case Code::kBusy: return "Busy";
   }
   return "Unknown";
 }

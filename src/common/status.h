@@ -26,6 +26,18 @@ enum class Code {
   kNotSupported,        // an operation the store or file system cannot do
   kIo,                  // a local I/O error
   kInternal,            // anything else
+  // File-system outcomes (the FUSE adapter maps each to one errno).
+  kNotDirectory,        // ENOTDIR
+  kIsDirectory,         // EISDIR
+  kNotEmpty,            // ENOTEMPTY
+  kExists,              // EEXIST
+  kReadOnly,            // EROFS
+  kPermission,          // EPERM: the mount's options forbid it (e.g. no --allow-delete)
+  kCrossDevice,         // EXDEV: rename, so that mv falls back to copy and delete
+  kBadHandle,           // EBADF
+  kNameTooLong,         // ENAMETOOLONG
+  kStale,               // ESTALE: the object changed under an open handle
+  kBusy,                // EBUSY
 };
 
 const char* CodeName(Code code);

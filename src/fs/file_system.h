@@ -1,0 +1,138 @@
+// FileSystem: the file system core. It maps inodes to S3 keys under an optional prefix and
+// implements each file operation over an ObjectClient, returning Result<T>. It knows
+// nothing of FUSE: src/fuse translates requests to these calls and results to replies.
+//
+// Semantics follow Mountpoint for Amazon S3 (docs/SEMANTICS.md is the contract).
+//
+// Threading: every method may be called from any thread, concurrently. Methods that may
+// reach the network take a callback, which runs exactly once, on a client completion
+// thread or inline before the method returns; callbacks must not block. Methods that
+// return a value directly never wait on the network (Write may wait for memory).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "fs/object_reader.h"
+#include "fs/object_writer.h"
+#include "memory/memory_budget.h"
+#include "s3/object_client.h"
+
+namespace s3m {
+
+using InodeId = uint64_t;
+inline constexpr InodeId kRootInode = 1;  // FUSE_ROOT_ID
+
+struct FsOptions {
+  std::string prefix;  // "" or ending in '/'
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  uint32_t file_mode = 0644;
+  uint32_t dir_mode = 0755;
+  bool read_only = false;
+  bool allow_delete = false;
+  bool allow_overwrite = false;
+  // How long attributes and directory entries stay valid (Mountpoint: 1 s by default;
+  // "indefinite" is nanoseconds::max(), "minimal" is zero).
+  std::chrono::nanoseconds metadata_ttl = std::chrono::seconds(1);
+  std::chrono::nanoseconds negative_metadata_ttl = std::chrono::seconds(1);
+  ReaderOptions reader;
+  WriterOptions writer;
+};
+
+struct Attr {
+  InodeId ino = 0;
+  bool is_dir = false;
+  uint64_t size = 0;
+  int64_t mtime_sec = 0;  // atime and ctime are the same
+  int32_t mtime_nsec = 0;
+  uint32_t mode = 0;  // with S_IFDIR or S_IFREG
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  uint32_t nlink = 1;
+};
+
+// A directory entry handed to the kernel: `ttl` is both the entry and attribute timeout.
+struct Entry {
+  Attr attr;
+  std::chrono::nanoseconds ttl{0};
+};
+
+struct DirEntry {
+  std::string name;
+  Attr attr;
+  uint64_t next_offset = 0;  // the offset to pass to continue after this entry
+};
+
+struct OpenResult {
+  uint64_t handle = 0;
+  bool direct_io = false;
+  bool keep_cache = false;
+};
+
+struct CreateResult {
+  Entry entry;
+  uint64_t handle = 0;
+};
+
+struct FsStats {
+  uint64_t inodes = 0;
+  uint64_t open_handles = 0;
+};
+
+class FileSystem {
+ public:
+  FileSystem(ObjectClient* client, BufferPool* pool, FsOptions options);
+  ~FileSystem();
+
+  // Entries returned by Lookup, Mkdir and Create count one kernel lookup each; Forget
+  // returns them. AddLookup is for entries the adapter hands out through readdirplus.
+  void Lookup(InodeId parent, const std::string& name, Callback<Entry> done);
+  void AddLookup(InodeId ino);
+  void Forget(InodeId ino, uint64_t nlookup);
+  void GetAttr(InodeId ino, Callback<Attr> done);
+  // Only size truncation to 0 of a file being written, and time changes (ignored), are
+  // supported; mode/uid/gid changes fail with kPermission.
+  void SetAttr(InodeId ino, const Attr& want, bool set_size, bool set_mode, bool set_owner,
+               Callback<Attr> done);
+
+  Result<uint64_t> OpenDir(InodeId ino);
+  // Entries from `offset` on (0 = start, including "." and ".."), at most `max_entries`.
+  // An empty vector is the end of the directory.
+  void ReadDir(InodeId ino, uint64_t handle, uint64_t offset, size_t max_entries,
+               Callback<std::vector<DirEntry>> done);
+  void ReleaseDir(InodeId ino, uint64_t handle);
+
+  void Open(InodeId ino, int flags, Callback<OpenResult> done);
+  void Create(InodeId parent, const std::string& name, uint32_t mode, int flags,
+              Callback<CreateResult> done);
+  void Read(InodeId ino, uint64_t handle, uint64_t offset, uint64_t size,
+            std::function<void(Result<ReadData>)> done);
+  // Copies the data before returning; may wait for memory.
+  Result<uint64_t> Write(InodeId ino, uint64_t handle, uint64_t offset, const char* data,
+                         uint64_t size);
+  // Flush and Fsync of a handle being written complete the upload and report its error.
+  void Flush(InodeId ino, uint64_t handle, Callback<Empty> done);
+  void Fsync(InodeId ino, uint64_t handle, Callback<Empty> done);
+  void Release(InodeId ino, uint64_t handle, Callback<Empty> done);
+
+  void Mkdir(InodeId parent, const std::string& name, uint32_t mode, Callback<Entry> done);
+  void Rmdir(InodeId parent, const std::string& name, Callback<Empty> done);
+  void Unlink(InodeId parent, const std::string& name, Callback<Empty> done);
+
+  // Waits until every upload of a closed file has finished (for a clean unmount).
+  void DrainUploads();
+
+  FsStats Stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace s3m

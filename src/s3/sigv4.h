@@ -2,8 +2,12 @@
 // Pure functions of their inputs (the time is a parameter); any thread.
 #pragma once
 
+#include <array>
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -41,10 +45,18 @@ struct SigningParams {
 std::string CanonicalRequest(const SignableRequest& req, const std::string& payload_hash);
 std::string StringToSign(const std::string& canonical_request, const SigningParams& params);
 
-// Signs `req` in place with the Authorization header.
+// Signs `req` in place: adds the signer's headers (see SignableRequest::headers),
+// replacing those of an earlier signing so that a retried request can be signed again.
+// Every other header in `req.headers` is signed.
 void SignRequest(SignableRequest& req, const Credentials& creds, const SigningParams& params);
 
-// Adds the X-Amz-* query parameters of a presigned URL to `req.query`.
+// The longest validity S3 accepts for a presigned URL (X-Amz-Expires, 7 days).
+inline constexpr std::chrono::seconds kMaxPresignExpires{7 * 24 * 3600};
+
+// Adds the X-Amz-* query parameters of a presigned URL to `req.query` (replacing any
+// from an earlier call). All headers in `req.headers` are signed; the payload hash is
+// params.payload_hash (UNSIGNED-PAYLOAD for S3). `expires` must be in
+// [1 s, kMaxPresignExpires]: callers validate user input first (a violation aborts).
 void PresignRequest(SignableRequest& req, const Credentials& creds, const SigningParams& params,
                     std::chrono::seconds expires);
 
@@ -53,5 +65,14 @@ void PresignRequest(SignableRequest& req, const Credentials& creds, const Signin
 std::string UriEncode(const std::string& in, bool keep_slash);
 
 std::string Sha256Hex(const void* data, size_t size);
+
+// HMAC-SHA-256 (RFC 2104) of `data` under `key`, raw bytes; exposed for tests and for
+// other AWS signing schemes (e.g. chunked uploads).
+inline constexpr size_t kSha256Size = 32;  // bytes of a SHA-256 digest (FIPS 180-4)
+using Sha256Digest = std::array<uint8_t, kSha256Size>;
+Sha256Digest HmacSha256(std::string_view key, std::string_view data);
+
+// Lower-case hex of `size` bytes.
+std::string HexLower(const uint8_t* data, size_t size);
 
 }  // namespace s3m

@@ -63,6 +63,7 @@ class Status {
   Status& set_s3_code(std::string c) { s3_code_ = std::move(c); return *this; }
   Status& set_request_id(std::string r) { request_id_ = std::move(r); return *this; }
   Status& set_retryable(bool r) { retryable_ = r; return *this; }
+  Status& set_message(std::string m) { message_ = std::move(m); return *this; }
 
   // "NoSuchKey (HTTP 404, request 1234): The specified key does not exist."
   std::string ToString() const;

@@ -39,8 +39,11 @@ struct HttpRequest {
 
 struct HttpResponse {
   Status transport;  // non-ok when no HTTP response was received (connect error, timeout)
+  // False only when the request certainly never reached the server (it could not
+  // connect), so even a non-idempotent request may be sent again.
+  bool maybe_sent = true;
   int status = 0;
-  std::vector<Header> headers;  // names lower-cased
+  std::vector<::s3m::Header> headers;  // names lower-cased
   std::string body;             // see HttpRequest::response_buffer
   uint64_t buffer_bytes = 0;    // bytes written to HttpRequest::response_buffer
 

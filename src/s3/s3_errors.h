@@ -15,7 +15,4 @@ namespace s3m {
 Status StatusFromResponse(const HttpResponse& response, const std::string& bucket,
                           const std::string& region);
 
-// Whether this transport failure may have reached the server.
-bool TransportMaybeSent(const Status& transport);
-
 }  // namespace s3m

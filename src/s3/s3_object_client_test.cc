@@ -1,0 +1,200 @@
+// S3ObjectClient over a scripted HttpClient: request building, error mapping and the
+// retry policy, with no network and no real sleeping.
+#include "s3/s3_object_client.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <deque>
+
+namespace s3m {
+namespace {
+
+// Answers each request with the next scripted response; Schedule() records the delay and
+// runs the function at once.
+class ScriptedHttp final : public HttpClient {
+ public:
+  std::deque<HttpResponse> script;
+  std::vector<HttpRequest> sent;
+  std::vector<std::chrono::nanoseconds> delays;
+
+  void Send(HttpRequest request, std::function<void(HttpResponse)> done) override {
+    HttpResponse r = script.empty() ? Ok(200) : script.front();
+    if (!script.empty()) script.pop_front();
+    if (r.status >= 200 && r.status < 300 && request.response_buffer && !r.body.empty()) {
+      std::memcpy(request.response_buffer, r.body.data(), r.body.size());
+      r.buffer_bytes = r.body.size();
+    }
+    sent.push_back(std::move(request));
+    done(std::move(r));
+  }
+  void Schedule(std::chrono::nanoseconds delay, std::function<void()> fn) override {
+    delays.push_back(delay);
+    fn();
+  }
+  HttpStats Stats() const override { return {}; }
+
+  static HttpResponse Ok(int status, std::string body = "", std::vector<Header> headers = {}) {
+    HttpResponse r;
+    r.status = status;
+    r.body = std::move(body);
+    r.headers = std::move(headers);
+    return r;
+  }
+  static HttpResponse Error(int status, const std::string& code) {
+    return Ok(status, "<Error><Code>" + code + "</Code><Message>m</Message>"
+                      "<RequestId>RID</RequestId></Error>");
+  }
+  static HttpResponse Transport(Code code, bool maybe_sent) {
+    HttpResponse r;
+    r.transport = Status(code, "connection failed").set_retryable(true);
+    r.maybe_sent = maybe_sent;
+    return r;
+  }
+};
+
+class StaticCreds final : public CredentialsProvider {
+ public:
+  Result<Credentials> Get() override {
+    return Credentials{"AKIDEXAMPLE", "secret", "TOKEN", std::nullopt, "test"};
+  }
+};
+
+class S3ObjectClientTest : public ::testing::Test {
+ protected:
+  S3ObjectClientTest() {
+    auto http = std::make_unique<ScriptedHttp>();
+    http_ = http.get();
+    S3ClientOptions o;
+    o.bucket = "bkt";
+    o.region = "us-east-1";
+    o.endpoint.scheme = "http";
+    o.endpoint.host = "127.0.0.1:9";
+    o.endpoint.path_prefix = "/bkt";
+    o.endpoint.base_url = "http://127.0.0.1:9";
+    o.retry.max_attempts = 3;
+    client_ = std::make_unique<S3ObjectClient>(std::move(http), &creds_, &clock_, o);
+  }
+  std::string Header(size_t i, const std::string& name) {
+    for (auto& [k, v] : http_->sent.at(i).headers)
+      if (k == name) return v;
+    return "";
+  }
+
+  StaticCreds creds_;
+  FakeClock clock_;
+  ScriptedHttp* http_;
+  std::unique_ptr<S3ObjectClient> client_;
+};
+
+TEST_F(S3ObjectClientTest, RangedGetIsSignedAndFillsTheBuffer) {
+  http_->script.push_back(ScriptedHttp::Ok(
+      206, "0123", {{"etag", "\"e\""}, {"content-range", "bytes 10-13/100"}}));
+  char buf[4];
+  auto r = Wait<GetObjectResult>([&](auto cb) {
+    client_->GetObject({.key = "dir/a b", .offset = 10, .length = 4, .if_match = "\"e\"",
+                        .buffer = buf},
+                       cb);
+  });
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->bytes, 4u);
+  EXPECT_EQ(r->object_size, 100u);
+  EXPECT_EQ(std::string(buf, 4), "0123");
+  EXPECT_EQ(http_->sent[0].url, "http://127.0.0.1:9/bkt/dir/a%20b");
+  EXPECT_EQ(Header(0, "range"), "bytes=10-13");
+  EXPECT_EQ(Header(0, "if-match"), "\"e\"");
+  EXPECT_EQ(Header(0, "x-amz-security-token"), "TOKEN");
+  EXPECT_NE(Header(0, "authorization").find("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"),
+            std::string::npos);
+  EXPECT_EQ(client_->metrics().Get(S3Op::kGetObject).requests, 1u);
+}
+
+TEST_F(S3ObjectClientTest, RetriesThrottlingAndServerErrorsWithBackoff) {
+  http_->script = {ScriptedHttp::Error(503, "SlowDown"), ScriptedHttp::Error(500, "InternalError"),
+                   ScriptedHttp::Ok(204)};
+  auto r = Wait<Empty>([&](auto cb) { client_->DeleteObject({"k"}, cb); });
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(http_->sent.size(), 3u);
+  ASSERT_EQ(http_->delays.size(), 2u);
+  EXPECT_LE(http_->delays[0], std::chrono::milliseconds(100));
+  EXPECT_LE(http_->delays[1], std::chrono::milliseconds(200));
+  auto m = client_->metrics().Get(S3Op::kDeleteObject);
+  EXPECT_EQ(m.requests, 3u);
+  EXPECT_EQ(m.retries, 2u);
+}
+
+TEST_F(S3ObjectClientTest, GivesUpAfterMaxAttempts) {
+  http_->script = {ScriptedHttp::Error(503, "SlowDown"), ScriptedHttp::Error(503, "SlowDown"),
+                   ScriptedHttp::Error(503, "SlowDown"), ScriptedHttp::Ok(204)};
+  auto r = Wait<Empty>([&](auto cb) { client_->DeleteObject({"k"}, cb); });
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kThrottled);
+  EXPECT_EQ(r.status().s3_code(), "SlowDown");
+  EXPECT_EQ(r.status().request_id(), "RID");
+  EXPECT_EQ(http_->sent.size(), 3u);
+}
+
+TEST_F(S3ObjectClientTest, DoesNotRetryClientErrors) {
+  http_->script = {ScriptedHttp::Error(404, "NoSuchKey")};
+  auto r = Wait<ObjectInfo>([&](auto cb) { client_->HeadObject({"k"}, cb); });
+  EXPECT_EQ(r.status().code(), Code::kNotFound);
+  EXPECT_EQ(http_->sent.size(), 1u);
+  http_->script = {ScriptedHttp::Error(404, "NoSuchBucket")};
+  auto l = Wait<ListObjectsResult>([&](auto cb) { client_->ListObjects({}, cb); });
+  EXPECT_EQ(l.status().code(), Code::kNoSuchBucket);
+  EXPECT_NE(l.status().message().find("bucket 'bkt' does not exist"), std::string::npos);
+}
+
+TEST_F(S3ObjectClientTest, CompleteIsNotRetriedAfterItMayHaveRun) {
+  http_->script = {ScriptedHttp::Transport(Code::kTimeout, /*maybe_sent=*/true)};
+  auto r = Wait<CompleteMultipartUploadResult>([&](auto cb) {
+    client_->CompleteMultipartUpload({.key = "k", .upload_id = "u", .parts = {{1, "\"e\"", ""}}},
+                                     cb);
+  });
+  EXPECT_EQ(r.status().code(), Code::kTimeout);
+  EXPECT_EQ(http_->sent.size(), 1u);
+
+  // Never sent (connection refused): safe to send again. A 200 with an <Error> body is a
+  // server-side failure and is retried too.
+  http_->sent.clear();
+  http_->script = {ScriptedHttp::Transport(Code::kNetwork, /*maybe_sent=*/false),
+                   ScriptedHttp::Error(200, "InternalError"),
+                   ScriptedHttp::Ok(200, "<CompleteMultipartUploadResult><ETag>\"x-1\"</ETag>"
+                                         "</CompleteMultipartUploadResult>")};
+  r = Wait<CompleteMultipartUploadResult>([&](auto cb) {
+    client_->CompleteMultipartUpload({.key = "k", .upload_id = "u", .parts = {{1, "\"e\"", ""}}},
+                                     cb);
+  });
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->etag, "\"x-1\"");
+  EXPECT_EQ(http_->sent.size(), 3u);
+  EXPECT_NE(Header(0, "x-amz-content-sha256"), "UNSIGNED-PAYLOAD");  // the XML body is hashed
+}
+
+TEST_F(S3ObjectClientTest, UploadPartSendsCrc32c) {
+  http_->script = {ScriptedHttp::Ok(200, "", {{"etag", "\"p1\""}})};
+  std::string data = "123456789";
+  auto r = Wait<UploadPartResult>([&](auto cb) {
+    client_->UploadPart({.key = "k", .upload_id = "u/+", .part_number = 1, .data = data.data(),
+                         .size = data.size(), .checksum = ChecksumAlgorithm::kCrc32c},
+                        cb);
+  });
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->part.checksum_crc32c, "4waSgw==");
+  EXPECT_EQ(Header(0, "x-amz-checksum-crc32c"), "4waSgw==");
+  EXPECT_EQ(http_->sent[0].url, "http://127.0.0.1:9/bkt/k?partNumber=1&uploadId=u%2F%2B");
+  EXPECT_EQ(http_->sent[0].body, data.data());
+}
+
+TEST_F(S3ObjectClientTest, WrongRegionSaysWhichOne) {
+  auto resp = ScriptedHttp::Error(301, "PermanentRedirect");
+  resp.headers.emplace_back("x-amz-bucket-region", "eu-central-1");
+  http_->script = {resp};
+  auto r = Wait<ListObjectsResult>([&](auto cb) { client_->ListObjects({}, cb); });
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("use --region eu-central-1"), std::string::npos)
+      << r.status().message();
+}
+
+}  // namespace
+}  // namespace s3m

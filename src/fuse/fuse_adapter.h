@@ -1,0 +1,46 @@
+// FuseAdapter: the libfuse 3 low-level adapter. It translates each FUSE request into a
+// FileSystem call and each result into exactly one reply, usually from the completion
+// thread of the request's S3 operation, so no FUSE worker waits on the network.
+// This is the only place that includes fuse_lowlevel.h.
+//
+// Threading: libfuse's multi-threaded loop calls the operations on its workers;
+// replies come from those workers or from client completion threads. No lock is held
+// here across fuse_reply_*.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+#include "fs/file_system.h"
+
+namespace s3m {
+
+struct MountOptions {
+  std::string mountpoint;
+  std::string fsname;  // shown in /proc/mounts ("s3mount:bucket")
+  bool allow_other = false;
+  bool allow_root = false;
+  bool auto_unmount = false;
+  bool read_only = false;
+  bool debug = false;      // libfuse's own request tracing
+  int max_threads = 16;    // FUSE worker threads
+};
+
+class FuseSession {
+ public:
+  // Creates the session and mounts it; errors say what to do ("is /dev/fuse there?").
+  static Result<std::unique_ptr<FuseSession>> Mount(FileSystem* fs, const MountOptions& options);
+  ~FuseSession();  // unmounts if still mounted
+
+  // Serves requests until unmounted or Exit() is called (from a signal handler, too).
+  Status Run();
+  void Exit();
+
+ private:
+  FuseSession() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace s3m

@@ -1,0 +1,319 @@
+// The FUSE low-level operations: each translates one request into a FileSystem call and
+// replies exactly once.
+#define FUSE_USE_VERSION 34
+#include <fuse_lowlevel.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <vector>
+
+#include "common/log.h"
+#include "fs/file_system.h"
+#include "fuse/errno_map.h"
+#include "fuse/fuse_ops.h"
+
+namespace s3m {
+namespace {
+
+FuseContext* Ctx(fuse_req_t req) { return static_cast<FuseContext*>(fuse_req_userdata(req)); }
+FileSystem* Fs(fuse_req_t req) { return Ctx(req)->fs; }
+
+double Seconds(std::chrono::nanoseconds d) {
+  // "indefinite" is nanoseconds::max(): a day is as good as forever to the kernel and
+  // avoids overflowing its timeout arithmetic.
+  constexpr double kMaxTimeout = 86400.0;
+  double s = std::chrono::duration<double>(d).count();
+  return s > kMaxTimeout ? kMaxTimeout : s;
+}
+
+struct stat ToStat(const Attr& a) {
+  struct stat st {};
+  st.st_ino = a.ino;
+  st.st_mode = a.mode;
+  st.st_nlink = a.nlink;
+  st.st_uid = a.uid;
+  st.st_gid = a.gid;
+  st.st_size = static_cast<off_t>(a.size);
+  st.st_blksize = 1 << 20;  // suggests 1 MiB I/O to tools like cp
+  st.st_blocks = static_cast<blkcnt_t>((a.size + 511) / 512);
+  st.st_mtim.tv_sec = a.mtime_sec;
+  st.st_mtim.tv_nsec = a.mtime_nsec;
+  st.st_atim = st.st_mtim;
+  st.st_ctim = st.st_mtim;
+  return st;
+}
+
+fuse_entry_param ToEntryParam(const Entry& e) {
+  fuse_entry_param p{};
+  p.ino = e.attr.ino;
+  p.generation = 1;
+  p.attr = ToStat(e.attr);
+  p.attr_timeout = Seconds(e.ttl);
+  p.entry_timeout = Seconds(e.ttl);
+  return p;
+}
+
+void ReplyStatus(fuse_req_t req, const Status& s) { fuse_reply_err(req, ToErrno(s)); }
+
+// Replies with an entry; if the kernel did not take it, the lookup it counted is undone.
+void ReplyEntry(fuse_req_t req, const Result<Entry>& r) {
+  if (!r.ok()) {
+    ReplyStatus(req, r.status());
+    return;
+  }
+  fuse_entry_param p = ToEntryParam(*r);
+  if (fuse_reply_entry(req, &p) != 0) Fs(req)->Forget(r->attr.ino, 1);
+}
+
+void OpLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  auto negative_ttl = Ctx(req)->negative_ttl;
+  Fs(req)->Lookup(parent, name, [req, negative_ttl](Result<Entry> r) {
+    if (!r.ok() && r.status().code() == Code::kNotFound && negative_ttl.count() > 0) {
+      // A negative entry (node id 0) lets the kernel cache the miss.
+      fuse_entry_param p{};
+      p.entry_timeout = Seconds(negative_ttl);
+      fuse_reply_entry(req, &p);
+      return;
+    }
+    ReplyEntry(req, r);
+  });
+}
+
+void OpForget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
+  Fs(req)->Forget(ino, nlookup);
+  fuse_reply_none(req);
+}
+
+void OpForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
+  for (size_t i = 0; i < count; i++) Fs(req)->Forget(forgets[i].ino, forgets[i].nlookup);
+  fuse_reply_none(req);
+}
+
+void ReplyAttr(fuse_req_t req, const Result<Attr>& r, std::chrono::nanoseconds ttl) {
+  if (!r.ok()) {
+    ReplyStatus(req, r.status());
+    return;
+  }
+  struct stat st = ToStat(*r);
+  fuse_reply_attr(req, &st, Seconds(ttl));
+}
+
+void OpGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+  auto ttl = Ctx(req)->attr_ttl;
+  Fs(req)->GetAttr(ino, [req, ttl](Result<Attr> r) { ReplyAttr(req, r, ttl); });
+}
+
+void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* st, int to_set, fuse_file_info*) {
+  Attr want;
+  want.size = static_cast<uint64_t>(st->st_size);
+  want.mode = st->st_mode;
+  want.uid = st->st_uid;
+  want.gid = st->st_gid;
+  bool set_size = to_set & FUSE_SET_ATTR_SIZE;
+  bool set_mode = to_set & FUSE_SET_ATTR_MODE;
+  bool set_owner = to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID);
+  auto ttl = Ctx(req)->attr_ttl;
+  Fs(req)->SetAttr(ino, want, set_size, set_mode, set_owner,
+                   [req, ttl](Result<Attr> r) { ReplyAttr(req, r, ttl); });
+}
+
+void OpMkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
+  Fs(req)->Mkdir(parent, name, mode, [req](Result<Entry> r) { ReplyEntry(req, r); });
+}
+
+void OpUnlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  Fs(req)->Unlink(parent, name, [req](Result<Empty> r) { ReplyStatus(req, r.status()); });
+}
+
+void OpRmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  Fs(req)->Rmdir(parent, name, [req](Result<Empty> r) { ReplyStatus(req, r.status()); });
+}
+
+// S3 has no rename: EXDEV makes mv fall back to copy and delete.
+void OpRename(fuse_req_t req, fuse_ino_t, const char*, fuse_ino_t, const char*, unsigned) {
+  fuse_reply_err(req, EXDEV);
+}
+
+// Objects have no links of either kind.
+void OpLink(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) { fuse_reply_err(req, EPERM); }
+void OpSymlink(fuse_req_t req, const char*, fuse_ino_t, const char*) {
+  fuse_reply_err(req, EPERM);
+}
+void OpMknod(fuse_req_t req, fuse_ino_t, const char*, mode_t, dev_t) {
+  fuse_reply_err(req, EPERM);
+}
+
+void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  fuse_file_info copy = *fi;
+  Fs(req)->Open(ino, fi->flags, [req, copy](Result<OpenResult> r) mutable {
+    if (!r.ok()) {
+      ReplyStatus(req, r.status());
+      return;
+    }
+    copy.fh = r->handle;
+    copy.direct_io = r->direct_io;
+    copy.keep_cache = r->keep_cache;
+    if (fuse_reply_open(req, &copy) != 0) {
+      Fs(req)->Release(0, r->handle, [](Result<Empty>) {});
+    }
+  });
+}
+
+void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
+              fuse_file_info* fi) {
+  fuse_file_info copy = *fi;
+  Fs(req)->Create(parent, name, mode, fi->flags, [req, copy](Result<CreateResult> r) mutable {
+    if (!r.ok()) {
+      ReplyStatus(req, r.status());
+      return;
+    }
+    copy.fh = r->handle;
+    fuse_entry_param p = ToEntryParam(r->entry);
+    if (fuse_reply_create(req, &p, &copy) != 0) {
+      Fs(req)->Forget(r->entry.attr.ino, 1);
+      Fs(req)->Release(r->entry.attr.ino, r->handle, [](Result<Empty>) {});
+    }
+  });
+}
+
+void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  Fs(req)->Read(ino, fi->fh, static_cast<uint64_t>(off), size, [req](Result<ReadData> r) {
+    if (!r.ok()) {
+      ReplyStatus(req, r.status());
+      return;
+    }
+    if (r->iov.empty()) {
+      fuse_reply_buf(req, nullptr, 0);
+      return;
+    }
+    fuse_reply_iov(req, r->iov.data(), static_cast<int>(r->iov.size()));
+  });
+}
+
+void OpWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
+             fuse_file_info* fi) {
+  auto r = Fs(req)->Write(ino, fi->fh, static_cast<uint64_t>(off), buf, size);
+  if (!r.ok()) {
+    ReplyStatus(req, r.status());
+    return;
+  }
+  fuse_reply_write(req, *r);
+}
+
+void OpFlush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  Fs(req)->Flush(ino, fi->fh, [req](Result<Empty> r) { ReplyStatus(req, r.status()); });
+}
+
+void OpFsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info* fi) {
+  Fs(req)->Fsync(ino, fi->fh, [req](Result<Empty> r) { ReplyStatus(req, r.status()); });
+}
+
+void OpRelease(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  Fs(req)->Release(ino, fi->fh, [req](Result<Empty> r) { ReplyStatus(req, r.status()); });
+}
+
+void OpOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  auto r = Fs(req)->OpenDir(ino);
+  if (!r.ok()) {
+    ReplyStatus(req, r.status());
+    return;
+  }
+  fi->fh = *r;
+  fi->cache_readdir = 0;
+  if (fuse_reply_open(req, fi) != 0) Fs(req)->ReleaseDir(ino, *r);
+}
+
+// Fills a reply buffer of at most `size` bytes; with `plus`, counts one lookup for each
+// entry that made it into the buffer (never for "." and "..", which the kernel skips).
+void ReadDirCommon(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi,
+                   bool plus) {
+  // A directory entry takes at least 24 bytes (+ name, 8-aligned); plus entries ~150.
+  size_t max_entries = size / (plus ? 150 : 32) + 1;
+  auto ttl = Ctx(req)->attr_ttl;
+  Fs(req)->ReadDir(ino, fi->fh, static_cast<uint64_t>(off), max_entries,
+                   [req, size, plus, ttl](Result<std::vector<DirEntry>> r) {
+    if (!r.ok()) {
+      ReplyStatus(req, r.status());
+      return;
+    }
+    std::vector<char> buf(size);
+    size_t used = 0;
+    for (const DirEntry& d : *r) {
+      bool dot = d.name == "." || d.name == "..";
+      size_t n;
+      if (plus) {
+        fuse_entry_param p = ToEntryParam(Entry{d.attr, ttl});
+        if (dot) p.ino = 0;  // no lookup is counted for "." and ".."
+        n = fuse_add_direntry_plus(req, buf.data() + used, size - used, d.name.c_str(), &p,
+                                   static_cast<off_t>(d.next_offset));
+      } else {
+        struct stat st = ToStat(d.attr);
+        n = fuse_add_direntry(req, buf.data() + used, size - used, d.name.c_str(), &st,
+                              static_cast<off_t>(d.next_offset));
+      }
+      if (n > size - used) break;  // did not fit: the kernel asks again from this offset
+      if (plus && !dot) Fs(req)->AddLookup(d.attr.ino);
+      used += n;
+    }
+    fuse_reply_buf(req, buf.data(), used);
+  });
+}
+
+void OpReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  ReadDirCommon(req, ino, size, off, fi, false);
+}
+
+void OpReaddirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  ReadDirCommon(req, ino, size, off, fi, true);
+}
+
+void OpReleasedir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  Fs(req)->ReleaseDir(ino, fi->fh);
+  fuse_reply_err(req, 0);
+}
+
+void OpStatfs(fuse_req_t req, fuse_ino_t) {
+  // S3 has no capacity limit: report a large, constant file system, as Mountpoint does.
+  struct statvfs st {};
+  st.f_bsize = 1 << 20;
+  st.f_frsize = 1 << 20;
+  st.f_blocks = st.f_bfree = st.f_bavail = 1ull << 30;
+  st.f_files = st.f_ffree = st.f_favail = 1ull << 30;
+  st.f_namemax = 255;
+  fuse_reply_statfs(req, &st);
+}
+
+}  // namespace
+
+void FillFuseOps(fuse_lowlevel_ops* ops) {
+  ops->lookup = OpLookup;
+  ops->forget = OpForget;
+  ops->forget_multi = OpForgetMulti;
+  ops->getattr = OpGetattr;
+  ops->setattr = OpSetattr;
+  ops->mkdir = OpMkdir;
+  ops->mknod = OpMknod;
+  ops->unlink = OpUnlink;
+  ops->rmdir = OpRmdir;
+  ops->rename = OpRename;
+  ops->link = OpLink;
+  ops->symlink = OpSymlink;
+  ops->open = OpOpen;
+  ops->create = OpCreate;
+  ops->read = OpRead;
+  ops->write = OpWrite;
+  ops->flush = OpFlush;
+  ops->fsync = OpFsync;
+  ops->release = OpRelease;
+  ops->opendir = OpOpendir;
+  ops->readdir = OpReaddir;
+  ops->readdirplus = OpReaddirplus;
+  ops->releasedir = OpReleasedir;
+  ops->statfs = OpStatfs;
+  // No xattr or lock operations: the kernel answers EOPNOTSUPP for xattrs and keeps
+  // locks local to this node (documented in docs/SEMANTICS.md).
+}
+
+}  // namespace s3m

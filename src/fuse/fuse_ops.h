@@ -1,0 +1,20 @@
+// The table of FUSE low-level operations over a FileSystem (the session's userdata).
+#pragma once
+
+#include <chrono>
+
+struct fuse_lowlevel_ops;
+
+namespace s3m {
+
+class FileSystem;
+
+// The session's userdata. Immutable while mounted.
+struct FuseContext {
+  FileSystem* fs = nullptr;
+  std::chrono::nanoseconds attr_ttl{0};
+  std::chrono::nanoseconds negative_ttl{0};
+};
+
+void FillFuseOps(fuse_lowlevel_ops* ops);
+}  // namespace s3m

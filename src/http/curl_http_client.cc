@@ -5,6 +5,8 @@
 // Threading: Send/Schedule/Stats from any thread, including from callbacks. Lock order:
 // mu_ before an event loop's internal mutex. No lock is held while a user callback runs.
 // The client must not be destroyed from one of its own callbacks (it joins the loops).
+// On destruction, requests still waiting for a slot complete with kCancelled on the
+// destroying thread; those already on a loop complete on that loop's thread.
 #include <algorithm>
 #include <atomic>
 #include <deque>

@@ -185,6 +185,14 @@ TEST_F(HttpClientTest, PutSendsCallerMemoryWithoutExpect) {
   EXPECT_NE(r.body.find("h:x-amz-meta-test=yes\n"), std::string::npos) << r.body;
   EXPECT_EQ(r.body.find("h:expect="), std::string::npos) << r.body;
   EXPECT_GE(client->Stats().bytes_sent, body.size());
+
+  HttpRequest empty;  // an empty object: no body pointer at all
+  empty.method = "PUT";
+  empty.url = Url("/echo");
+  r = SendAndWait(*client, std::move(empty));
+  ASSERT_TRUE(r.transport.ok()) << r.transport.ToString();
+  EXPECT_NE(r.body.find("method=PUT\nlength=0\n"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("h:content-length=0\n"), std::string::npos) << r.body;
 }
 
 TEST_F(HttpClientTest, PostAndDelete) {

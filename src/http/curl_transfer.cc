@@ -126,6 +126,7 @@ size_t OnRead(char* buffer, size_t size, size_t count, void* user) {
   auto* t = static_cast<Transfer*>(user);
   uint64_t left = t->request.body_size - t->body_offset;
   size_t length = static_cast<size_t>(std::min<uint64_t>(left, size * count));
+  if (length == 0) return 0;  // also covers body == nullptr for an empty body
   std::memcpy(buffer, t->request.body + t->body_offset, length);
   t->body_offset += length;
   return length;
@@ -219,7 +220,6 @@ Status ConfigureTransfer(Transfer& t, const CurlHttpOptions& options) {
   if (curl_easy_setopt(e, CURLOPT_URL, r.url.c_str()) != CURLE_OK) {
     return Status(Code::kInvalidArgument, "bad URL for host " + UrlHost(r.url));
   }
-  curl_easy_setopt(e, CURLOPT_PRIVATE, &t);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t.error);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, OnHeader);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, &t);

@@ -43,7 +43,7 @@ struct HttpResponse {
   // connect), so even a non-idempotent request may be sent again.
   bool maybe_sent = true;
   int status = 0;
-  std::vector<::s3m::Header> headers;  // names lower-cased
+  std::vector<s3m::Header> headers;  // names lower-cased (qualified: see Header() below)
   std::string body;             // see HttpRequest::response_buffer
   uint64_t buffer_bytes = 0;    // bytes written to HttpRequest::response_buffer
 

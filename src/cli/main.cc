@@ -1,10 +1,31 @@
+// s3mount: mounts an S3 bucket as a local file system. See --help and docs/.
 #include <cstdio>
-#include <cstring>
+
+#include "cli/config.h"
+#include "cli/daemon.h"
+#include "cli/mount_app.h"
+#include "common/log.h"
 
 int main(int argc, char** argv) {
-  if (argc > 1 && std::strcmp(argv[1], "--version") == 0) {
-    std::printf("s3mount %s\n", S3MOUNT_VERSION);
-    return 0;
+  using namespace s3m;
+  ParsedCommandLine parsed = ParseCommandLine(argc, argv);
+  if (!parsed.run) {
+    std::fputs(parsed.output.c_str(), parsed.exit_code == 0 ? stdout : stderr);
+    return parsed.exit_code;
   }
-  return 2;
+  const Config& c = parsed.config;
+  // Checked before detaching, so that these errors come back at once.
+  for (const Status& s : {CheckMountDirectory(c.mountpoint), CheckFuseAvailable()}) {
+    if (!s.ok()) {
+      std::fprintf(stderr, "s3mount: %s\n", s.message().c_str());
+      return 1;
+    }
+  }
+  StartupReporter reporter = c.foreground ? StartupReporter::Foreground()
+                                          : StartupReporter::Detach();
+  LogTarget target = !c.log_directory.empty() ? LogTarget::kDirectory
+                     : c.foreground           ? LogTarget::kStderr
+                                              : LogTarget::kSyslog;
+  InitLogging(target, c.log_directory, c.debug);
+  return RunMount(c, reporter);
 }

@@ -13,6 +13,7 @@
 
 #include "common/status.h"
 #include "fs/file_system.h"
+#include "fuse/fuse_ops.h"
 
 namespace s3m {
 
@@ -30,12 +31,15 @@ struct MountOptions {
 class FuseSession {
  public:
   // Creates the session and mounts it; errors say what to do ("is /dev/fuse there?").
-  static Result<std::unique_ptr<FuseSession>> Mount(FileSystem* fs, const MountOptions& options);
+  // `context` carries the TTLs the replies use; its fs field is set to `fs`.
+  static Result<std::unique_ptr<FuseSession>> Mount(FileSystem* fs, const FuseContext& context,
+                                                    const MountOptions& options);
   ~FuseSession();  // unmounts if still mounted
 
-  // Serves requests until unmounted or Exit() is called (from a signal handler, too).
+  // Serves requests until unmounted, or until SIGINT/SIGTERM/SIGHUP or Exit().
   Status Run();
   void Exit();
+  void Unmount();
 
  private:
   FuseSession() = default;

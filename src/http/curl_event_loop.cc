@@ -156,7 +156,7 @@ void CurlEventLoop::CancelAll() {
   std::vector<std::unique_ptr<Transfer>> cancelled;
   for (auto& [easy, t] : active_) cancelled.push_back(std::move(t));
   active_.clear();
-  std::vector<Timer> dropped_timers;  // destroyed outside mu_: captures may call back in
+  std::vector<Timer> pending_timers;  // run outside mu_: they may call back in
   {
     std::lock_guard lock(mu_);
     for (auto& t : incoming_) {
@@ -164,10 +164,16 @@ void CurlEventLoop::CancelAll() {
       cancelled.push_back(std::move(t));
     }
     incoming_.clear();
-    dropped_timers.swap(incoming_timers_);
+    pending_timers.swap(incoming_timers_);
   }
-  timers_ = {};
+  while (!timers_.empty()) {
+    pending_timers.push_back(std::move(const_cast<Timer&>(timers_.top())));
+    timers_.pop();
+  }
   for (auto& t : cancelled) Complete(std::move(t));
+  // Pending timers run now rather than never: a retry they start is cancelled at once,
+  // so every operation still completes exactly once.
+  for (auto& timer : pending_timers) timer.fn();
 }
 
 CurlEasy CurlEventLoop::AcquireEasy() {

@@ -113,10 +113,17 @@ void CurlHttpClient::Send(HttpRequest request, std::function<void(HttpResponse)>
 void CurlHttpClient::Schedule(std::chrono::nanoseconds delay, std::function<void()> fn) {
   auto deadline = std::chrono::steady_clock::now() +
                   std::chrono::duration_cast<std::chrono::steady_clock::duration>(delay);
-  std::lock_guard lock(mu_);
-  if (shutting_down_) return;  // dropped: the loops that would run it are stopping
-  loops_[next_timer_loop_]->AddTimer(deadline, std::move(fn));
-  next_timer_loop_ = (next_timer_loop_ + 1) % loops_.size();
+  {
+    std::lock_guard lock(mu_);
+    if (!shutting_down_) {
+      loops_[next_timer_loop_]->AddTimer(deadline, std::move(fn));
+      next_timer_loop_ = (next_timer_loop_ + 1) % loops_.size();
+      return;
+    }
+  }
+  // Shutting down: run it now, so a retry it would start completes with kCancelled
+  // instead of never completing.
+  fn();
 }
 
 HttpStats CurlHttpClient::Stats() const {

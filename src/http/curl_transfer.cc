@@ -251,6 +251,10 @@ void FinishTransfer(Transfer& t, CURLcode result) {
     t.response.transport = t.abort_status;
   } else if (result != CURLE_OK) {
     t.response.transport = CurlErrorStatus(result, t.error, t.request.url);
+    // Nothing of the request left this machine when no header byte was sent.
+    long sent = 0;
+    curl_easy_getinfo(e, CURLINFO_REQUEST_SIZE, &sent);
+    t.response.maybe_sent = sent > 0;
   } else {
     long status = 0;
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);

@@ -63,7 +63,9 @@ class HttpClient {
  public:
   virtual ~HttpClient() = default;
   virtual void Send(HttpRequest request, std::function<void(HttpResponse)> done) = 0;
-  // Runs `fn` on the event-loop thread after `delay` (used for retry back-off).
+  // Runs `fn` on the event-loop thread after `delay` (used for retry back-off). At
+  // shutdown, pending and new timers run at once instead, so that what they start sees
+  // the cancellation rather than never completing.
   virtual void Schedule(std::chrono::nanoseconds delay, std::function<void()> fn) = 0;
   virtual HttpStats Stats() const = 0;
 };

@@ -1,0 +1,75 @@
+// Config: the command line (and AWS environment) turned into one immutable value, and its
+// validation. Parsing is pure apart from reading the environment and the user ids; any
+// thread, though main() calls it once.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace s3m {
+
+struct Config {
+  std::string bucket;
+  std::string prefix;  // "" or ending in '/'
+  std::string mountpoint;
+
+  std::string region;  // empty: resolved from the environment, profile or IMDS
+  std::string endpoint_url;
+  bool force_path_style = false;
+  std::string profile;
+  bool no_sign_request = false;
+  bool requester_pays = false;
+  std::string ca_bundle;  // empty: AWS_CA_BUNDLE, else the system store
+
+  bool read_only = false;
+  bool allow_delete = false;
+  bool allow_overwrite = false;
+  bool allow_other = false;
+  bool allow_root = false;
+  bool auto_unmount = false;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  uint32_t file_mode = 0644;
+  uint32_t dir_mode = 0755;
+
+  bool foreground = false;
+  int max_threads = 16;
+  uint64_t read_part_size = 8 << 20;
+  uint64_t write_part_size = 8 << 20;
+  double maximum_throughput_gbps = 10.0;
+  std::chrono::nanoseconds metadata_ttl = std::chrono::seconds(1);
+  std::chrono::nanoseconds negative_metadata_ttl = std::chrono::seconds(1);
+  std::string storage_class;
+  bool upload_checksums = true;
+  uint64_t memory_target_bytes = 0;  // 0: the default (see DefaultMemoryTarget)
+
+  std::string log_directory;
+  bool debug = false;
+
+  // Connections (and so requests in flight) for the target throughput.
+  int MaxConnections() const;
+};
+
+// What the command line asks for: run with a Config, or exit at once with a code and a
+// message (--help, --version, or a one-line error for a bad argument: exit 2).
+struct ParsedCommandLine {
+  bool run = false;
+  int exit_code = 0;
+  std::string output;  // for stdout (help, version) or stderr (errors)
+  Config config;
+};
+
+ParsedCommandLine ParseCommandLine(int argc, const char* const* argv);
+
+// "30" seconds, "0.5", "indefinite" or "minimal".
+Result<std::chrono::nanoseconds> ParseTtl(const std::string& value, const std::string& option);
+
+// 512 MiB, or a quarter of the memory available to this process (RAM or cgroup limit),
+// whichever is smaller.
+uint64_t DefaultMemoryTarget();
+
+}  // namespace s3m

@@ -1,0 +1,147 @@
+#include "cli/mount_app.h"
+
+#include <fmt/format.h>
+
+#include "common/log.h"
+#include "fs/file_system.h"
+#include "fuse/fuse_adapter.h"
+#include "http/http_client.h"
+#include "memory/memory_budget.h"
+#include "s3/credentials.h"
+#include "s3/endpoint.h"
+#include "s3/s3_object_client.h"
+
+namespace s3m {
+namespace {
+
+// The start-up probe fails fast: an unreachable endpoint is reported in seconds, not
+// after the data path's full retry budget.
+constexpr int kProbeAttempts = 2;
+
+std::string CaBundle(const Config& c, const GetEnvFn& getenv) {
+  if (!c.ca_bundle.empty()) return c.ca_bundle;
+  return getenv("AWS_CA_BUNDLE").value_or("");
+}
+
+std::unique_ptr<S3ObjectClient> NewClient(const Config& c, const S3ClientOptions& options,
+                                          CredentialsProvider* creds, int max_connections) {
+  CurlHttpOptions h;
+  h.max_connections = max_connections;
+  h.ca_bundle = CaBundle(c, ProcessEnv());
+  return std::make_unique<S3ObjectClient>(NewCurlHttpClient(h), creds, RealClock::Get(), options);
+}
+
+// One LIST of the prefix: proves the endpoint, credentials, region and bucket work.
+Status Probe(const Config& c, const S3ClientOptions& options, CredentialsProvider* creds) {
+  S3ClientOptions o = options;
+  o.retry.max_attempts = kProbeAttempts;
+  auto client = NewClient(c, o, creds, 1);
+  auto r = Wait<ListObjectsResult>([&](auto cb) {
+    client->ListObjects({.prefix = c.prefix, .delimiter = "/", .max_keys = 1}, cb);
+  });
+  if (r.ok()) return Status::Ok();
+  Status s = r.status();
+  std::string where = options.endpoint.base_url;
+  switch (s.code()) {
+    case Code::kNoSuchBucket:
+      return s.set_message(fmt::format("bucket '{}' does not exist at {}", c.bucket, where));
+    case Code::kNetwork:
+    case Code::kTimeout:
+      return s.set_message(fmt::format("cannot reach the S3 endpoint {}: {} (check --endpoint-url "
+                                       "and the network)",
+                                       where, s.message()));
+    default:
+      return s.set_message(fmt::format("cannot list bucket '{}' at {}: {}", c.bucket, where,
+                                       s.ToString()));
+  }
+}
+
+FsOptions MakeFsOptions(const Config& c) {
+  FsOptions o;
+  o.prefix = c.prefix;
+  o.uid = c.uid;
+  o.gid = c.gid;
+  o.file_mode = c.file_mode;
+  o.dir_mode = c.dir_mode;
+  o.read_only = c.read_only;
+  o.allow_delete = c.allow_delete;
+  o.allow_overwrite = c.allow_overwrite;
+  o.metadata_ttl = c.metadata_ttl;
+  o.negative_metadata_ttl = c.negative_metadata_ttl;
+  o.reader.read_part_size = c.read_part_size;
+  o.writer.write_part_size = c.write_part_size;
+  o.writer.checksum = c.upload_checksums ? ChecksumAlgorithm::kCrc32c : ChecksumAlgorithm::kNone;
+  o.writer.storage_class = c.storage_class;
+  return o;
+}
+
+}  // namespace
+
+int RunMount(const Config& c, StartupReporter& reporter) {
+  GetEnvFn env = ProcessEnv();
+  CredentialsOptions copts;
+  copts.profile = c.profile;
+  bool custom_endpoint = !c.endpoint_url.empty() || env("AWS_ENDPOINT_URL_S3") ||
+                         env("AWS_ENDPOINT_URL");
+  std::string region = ResolveRegion(c.region, copts, /*ask_imds=*/!custom_endpoint);
+  auto endpoint = ResolveEndpoint({c.bucket, region, c.endpoint_url, c.force_path_style}, env);
+  if (!endpoint.ok()) {
+    reporter.Failed(endpoint.status().message());
+    return 2;
+  }
+  S3ClientOptions so;
+  so.bucket = c.bucket;
+  so.region = region;
+  so.endpoint = *endpoint;
+  so.anonymous = c.no_sign_request;
+  so.requester_pays = c.requester_pays;
+  so.retry = RetryOptionsFromEnv(RetryOptions{}, env);
+
+  // Declared so that destruction runs: session, file system, client (whose completions
+  // still touch buffers), credentials, pool, budget.
+  MemoryBudget budget(c.memory_target_bytes ? c.memory_target_bytes : DefaultMemoryTarget());
+  BufferPool pool(&budget);
+  std::unique_ptr<CredentialsProvider> creds;
+  if (!c.no_sign_request) creds = NewDefaultCredentialsChain(copts);
+  if (Status s = Probe(c, so, creds.get()); !s.ok()) {
+    reporter.Failed(s.message());
+    return 1;
+  }
+  auto client = NewClient(c, so, creds.get(), c.MaxConnections());
+  FileSystem fs(client.get(), &pool, MakeFsOptions(c));
+
+  MountOptions mo;
+  mo.mountpoint = c.mountpoint;
+  mo.fsname = "s3mount:" + c.bucket;
+  mo.allow_other = c.allow_other;
+  mo.allow_root = c.allow_root;
+  mo.auto_unmount = c.auto_unmount;
+  mo.read_only = c.read_only;
+  mo.max_threads = c.max_threads;
+  FuseContext ctx;
+  ctx.attr_ttl = c.metadata_ttl;
+  ctx.negative_ttl = c.negative_metadata_ttl;
+  auto session = FuseSession::Mount(&fs, ctx, mo);
+  if (!session.ok()) {
+    reporter.Failed(session.status().message());
+    return 1;
+  }
+  S3M_INFO("mounted s3://{}/{} at {} (endpoint {}, region {}, memory target {} MiB)", c.bucket,
+           c.prefix, c.mountpoint, endpoint->base_url, region, budget.limit() >> 20);
+  reporter.Ready();
+
+  Status run = (*session)->Run();
+  NotifySystemd("STOPPING=1");
+  S3M_INFO("unmounting {}: waiting for uploads of closed files", c.mountpoint);
+  fs.DrainUploads();
+  (*session)->Unmount();
+  S3M_INFO("S3 requests: {}", client->metrics().Format());
+  if (!run.ok()) {
+    S3M_ERROR("{}", run.ToString());
+    return 1;
+  }
+  S3M_INFO("unmounted {}", c.mountpoint);
+  return 0;
+}
+
+}  // namespace s3m

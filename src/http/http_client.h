@@ -40,7 +40,7 @@ struct HttpRequest {
 struct HttpResponse {
   Status transport;  // non-ok when no HTTP response was received (connect error, timeout)
   int status = 0;
-  std::vector<Header> headers;  // names lower-cased
+  std::vector<::s3m::Header> headers;  // names lower-cased (qualified: Header() below)
   std::string body;             // see HttpRequest::response_buffer
   uint64_t buffer_bytes = 0;    // bytes written to HttpRequest::response_buffer
 

@@ -19,6 +19,10 @@
 
 namespace s3m {
 
+// Cached credentials are refreshed this long before they expire, so that a request
+// signed just before expiry still reaches S3 in time (the AWS SDKs use 5 minutes too).
+inline constexpr std::chrono::minutes kRefreshAhead{5};
+
 struct Credentials {
   std::string access_key_id;
   std::string secret_access_key;

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <strings.h>
+
 #include <cstring>
 #include <deque>
 
@@ -77,7 +79,7 @@ class S3ObjectClientTest : public ::testing::Test {
   }
   std::string Header(size_t i, const std::string& name) {
     for (auto& [k, v] : http_->sent.at(i).headers)
-      if (k == name) return v;
+      if (strcasecmp(k.c_str(), name.c_str()) == 0) return v;
     return "";
   }
 

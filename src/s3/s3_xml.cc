@@ -101,7 +101,7 @@ std::string BuildCompleteMultipartUpload(const std::vector<CompletedPart>& parts
       out.append(static_cast<const char*>(data), size);
     }
   } writer;
-  doc.save(writer, "", pugi::format_raw);
+  doc.save(writer, "", pugi::format_raw | pugi::format_no_declaration);
   return writer.out;
 }
 

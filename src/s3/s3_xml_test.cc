@@ -70,9 +70,9 @@ TEST(S3XmlTest, MultipartDocuments) {
   std::string xml = BuildCompleteMultipartUpload({{1, "\"a\"", "AAAAAA=="}, {2, "\"b\"", ""}});
   EXPECT_EQ(xml,
             "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
-            "<Part><PartNumber>1</PartNumber><ETag>&quot;a&quot;</ETag>"
+            "<Part><PartNumber>1</PartNumber><ETag>\"a\"</ETag>"
             "<ChecksumCRC32C>AAAAAA==</ChecksumCRC32C></Part>"
-            "<Part><PartNumber>2</PartNumber><ETag>&quot;b&quot;</ETag></Part>"
+            "<Part><PartNumber>2</PartNumber><ETag>\"b\"</ETag></Part>"
             "</CompleteMultipartUpload>");
   auto done = ParseCompleteMultipartUpload(
       "<CompleteMultipartUploadResult><ETag>\"e-2\"</ETag></CompleteMultipartUploadResult>");

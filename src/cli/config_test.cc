@@ -1,0 +1,94 @@
+#include "cli/config.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace s3m {
+namespace {
+
+ParsedCommandLine Parse(std::vector<const char*> args) {
+  args.insert(args.begin(), "s3mount");
+  return ParseCommandLine(static_cast<int>(args.size()), args.data());
+}
+
+TEST(ConfigTest, BucketUrlWithPrefixAndDefaults) {
+  auto p = Parse({"s3://my-bucket/data/set/", "/mnt/x"});
+  ASSERT_TRUE(p.run) << p.output;
+  EXPECT_EQ(p.config.bucket, "my-bucket");
+  EXPECT_EQ(p.config.prefix, "data/set/");
+  EXPECT_EQ(p.config.mountpoint, "/mnt/x");
+  EXPECT_EQ(p.config.file_mode, 0644u);
+  EXPECT_EQ(p.config.dir_mode, 0755u);
+  EXPECT_EQ(p.config.metadata_ttl, std::chrono::seconds(1));
+  EXPECT_EQ(p.config.write_part_size, 8u << 20);
+  EXPECT_TRUE(p.config.upload_checksums);
+  EXPECT_FALSE(p.config.foreground);
+}
+
+TEST(ConfigTest, OptionsTakeEffect) {
+  auto p = Parse({"b12", "/m", "--prefix", "p/", "--read-only", "--allow-delete", "-f",
+                  "--file-mode", "600", "--dir-mode", "0700", "--metadata-ttl", "indefinite",
+                  "--negative-metadata-ttl", "minimal", "--part-size", "16777216",
+                  "--upload-checksums", "off", "--uid", "1000", "--memory-target", "256"});
+  ASSERT_TRUE(p.run) << p.output;
+  const Config& c = p.config;
+  EXPECT_EQ(c.prefix, "p/");
+  EXPECT_TRUE(c.read_only && c.allow_delete && c.foreground);
+  EXPECT_EQ(c.file_mode, 0600u);
+  EXPECT_EQ(c.dir_mode, 0700u);
+  EXPECT_EQ(c.metadata_ttl, std::chrono::nanoseconds::max());
+  EXPECT_EQ(c.negative_metadata_ttl, std::chrono::nanoseconds(0));
+  EXPECT_EQ(c.read_part_size, 16u << 20);
+  EXPECT_EQ(c.write_part_size, 16u << 20);
+  EXPECT_FALSE(c.upload_checksums);
+  EXPECT_EQ(c.uid, 1000u);
+  EXPECT_EQ(c.memory_target_bytes, 256u << 20);
+}
+
+TEST(ConfigTest, BadValuesAreOneLineErrorsWithExitCode2) {
+  for (auto args : std::vector<std::vector<const char*>>{
+           {"b12"},                                           // missing directory
+           {"b12", "/m", "--no-such-option"},                 // unknown option
+           {"b12", "/m", "--file-mode", "999"},               // not octal
+           {"b12", "/m", "--metadata-ttl", "soon"},           // not a TTL
+           {"b12", "/m", "--max-threads", "many"},            // not a number
+           {"b12", "/m", "--write-part-size", "1024"},        // below S3's 5 MiB
+           {"b12", "/m", "--prefix", "noslash"},              // prefix must end in '/'
+           {"s3://b12/p/", "/m", "--prefix", "q/"},           // prefix twice
+           {"b12", "/m", "--upload-checksums", "md5"},        // unknown algorithm
+           {"b12", "/m", "--allow-other", "--allow-root"}}) {  // exclusive
+    auto p = Parse(args);
+    EXPECT_FALSE(p.run) << args.back();
+    EXPECT_EQ(p.exit_code, 2) << args.back();
+    ASSERT_FALSE(p.output.empty());
+    EXPECT_EQ(p.output.find('\n'), p.output.size() - 1) << p.output;  // exactly one line
+    EXPECT_EQ(p.output.rfind("s3mount: ", 0), 0u) << p.output;
+  }
+}
+
+TEST(ConfigTest, HelpAndVersion) {
+  auto h = Parse({"--help"});
+  EXPECT_FALSE(h.run);
+  EXPECT_EQ(h.exit_code, 0);
+  for (const char* opt : {"--allow-delete", "--metadata-ttl", "--memory-target", "--endpoint-url",
+                          "--upload-checksums", "--foreground"}) {
+    EXPECT_NE(h.output.find(opt), std::string::npos) << opt;
+  }
+  auto v = Parse({"--version"});
+  EXPECT_EQ(v.exit_code, 0);
+  EXPECT_EQ(v.output.rfind("s3mount ", 0), 0u);
+}
+
+TEST(ConfigTest, ConnectionsFollowTargetThroughput) {
+  Config c;
+  c.maximum_throughput_gbps = 10;
+  EXPECT_EQ(c.MaxConnections(), 24);  // 1192 MiB/s at 50 MiB/s a connection
+  c.maximum_throughput_gbps = 0.1;
+  EXPECT_EQ(c.MaxConnections(), 16);  // the floor
+  c.maximum_throughput_gbps = 400;
+  EXPECT_EQ(c.MaxConnections(), 256);  // the ceiling
+}
+
+}  // namespace
+}  // namespace s3m

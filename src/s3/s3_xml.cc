@@ -8,8 +8,12 @@
 namespace s3m {
 namespace {
 
-Status Malformed(const char* what) {
-  return Status(Code::kInternal, std::string("malformed or truncated ") + what + " response")
+// The start of the body helps diagnose a server that answers in an unexpected shape.
+constexpr size_t kBodyExcerpt = 160;
+
+Status Malformed(const char* what, std::string_view body) {
+  return Status(Code::kInternal, std::string("malformed or truncated ") + what + " response: " +
+                                     std::string(body.substr(0, kBodyExcerpt)))
       .set_retryable(true);
 }
 
@@ -34,13 +38,13 @@ bool ParseErrorBody(std::string_view body, S3ErrorBody* out) {
 
 Result<ListObjectsResult> ParseListObjectsV2(std::string_view body) {
   pugi::xml_document doc;
-  if (!Load(doc, body)) return Malformed("ListObjectsV2");
+  if (!Load(doc, body)) return Malformed("ListObjectsV2", body);
   pugi::xml_node root = doc.child("ListBucketResult");
-  if (!root) return Malformed("ListObjectsV2");
+  if (!root) return Malformed("ListObjectsV2", body);
   ListObjectsResult out;
   out.truncated = std::string_view(root.child("IsTruncated").text().get()) == "true";
   out.next_continuation_token = Text(root, "NextContinuationToken");
-  if (out.truncated && out.next_continuation_token.empty()) return Malformed("ListObjectsV2");
+  if (out.truncated && out.next_continuation_token.empty()) return Malformed("ListObjectsV2", body);
   for (pugi::xml_node c : root.children("Contents")) {
     ObjectInfo info;
     info.key = Text(c, "Key");
@@ -49,7 +53,7 @@ Result<ListObjectsResult> ParseListObjectsV2(std::string_view body) {
     info.storage_class = Text(c, "StorageClass");
     if (!c.child("Key") || !c.child("Size") ||
         !ParseIso8601(Text(c, "LastModified"), &info.last_modified, &info.last_modified_nsec)) {
-      return Malformed("ListObjectsV2");
+      return Malformed("ListObjectsV2", body);
     }
     out.objects.push_back(std::move(info));
   }
@@ -61,25 +65,28 @@ Result<ListObjectsResult> ParseListObjectsV2(std::string_view body) {
 
 Result<CreateMultipartUploadResult> ParseInitiateMultipartUpload(std::string_view body) {
   pugi::xml_document doc;
-  if (!Load(doc, body)) return Malformed("CreateMultipartUpload");
+  if (!Load(doc, body)) return Malformed("CreateMultipartUpload", body);
   std::string id = Text(doc.child("InitiateMultipartUploadResult"), "UploadId");
-  if (id.empty()) return Malformed("CreateMultipartUpload");
+  if (id.empty()) return Malformed("CreateMultipartUpload", body);
   return CreateMultipartUploadResult{id};
 }
 
 Result<CompleteMultipartUploadResult> ParseCompleteMultipartUpload(std::string_view body) {
   pugi::xml_document doc;
-  if (!Load(doc, body)) return Malformed("CompleteMultipartUpload");
-  pugi::xml_node root = doc.child("CompleteMultipartUploadResult");
-  if (!root) return Malformed("CompleteMultipartUpload");
+  if (!Load(doc, body)) return Malformed("CompleteMultipartUpload", body);
+  // Some servers (moto) name the root CompleteMultipartUploadResponse: accept either.
+  pugi::xml_node root = doc.first_child();
+  if (std::string_view(root.name()).rfind("CompleteMultipartUpload", 0) != 0) {
+    return Malformed("CompleteMultipartUpload", body);
+  }
   return CompleteMultipartUploadResult{Text(root, "ETag")};
 }
 
 Result<CopyObjectResult> ParseCopyObjectResult(std::string_view body) {
   pugi::xml_document doc;
-  if (!Load(doc, body)) return Malformed("CopyObject");
+  if (!Load(doc, body)) return Malformed("CopyObject", body);
   pugi::xml_node root = doc.child("CopyObjectResult");
-  if (!root) return Malformed("CopyObject");
+  if (!root) return Malformed("CopyObject", body);
   return CopyObjectResult{Text(root, "ETag")};
 }
 

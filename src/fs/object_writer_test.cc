@@ -41,9 +41,10 @@ class ObjectWriterTest : public ::testing::TestWithParam<bool> {
   ObjectWriterTest() : mem_(MemoryObjectClient::Options{.async = GetParam()}) {}
   WriterOptions Options() { return WriterOptions{.write_part_size = kPart}; }
 
-  MemoryObjectClient mem_;
+  // The pool outlives the client, whose destructor runs queued completions.
   MemoryBudget budget_{64 * kMiB};
   BufferPool pool_{&budget_};
+  MemoryObjectClient mem_;
 };
 
 TEST_P(ObjectWriterTest, SmallObjectsUseOnePutObject) {

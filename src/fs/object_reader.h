@@ -11,8 +11,19 @@
 // within buffered data is served from it; anything else restarts the stream. Random
 // reads fetch only what they need (rounded up to a small alignment), not a whole part.
 //
-// Thread-safe: FUSE may issue several reads on one handle at once. `done` runs on the
-// client's completion thread or inline; it must not block.
+// Reads never wait for memory: when the budget refuses even the one buffer a read needs,
+// that read's own range is fetched into a buffer from BufferPool::TakeForced (see
+// memory_budget.h), so a stream that holds memory can never deadlock another.
+//
+// Reads are answered with iovecs into the part buffers GETs write into (ReadData.keep
+// holds them), so a byte is copied twice on its way to the application: by the client
+// from the socket into the part buffer, and by FUSE from the buffer into the kernel.
+//
+// Thread-safe: FUSE may issue several reads on one handle at once, possibly slightly out
+// of order; reordering within the buffered range or the window does not break sequential
+// detection. `done` runs on the calling thread (data already here), or on the client's
+// completion thread; it must not block. Lock order: Impl::mu_ is a leaf, never held across
+// a client call or `done`.
 #pragma once
 
 #include <sys/uio.h>
@@ -29,9 +40,23 @@
 
 namespace s3m {
 
+// The first GET of a sequential stream: the kernel's first read (128 KiB) plus its first
+// readahead window (1 MiB with FUSE's default max_readahead), so the first read returns
+// after one small request instead of waiting for a whole part. Mountpoint uses the same.
+inline constexpr uint64_t kFirstRequestBytes = (1 << 20) + (128 << 10);
+// Random reads fetch their range rounded out to this. S3's cost is the request latency
+// (~10 ms to first byte); 64 KiB more takes ~0.05 ms at 10 Gb/s, so the rounding is
+// free, and reads of neighbouring records (the common case after a random read) are
+// then served from the retained buffer. 16 pages, a multiple of every page size.
+inline constexpr uint64_t kRandomReadAlignment = 64 << 10;
+// Consumed data kept for backward seeks (and for reads that arrive out of order): 1 MiB,
+// one maximal FUSE read (max_pages 256 x 4 KiB), like Mountpoint's backward seek window.
+inline constexpr uint64_t kBackwardSeekBytes = 1 << 20;
+
 struct ReaderOptions {
-  uint64_t read_part_size = 8 << 20;      // --read-part-size
-  uint64_t max_window_bytes = 64 << 20;   // the most one stream prefetches ahead
+  uint64_t read_part_size = 8 << 20;                  // --read-part-size
+  uint64_t max_window_bytes = 64 << 20;               // the most one stream prefetches ahead
+  uint64_t first_request_bytes = kFirstRequestBytes;  // tests make it smaller
 };
 
 // Data for one read reply: iovecs into buffers kept alive by `keep` until the reply has

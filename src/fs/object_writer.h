@@ -8,9 +8,20 @@
 // is exhausted, Write() blocks until uploads free memory (backpressure; the caller's
 // buffer is only valid during the call, so it must be copied before returning).
 //
+// Part sizes: write_part_size (at least S3's 5 MiB minimum) for parts 1..1000, then
+// doubling every 1000 parts (capped at S3's 5 GiB part maximum), so 10,000 parts reach
+// 1023 x 1000 x write_part_size: 7.8 TiB with the default 8 MiB, more than S3's 5 TiB
+// object maximum. See WritePartSize().
+//
 // Finish() completes the object and reports any error from any part; after an error the
 // multipart upload is aborted. Write/Finish/Abort calls on one writer are serialized by
 // the caller (one writer per file); completions run on the client's threads.
+//
+// Memory: a writer holds at most max_parts_in_flight + 1 part buffers (those uploading
+// and the one filling); each is taken from the BufferPool (charged to the budget) and
+// released when its UploadPart completes, so a retry inside the client reuses it.
+// Lock order: ObjectWriter::Impl::mu_ is a leaf; no client call, budget wait or callback
+// runs under it.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +35,17 @@
 
 namespace s3m {
 
+// S3's multipart limits (https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html).
+inline constexpr uint64_t kMinPartSize = 5ull << 20;  // except the last part
+inline constexpr uint64_t kMaxPartSize = 5ull << 30;  // 5 GiB
+inline constexpr int kMaxParts = 10000;
+inline constexpr uint64_t kMaxObjectSize = 5ull << 40;  // 5 TiB
+// Parts of one size before the size doubles (10 steps cover the 10,000 parts).
+inline constexpr int kPartsPerSizeStep = 1000;
+
+// The size of part `part_number` (1-based) for a base part size: see the file comment.
+uint64_t WritePartSize(uint64_t base, int part_number);
+
 struct WriterOptions {
   uint64_t write_part_size = 8 << 20;  // --write-part-size
   int max_parts_in_flight = 8;
@@ -36,6 +58,10 @@ class ObjectWriter {
  public:
   ObjectWriter(ObjectClient* client, BufferPool* pool, WriterOptions options, std::string key);
   ~ObjectWriter();  // aborts an unfinished upload
+
+  // Checks options before any writer is made (write_part_size >= kMinPartSize, ...), so
+  // the CLI can reject them at start-up; a writer built with bad options fails every call.
+  static Status ValidateOptions(const WriterOptions& options);
 
   // Appends `size` bytes at `offset`, which must equal bytes_written() (else
   // kInvalidArgument), copying them into part buffers before it returns. Returns the

@@ -1,0 +1,335 @@
+// ObjectReader: the per-handle prefetcher; see object_reader.h for the contract.
+//
+// One "stream" per handle: a deque of contiguous chunks (one ranged GET each) from the
+// oldest retained byte to stream_end, the end of what was requested. A sequential stream
+// keeps `window` bytes requested ahead of the furthest byte read (`consumed`); a random
+// stream is the one aligned chunk of the last random read. Reads that are not yet
+// answerable wait in `pending` and are answered by the GET progress/completion callbacks.
+// Thread-safety: everything below is GUARDED_BY(Impl::mu) except Chunk::arrived/waiters
+// (atomics, so progress callbacks skip the lock when no read waits on their chunk).
+// Lock order: Impl::mu, then BufferPool's and MemoryBudget's locks (buffers are taken,
+// and dropped chunks' buffers released, under Impl::mu). A budget waiter's callback may
+// thus run under Impl::mu; the only ones are BufferPool::Take's, which must not block.
+#include "fs/object_reader.h"
+
+#include <algorithm>
+#include <atomic>
+#include <deque>
+#include <list>
+#include <mutex>
+#include <optional>
+
+namespace s3m {
+namespace {
+
+struct Chunk {
+  Chunk(uint64_t o, uint64_t l, std::shared_ptr<Buffer> b)
+      : offset(o), length(l), buffer(std::move(b)) {}
+  uint64_t end() const { return offset + length; }
+
+  const uint64_t offset;
+  const uint64_t length;
+  const std::shared_ptr<Buffer> buffer;
+  std::atomic<uint64_t> arrived{0};  // bytes in buffer so far
+  std::atomic<int> waiters{0};       // pending reads that need this chunk
+  bool finished = false;             // GUARDED_BY(Impl::mu)
+  Status status;                     // GUARDED_BY(Impl::mu)
+};
+using ChunkPtr = std::shared_ptr<Chunk>;
+
+struct PendingRead {
+  uint64_t offset, end;
+  std::vector<ChunkPtr> chunks;
+  std::function<void(Result<ReadData>)> done;
+};
+
+using Reply = std::pair<std::function<void(Result<ReadData>)>, Result<ReadData>>;
+
+uint64_t AlignDown(uint64_t x, uint64_t a) {
+  return x / a * a;
+}
+uint64_t AlignUp(uint64_t x, uint64_t a) {
+  return (x + a - 1) / a * a;
+}
+
+Status MapGetError(const Status& s) {
+  if (s.code() == Code::kPreconditionFailed || s.code() == Code::kNotFound) {
+    return Status(Code::kStale,
+                  "the object changed or was deleted since the file was opened; reopen it "
+                  "to read the new version (" +
+                      s.ToString() + ")");
+  }
+  return s;
+}
+
+}  // namespace
+
+struct ObjectReader::Impl : std::enable_shared_from_this<Impl> {
+  Impl(ObjectClient* c, BufferPool* p, ReaderOptions o, std::string k, std::string e, uint64_t size)
+      : client(c), pool(p), options(o), key(std::move(k)), etag(std::move(e)), object_size(size) {
+    options.read_part_size = std::max<uint64_t>(options.read_part_size, 1);
+    options.max_window_bytes = std::max(options.max_window_bytes, options.read_part_size);
+    options.first_request_bytes = std::max<uint64_t>(options.first_request_bytes, 1);
+  }
+
+  void Read(uint64_t offset, uint64_t end, std::function<void(Result<ReadData>)> done);
+  std::vector<ChunkPtr> Plan(uint64_t offset, uint64_t end, std::vector<ChunkPtr>* issue);
+  bool OnStream(uint64_t offset) const;
+  void Reset(uint64_t offset, bool sequential);
+  ChunkPtr AddChunk(uint64_t length, bool required, uint64_t need_end);
+  void Prefetch(std::vector<ChunkPtr>* issue);
+  bool DropConsumed();
+  void Issue(const std::vector<ChunkPtr>& chunks);
+  void OnProgress(const ChunkPtr& c);
+  void OnDone(const ChunkPtr& c, Result<GetObjectResult> r);
+  void CollectReplies(std::vector<Reply>* out);
+  // Ready data, an error, or nullopt while bytes are still missing.
+  std::optional<Result<ReadData>> TryAnswer(const PendingRead& r) const;
+  uint64_t base() const { return chunks.empty() ? stream_end : chunks.front()->offset; }
+
+  ObjectClient* const client;
+  BufferPool* const pool;
+  ReaderOptions options;
+  const std::string key;
+  const std::string etag;
+  const uint64_t object_size;
+
+  std::mutex mu;
+  std::deque<ChunkPtr> chunks;  // the stream, contiguous and ascending
+  bool have_stream = false;
+  bool sequential = false;
+  bool first_request = false;      // the next sequential chunk is the first one
+  uint64_t stream_end = 0;         // end of the requested range
+  uint64_t consumed = 0;           // furthest byte read from the stream
+  uint64_t window = 0;             // bytes to keep requested ahead of `consumed`
+  uint64_t grown_at = UINT64_MAX;  // offset of the chunk the window last grew for
+  uint64_t last_end = 0;           // end of the previous read (pattern detection)
+  Status stale;                    // sticky once the object changed
+  std::list<PendingRead> pending;
+};
+
+bool ObjectReader::Impl::OnStream(uint64_t offset) const {
+  if (!have_stream || offset < base()) return false;
+  if (offset < stream_end) return true;
+  // A small forward skip stays on a sequential stream; a random stream continues only
+  // when the next read starts exactly where it ends.
+  return sequential ? offset < stream_end + options.read_part_size : offset == stream_end;
+}
+
+void ObjectReader::Impl::Reset(uint64_t offset, bool seq) {
+  chunks.clear();  // pending reads and replies keep their own references
+  have_stream = true;
+  sequential = seq;
+  first_request = seq;
+  stream_end = seq ? offset : AlignDown(offset, kRandomReadAlignment);
+  consumed = offset;
+  window = seq ? options.read_part_size : 0;
+  grown_at = UINT64_MAX;
+}
+
+// Appends a chunk at stream_end. A required chunk (a read needs it) falls back to a
+// forced buffer of just [stream_end, need_end) when the budget refuses; an optional
+// (prefetch) chunk is simply not made.
+ChunkPtr ObjectReader::Impl::AddChunk(uint64_t length, bool required, uint64_t need_end) {
+  length = std::min(length, object_size - stream_end);
+  auto buffer = pool->TryTake(length);
+  if (!buffer && DropConsumed()) buffer = pool->TryTake(length);
+  if (!buffer) {
+    if (!required) return nullptr;
+    length = std::min(length, need_end - stream_end);
+    buffer = pool->TakeForced(length);
+  }
+  auto c = std::make_shared<Chunk>(stream_end, length, std::move(buffer));
+  chunks.push_back(c);
+  stream_end += length;
+  return c;
+}
+
+// Under memory pressure the data kept for backward seeks goes first: drops the chunks
+// read to their end (their buffers return to the budget unless a reply still holds them).
+bool ObjectReader::Impl::DropConsumed() {
+  bool dropped = false;
+  while (!chunks.empty() && chunks.front()->end() <= consumed && chunks.front()->finished) {
+    chunks.pop_front();
+    dropped = true;
+  }
+  return dropped;
+}
+
+void ObjectReader::Impl::Prefetch(std::vector<ChunkPtr>* issue) {
+  const uint64_t target = std::min(object_size, consumed + window);
+  while (stream_end < target) {
+    auto c = AddChunk(options.read_part_size, /*required=*/false, 0);
+    if (!c) {
+      // Refused: the window shrinks to what this stream already holds.
+      window = std::max(options.read_part_size, stream_end - consumed);
+      return;
+    }
+    issue->push_back(std::move(c));
+  }
+}
+
+// Decides where [offset, end) comes from (requires mu): returns the chunks covering it
+// and appends those to request to `issue`.
+std::vector<ChunkPtr> ObjectReader::Impl::Plan(uint64_t offset, uint64_t end,
+                                               std::vector<ChunkPtr>* issue) {
+  if (!OnStream(offset)) {
+    if (have_stream && sequential && offset < base() && offset + window >= base()) {
+      // A read that arrived late, just behind the retained data: fetch it alone and
+      // leave the stream alone.
+      auto buffer = pool->TryTake(end - offset);
+      if (!buffer) buffer = pool->TakeForced(end - offset);
+      auto c = std::make_shared<Chunk>(offset, end - offset, std::move(buffer));
+      issue->push_back(c);
+      return {c};
+    }
+    Reset(offset, /*sequential=*/offset == last_end);
+  } else if (!sequential && offset == stream_end) {
+    sequential = first_request = true;  // a random read continued: now a stream
+    window = options.read_part_size;
+  } else if (offset > stream_end) {
+    chunks.clear();  // a small forward skip: keep the window, drop what was skipped
+    stream_end = offset;
+  }
+  last_end = end;
+  while (stream_end < end) {
+    uint64_t length = !sequential     ? AlignUp(end, kRandomReadAlignment) - stream_end
+                      : first_request ? options.first_request_bytes
+                                      : options.read_part_size;
+    first_request = false;
+    issue->push_back(AddChunk(length, /*required=*/true, end));
+  }
+  std::vector<ChunkPtr> need;
+  for (const auto& c : chunks) {
+    if (c->end() > offset && c->offset < end) need.push_back(c);
+  }
+  if (sequential) {
+    consumed = std::max(consumed, end);
+    const ChunkPtr& last = need.back();
+    bool waits = last->arrived.load() < end - last->offset;
+    if (waits && grown_at != last->offset) {  // the reader keeps up with the network
+      window = std::min(window * 2, options.max_window_bytes);
+      grown_at = last->offset;
+    }
+    Prefetch(issue);
+  }
+  while (!chunks.empty() && chunks.front()->end() + kBackwardSeekBytes <= consumed) {
+    chunks.pop_front();
+  }
+  return need;
+}
+
+std::optional<Result<ReadData>> ObjectReader::Impl::TryAnswer(const PendingRead& r) const {
+  ReadData data;
+  for (const auto& c : r.chunks) {
+    if (c->finished && !c->status.ok()) return Result<ReadData>(c->status);
+    const uint64_t lo = std::max(r.offset, c->offset);
+    const uint64_t hi = std::min(r.end, c->end());
+    if (c->arrived.load() < hi - c->offset) return std::nullopt;
+    data.iov.push_back(iovec{c->buffer->data() + (lo - c->offset), hi - lo});
+    data.keep.push_back(c->buffer);
+    data.size += hi - lo;
+  }
+  return Result<ReadData>(std::move(data));
+}
+
+void ObjectReader::Impl::Read(uint64_t offset, uint64_t end,
+                              std::function<void(Result<ReadData>)> done) {
+  std::vector<ChunkPtr> issue;
+  std::optional<Result<ReadData>> answer;
+  {
+    std::lock_guard l(mu);
+    if (!stale.ok()) {
+      answer = Result<ReadData>(stale);
+    } else {
+      PendingRead r{offset, end, Plan(offset, end, &issue), nullptr};
+      answer = TryAnswer(r);
+      if (!answer) {
+        for (const auto& c : r.chunks) c->waiters++;
+        r.done = std::move(done);
+        pending.push_back(std::move(r));
+      }
+    }
+  }
+  Issue(issue);  // completions may answer the pending read before this returns
+  if (answer) done(std::move(*answer));
+}
+
+void ObjectReader::Impl::Issue(const std::vector<ChunkPtr>& to_issue) {
+  for (const auto& c : to_issue) {
+    GetObjectParams p;
+    p.key = key;
+    p.offset = c->offset;
+    p.length = c->length;
+    p.if_match = etag;
+    p.buffer = c->buffer->data();
+    p.on_progress = [self = shared_from_this(), c](uint64_t bytes) {
+      c->arrived.store(std::min(bytes, c->length));
+      if (c->waiters.load() > 0) self->OnProgress(c);
+    };
+    client->GetObject(std::move(p),
+                      [self = shared_from_this(), c](auto r) { self->OnDone(c, std::move(r)); });
+  }
+}
+
+void ObjectReader::Impl::CollectReplies(std::vector<Reply>* out) {
+  for (auto it = pending.begin(); it != pending.end();) {
+    auto answer = TryAnswer(*it);
+    if (!answer) {
+      ++it;
+      continue;
+    }
+    for (const auto& c : it->chunks) c->waiters--;
+    out->emplace_back(std::move(it->done), std::move(*answer));
+    it = pending.erase(it);
+  }
+}
+
+void ObjectReader::Impl::OnProgress(const ChunkPtr&) {
+  std::vector<Reply> replies;
+  {
+    std::lock_guard l(mu);
+    CollectReplies(&replies);
+  }
+  for (auto& [done, r] : replies) done(std::move(r));
+}
+
+void ObjectReader::Impl::OnDone(const ChunkPtr& c, Result<GetObjectResult> r) {
+  std::vector<Reply> replies;
+  {
+    std::lock_guard l(mu);
+    c->finished = true;
+    if (r.ok() && r->bytes < c->length) {
+      c->status = Status(Code::kIo, "short read: the object is shorter than when opened");
+    } else if (!r.ok()) {
+      c->status = MapGetError(r.status());
+      if (c->status.code() == Code::kStale) stale = c->status;
+    }
+    if (r.ok()) c->arrived.store(std::min(r->bytes, c->length));
+    if (!c->status.ok()) {
+      chunks.clear();  // drop the stream: a later read starts afresh (and retries)
+      have_stream = false;
+    }
+    CollectReplies(&replies);
+  }
+  for (auto& [done, res] : replies) done(std::move(res));
+}
+
+ObjectReader::ObjectReader(ObjectClient* client, BufferPool* pool, ReaderOptions options,
+                           std::string key, std::string etag, uint64_t object_size)
+    : impl_(std::make_shared<Impl>(client, pool, options, std::move(key), std::move(etag),
+                                   object_size)) {}
+
+ObjectReader::~ObjectReader() = default;
+
+void ObjectReader::Read(uint64_t offset, uint64_t size,
+                        std::function<void(Result<ReadData>)> done) {
+  if (size == 0 || offset >= impl_->object_size) {
+    done(ReadData{});  // at or past the end: no request
+    return;
+  }
+  const uint64_t end = offset + std::min(size, impl_->object_size - offset);
+  impl_->Read(offset, end, std::move(done));
+}
+
+}  // namespace s3m

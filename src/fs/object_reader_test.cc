@@ -1,0 +1,336 @@
+// Tests of ObjectReader over MemoryObjectClient (inline and async completions), with
+// recording, gated and fault-injecting wrappers: byte-exact streams, request economy,
+// the window and the budget, seeks, stale objects, concurrent reads.
+#include "fs/object_reader.h"
+
+#include <gtest/gtest.h>
+
+#include <future>
+#include <thread>
+
+#include "fs/test_clients.h"
+#include "s3/fault_injecting_client.h"
+
+namespace s3m {
+namespace {
+
+constexpr uint64_t kKiB = 1024;
+constexpr uint64_t kPart = 64 * kKiB;   // small parts keep objects small
+constexpr uint64_t kFirst = 16 * kKiB;  // first request, scaled down like the part
+
+std::string Pattern(uint64_t size, int seed = 0) {
+  std::string s(size, '\0');
+  for (uint64_t i = 0; i < size; ++i) s[i] = static_cast<char>((i * 7 + i / 251 + seed) & 0xff);
+  return s;
+}
+
+std::string Flatten(const ReadData& d) {
+  std::string out;
+  for (const auto& v : d.iov) out.append(static_cast<const char*>(v.iov_base), v.iov_len);
+  EXPECT_EQ(out.size(), d.size);
+  return out;
+}
+
+Result<ReadData> ReadSync(ObjectReader& r, uint64_t offset, uint64_t size) {
+  return Wait<ReadData>([&](auto cb) { r.Read(offset, size, cb); });
+}
+
+ReaderOptions SmallParts() {
+  return ReaderOptions{
+      .read_part_size = kPart, .max_window_bytes = 8 * kPart, .first_request_bytes = kFirst};
+}
+
+class ObjectReaderTest : public ::testing::TestWithParam<bool> {
+ protected:
+  ObjectReaderTest() : mem_(MemoryObjectClient::Options{.async = GetParam()}) {}
+  ~ObjectReaderTest() override {
+    mem_.~MemoryObjectClient();  // drain completions before the pool goes
+    new (&mem_) MemoryObjectClient();
+  }
+
+  std::unique_ptr<ObjectReader> Open(ObjectClient* client, const std::string& key,
+                                     ReaderOptions o = SmallParts(), BufferPool* pool = nullptr) {
+    auto info = mem_.Info(key);
+    return std::make_unique<ObjectReader>(client, pool ? pool : &pool_, o, key, info->etag,
+                                          info->size);
+  }
+
+  MemoryBudget budget_{64 << 20};
+  BufferPool pool_{&budget_};
+  MemoryObjectClient mem_;
+};
+
+TEST_P(ObjectReaderTest, SequentialReadsAreByteExact) {
+  for (uint64_t size : {uint64_t{0}, uint64_t{1}, kPart - 1, kPart, kPart + 1, 5 * kPart + 3}) {
+    for (uint64_t rs : {4 * kKiB, 128 * kKiB, 1024 * kKiB}) {
+      std::string data = Pattern(size, static_cast<int>(rs));
+      mem_.Put("k", data);
+      auto reader = Open(&mem_, "k");
+      std::string got;
+      for (uint64_t off = 0;; off += rs) {
+        auto r = ReadSync(*reader, off, rs);
+        ASSERT_TRUE(r.ok()) << r.status().ToString();
+        if (r->size == 0) break;
+        got += Flatten(*r);
+      }
+      EXPECT_EQ(got, data) << "size " << size << " read " << rs;
+    }
+  }
+}
+
+TEST_P(ObjectReaderTest, SequentialReadCostsAboutOneGetPerPart) {
+  constexpr uint64_t kParts = 16;
+  std::string data = Pattern(kParts * kPart);
+  mem_.Put("k", data);
+  RecordingClient rec(&mem_);
+  auto reader = Open(&rec, "k");
+  std::string got;
+  for (uint64_t off = 0; off < data.size(); off += 16 * kKiB) {
+    auto r = ReadSync(*reader, off, 16 * kKiB);
+    ASSERT_TRUE(r.ok());
+    got += Flatten(*r);
+  }
+  EXPECT_EQ(got, data);
+  auto gets = rec.gets();
+  EXPECT_LE(gets.size(), kParts + 1);  // the small first request, then one per part
+  ASSERT_FALSE(gets.empty());
+  EXPECT_EQ(gets[0].length, kFirst);
+  for (const auto& g : gets) {
+    EXPECT_LE(g.length, kPart);
+    EXPECT_EQ(g.if_match, mem_.Info("k")->etag);
+  }
+  EXPECT_EQ(ReadSync(*reader, data.size(), 4096)->size, 0u);  // EOF: no request
+  EXPECT_EQ(rec.gets().size(), gets.size());
+}
+
+TEST_P(ObjectReaderTest, RandomReadFetchesOnlyAnAlignedRange) {
+  std::string data = Pattern(4 << 20);
+  mem_.Put("k", data);
+  RecordingClient rec(&mem_);
+  auto reader = Open(&rec, "k", ReaderOptions{});  // default 8 MiB parts
+  auto r = ReadSync(*reader, 1000000, 4096);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(Flatten(*r), data.substr(1000000, 4096));
+  r = ReadSync(*reader, 3000000, 4096);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(Flatten(*r), data.substr(3000000, 4096));
+  auto gets = rec.gets();
+  ASSERT_EQ(gets.size(), 2u);
+  for (const auto& g : gets) {
+    EXPECT_EQ(g.length, kRandomReadAlignment);
+    EXPECT_EQ(g.offset % kRandomReadAlignment, 0u);
+  }
+  // A neighbouring read in the same aligned block needs no request.
+  r = ReadSync(*reader, 3000000 + 4096, 4096);
+  EXPECT_EQ(Flatten(*r), data.substr(3000000 + 4096, 4096));
+  EXPECT_EQ(rec.gets().size(), 2u);
+}
+
+TEST_P(ObjectReaderTest, BackwardSeekWithinBufferIssuesNoGet) {
+  std::string data = Pattern(8 * kPart);
+  mem_.Put("k", data);
+  RecordingClient rec(&mem_);
+  auto reader = Open(&rec, "k");
+  for (uint64_t off = 0; off < 3 * kPart; off += 16 * kKiB)
+    ASSERT_TRUE(ReadSync(*reader, off, 16 * kKiB).ok());
+  size_t before = rec.gets().size();
+  auto r = ReadSync(*reader, kPart + 100, 20000);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(Flatten(*r), data.substr(kPart + 100, 20000));
+  EXPECT_EQ(rec.gets().size(), before);
+  // A small forward skip stays on the stream too.
+  r = ReadSync(*reader, 3 * kPart + 8 * kKiB, 4096);
+  EXPECT_EQ(Flatten(*r), data.substr(3 * kPart + 8 * kKiB, 4096));
+}
+
+TEST_P(ObjectReaderTest, ReadSpanningTwoChunksGetsTwoIovecs) {
+  std::string data = Pattern(4 * kPart);
+  mem_.Put("k", data);
+  auto reader = Open(&mem_, "k");
+  auto r = ReadSync(*reader, 0, 2 * kFirst);  // the first chunk is kFirst long
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->iov.size(), 2u);
+  EXPECT_EQ(Flatten(*r), data.substr(0, 2 * kFirst));
+  r = ReadSync(*reader, 4 * kPart - 10, 100);  // clipped at the end
+  EXPECT_EQ(Flatten(*r), data.substr(4 * kPart - 10));
+}
+
+TEST_P(ObjectReaderTest, ChangedObjectIsStaleAndNeverMixed) {
+  std::string data = Pattern(8 * kPart);
+  mem_.Put("k", data);
+  auto reader = Open(&mem_, "k");
+  ASSERT_TRUE(ReadSync(*reader, 0, 16 * kKiB).ok());
+  mem_.Put("k", Pattern(8 * kPart, 99));  // same size, new bytes
+  Status error;
+  for (uint64_t off = 16 * kKiB; off < data.size(); off += 16 * kKiB) {
+    auto r = ReadSync(*reader, off, 16 * kKiB);
+    if (!r.ok()) {
+      error = r.status();
+      break;
+    }
+    EXPECT_EQ(Flatten(*r), data.substr(off, 16 * kKiB));  // old bytes only
+  }
+  EXPECT_EQ(error.code(), Code::kStale);
+  EXPECT_EQ(ReadSync(*reader, 0, 10).status().code(), Code::kStale);  // sticky
+}
+
+TEST_P(ObjectReaderTest, DeletedObjectIsStale) {
+  mem_.Put("k", Pattern(kPart));
+  auto reader = Open(&mem_, "k");
+  mem_.Remove("k");
+  EXPECT_EQ(ReadSync(*reader, 0, 10).status().code(), Code::kStale);
+}
+
+TEST_P(ObjectReaderTest, NetworkErrorReachesTheReadThenRetries) {
+  std::string data = Pattern(4 * kPart);
+  mem_.Put("k", data);
+  FaultInjectingClient faults(&mem_);
+  faults.SetFault(S3Op::kGetObject, {.error = Status(Code::kNetwork, "reset")});
+  auto reader = Open(&faults, "k");
+  EXPECT_EQ(ReadSync(*reader, 0, 4096).status().code(), Code::kNetwork);
+  faults.ClearFaults();
+  auto r = ReadSync(*reader, 0, 4096);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(Flatten(*r), data.substr(0, 4096));
+}
+
+TEST_P(ObjectReaderTest, FirstReadAnsweredFromPartialData) {
+  std::string data = Pattern(4 << 20);
+  mem_.Put("k", data);
+  GatedClient gate(&mem_);
+  auto reader = Open(&gate, "k", ReaderOptions{.read_part_size = 1 << 20});
+  gate.Gate(true);
+  std::promise<Result<ReadData>> p;
+  reader->Read(0, 128 * kKiB, [&](Result<ReadData> r) { p.set_value(std::move(r)); });
+  gate.WaitHeld(1);
+  EXPECT_EQ(gate.gets().size(), 0u);  // nothing released yet
+  gate.DeliverPartial(128 * kKiB);    // the reply goes out from this progress callback
+  auto f = p.get_future();
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  auto r = f.get();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(Flatten(*r), data.substr(0, 128 * kKiB));
+  gate.Gate(false);
+}
+
+// Reads sequentially while the "network" delivers only what each read needs, so the
+// reader always keeps up; returns the most bytes ever requested ahead of the reader.
+uint64_t StreamWithSlowNetwork(ObjectReader& reader, GatedClient& gate, const std::string& data) {
+  uint64_t most_ahead = 0;
+  gate.Gate(true);
+  for (uint64_t off = 0; off < data.size(); off += 16 * kKiB) {
+    std::promise<Result<ReadData>> p;
+    auto f = p.get_future();
+    reader.Read(off, 16 * kKiB, [&](Result<ReadData> r) { p.set_value(std::move(r)); });
+    while (f.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      if (gate.held() > 0) {
+        gate.ReleaseOne();
+      } else {
+        f.wait();
+      }
+    }
+    auto r = f.get();
+    EXPECT_TRUE(r.ok());
+    EXPECT_EQ(Flatten(*r), data.substr(off, 16 * kKiB));
+    uint64_t end = 0;  // requested = released (recorded) + held
+    for (const auto& g : gate.gets()) end = std::max(end, g.offset + g.length);
+    uint64_t held_bytes = gate.held() * kPart;  // held GETs are at most a part each
+    most_ahead = std::max(most_ahead, end + held_bytes - (off + 16 * kKiB));
+  }
+  gate.Gate(false);
+  return most_ahead;
+}
+
+TEST_P(ObjectReaderTest, WindowGrowsWhileReaderKeepsUpAndIsBounded) {
+  std::string data = Pattern(64 * kPart);
+  mem_.Put("k", data);
+  GatedClient gate(&mem_);
+  auto reader = Open(&gate, "k");
+  uint64_t ahead = StreamWithSlowNetwork(*reader, gate, data);
+  EXPECT_GT(ahead, 2 * kPart);                              // it grew past the initial window
+  EXPECT_LE(ahead, SmallParts().max_window_bytes + kPart);  // and stopped at the maximum
+}
+
+TEST_P(ObjectReaderTest, WindowBoundedByBudget) {
+  std::string data = Pattern(64 * kPart);
+  mem_.Put("k", data);
+  GatedClient gate(&mem_);
+  MemoryBudget budget(3 * kPart);
+  BufferPool pool(&budget);
+  {
+    auto reader = Open(&gate, "k", SmallParts(), &pool);
+    StreamWithSlowNetwork(*reader, gate, data);
+  }
+  EXPECT_LE(budget.peak(), 3 * kPart);
+}
+
+TEST_P(ObjectReaderTest, ManyReadersStayWithinBudget) {
+  constexpr int kReaders = 8;
+  constexpr uint64_t kLimit = 8 * kPart;
+  constexpr uint64_t kRead = 16 * kKiB;
+  MemoryBudget budget(kLimit);
+  BufferPool pool(&budget);
+  std::vector<std::string> data;
+  for (int i = 0; i < kReaders; ++i) {
+    data.push_back(Pattern(16 * kPart, i));
+    mem_.Put("k" + std::to_string(i), data.back());
+  }
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kReaders; ++i) {
+    threads.emplace_back([&, i] {
+      auto reader = Open(&mem_, "k" + std::to_string(i), SmallParts(), &pool);
+      std::string got;
+      for (uint64_t off = 0; off < data[i].size(); off += kRead) {
+        auto r = ReadSync(*reader, off, kRead);
+        ASSERT_TRUE(r.ok());
+        got += Flatten(*r);
+      }
+      EXPECT_EQ(got, data[i]);
+    });
+  }
+  for (auto& t : threads) t.join();
+  // Only a reader refused even one buffer goes over, by its read (see memory_budget.h).
+  EXPECT_LE(budget.peak(), kLimit + kReaders * kRead);
+}
+
+TEST_P(ObjectReaderTest, ConcurrentReadsOnOneReader) {
+  constexpr int kThreads = 4;
+  constexpr uint64_t kRead = 16 * kKiB;
+  std::string data = Pattern(32 * kPart + 5);
+  mem_.Put("k", data);
+  RecordingClient rec(&mem_);
+  auto reader = Open(&rec, "k");
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (uint64_t off = t * kRead; off < data.size(); off += kThreads * kRead) {
+        auto r = ReadSync(*reader, off, kRead);
+        ASSERT_TRUE(r.ok()) << r.status().ToString();
+        EXPECT_EQ(Flatten(*r), data.substr(off, kRead));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+}
+
+TEST_P(ObjectReaderTest, SlightlyReorderedReadsStaySequential) {
+  constexpr uint64_t kRead = 16 * kKiB;
+  std::string data = Pattern(16 * kPart);
+  mem_.Put("k", data);
+  RecordingClient rec(&mem_);
+  auto reader = Open(&rec, "k");
+  ASSERT_TRUE(ReadSync(*reader, 0, kRead).ok());
+  for (uint64_t off = kRead; off + 2 * kRead <= data.size(); off += 2 * kRead) {
+    auto second = ReadSync(*reader, off + kRead, kRead);  // the later one first
+    auto first = ReadSync(*reader, off, kRead);
+    ASSERT_TRUE(second.ok() && first.ok());
+    EXPECT_EQ(Flatten(*first) + Flatten(*second), data.substr(off, 2 * kRead));
+  }
+  EXPECT_LE(rec.gets().size(), 16u + 2u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Completions, ObjectReaderTest, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "async" : "inline"; });
+
+}  // namespace
+}  // namespace s3m

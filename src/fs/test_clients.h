@@ -1,0 +1,183 @@
+// Test-only ObjectClient wrappers for the data path tests: RecordingClient remembers the
+// parameters of GETs and uploads and the peak of concurrent operations; GatedClient holds
+// chosen operations until the test releases them (and can deliver part of a GET first),
+// so tests order events with condition variables instead of sleeps. Thread-safe.
+#pragma once
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <set>
+#include <vector>
+
+#include "s3/memory_object_client.h"
+
+namespace s3m {
+
+// Forwards everything to `inner`, recording what the data path asked for.
+class RecordingClient : public ObjectClient {
+ public:
+  explicit RecordingClient(ObjectClient* inner) : inner_(inner) {}
+
+  struct Get {
+    uint64_t offset, length;
+    std::string if_match;
+  };
+  std::vector<Get> gets() const {
+    std::lock_guard l(mu_);
+    return gets_;
+  }
+  std::vector<ChecksumAlgorithm> part_checksums() const {
+    std::lock_guard l(mu_);
+    return part_checksums_;
+  }
+  int peak_uploads() const {
+    std::lock_guard l(mu_);
+    return peak_uploads_;
+  }
+
+  void GetObject(GetObjectParams p, Callback<GetObjectResult> done) override {
+    {
+      std::lock_guard l(mu_);
+      gets_.push_back({p.offset, p.length, p.if_match});
+    }
+    inner_->GetObject(std::move(p), std::move(done));
+  }
+  void UploadPart(UploadPartParams p, Callback<UploadPartResult> done) override {
+    {
+      std::lock_guard l(mu_);
+      part_checksums_.push_back(p.checksum);
+      peak_uploads_ = std::max(peak_uploads_, ++uploads_);
+    }
+    inner_->UploadPart(std::move(p), [this, done = std::move(done)](auto r) {
+      {
+        std::lock_guard l(mu_);
+        --uploads_;
+      }
+      done(std::move(r));
+    });
+  }
+  void HeadBucket(HeadBucketParams p, Callback<Empty> d) override { inner_->HeadBucket(p, d); }
+  void HeadObject(HeadObjectParams p, Callback<ObjectInfo> d) override { inner_->HeadObject(p, d); }
+  void ListObjects(ListObjectsParams p, Callback<ListObjectsResult> d) override {
+    inner_->ListObjects(p, d);
+  }
+  void PutObject(PutObjectParams p, Callback<PutObjectResult> d) override {
+    inner_->PutObject(p, d);
+  }
+  void CreateMultipartUpload(CreateMultipartUploadParams p,
+                             Callback<CreateMultipartUploadResult> d) override {
+    inner_->CreateMultipartUpload(p, d);
+  }
+  void CompleteMultipartUpload(CompleteMultipartUploadParams p,
+                               Callback<CompleteMultipartUploadResult> d) override {
+    inner_->CompleteMultipartUpload(p, d);
+  }
+  void AbortMultipartUpload(AbortMultipartUploadParams p, Callback<Empty> d) override {
+    inner_->AbortMultipartUpload(p, d);
+  }
+  void DeleteObject(DeleteObjectParams p, Callback<Empty> d) override {
+    inner_->DeleteObject(p, d);
+  }
+  void CopyObject(CopyObjectParams p, Callback<CopyObjectResult> d) override {
+    inner_->CopyObject(p, d);
+  }
+
+ private:
+  ObjectClient* inner_;
+  mutable std::mutex mu_;
+  std::vector<Get> gets_;                          // GUARDED_BY(mu_)
+  std::vector<ChecksumAlgorithm> part_checksums_;  // GUARDED_BY(mu_)
+  int uploads_ = 0, peak_uploads_ = 0;             // GUARDED_BY(mu_)
+};
+
+// Holds GETs and UploadParts (when gated) until released, in arrival order.
+class GatedClient : public RecordingClient {
+ public:
+  explicit GatedClient(MemoryObjectClient* inner) : RecordingClient(inner), mem_(inner) {}
+
+  void Gate(bool on) {
+    std::vector<std::function<void()>> go;
+    {
+      std::lock_guard l(mu_);
+      gated_ = on;
+      if (!on) go = TakeAllLocked();
+    }
+    for (auto& fn : go) fn();
+  }
+  // Blocks until at least `n` operations are held.
+  void WaitHeld(size_t n) {
+    std::unique_lock l(mu_);
+    cv_.wait(l, [&] { return held_.size() >= n; });
+  }
+  size_t held() const {
+    std::lock_guard l(mu_);
+    return held_.size();
+  }
+  // Releases the oldest held operation.
+  void ReleaseOne() {
+    std::function<void()> fn;
+    {
+      std::lock_guard l(mu_);
+      fn = std::move(held_.front().run);
+      held_.pop_front();
+    }
+    fn();
+  }
+  // Copies the first `bytes` of the oldest held GET into its buffer and reports progress.
+  void DeliverPartial(uint64_t bytes) {
+    GetObjectParams p;
+    {
+      std::lock_guard l(mu_);
+      p = held_.front().get;
+    }
+    std::string data = *mem_->Contents(p.key);
+    std::memcpy(p.buffer, data.data() + p.offset, bytes);
+    if (p.on_progress) p.on_progress(bytes);
+  }
+
+  void GetObject(GetObjectParams p, Callback<GetObjectResult> done) override {
+    Hold(p, [this, p, done = std::move(done)]() mutable {
+      RecordingClient::GetObject(std::move(p), std::move(done));
+    });
+  }
+  void UploadPart(UploadPartParams p, Callback<UploadPartResult> done) override {
+    Hold({}, [this, p = std::move(p), done = std::move(done)]() mutable {
+      RecordingClient::UploadPart(std::move(p), std::move(done));
+    });
+  }
+
+ private:
+  struct Held {
+    GetObjectParams get;
+    std::function<void()> run;
+  };
+  void Hold(GetObjectParams p, std::function<void()> run) {
+    {
+      std::lock_guard l(mu_);
+      if (gated_) {
+        held_.push_back({std::move(p), std::move(run)});
+        cv_.notify_all();
+        return;
+      }
+    }
+    run();
+  }
+  std::vector<std::function<void()>> TakeAllLocked() {
+    std::vector<std::function<void()>> out;
+    for (auto& h : held_) out.push_back(std::move(h.run));
+    held_.clear();
+    return out;
+  }
+
+  MemoryObjectClient* mem_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool gated_ = false;     // GUARDED_BY(mu_)
+  std::deque<Held> held_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace s3m

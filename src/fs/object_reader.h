@@ -30,8 +30,8 @@
 namespace s3m {
 
 struct ReaderOptions {
-  uint64_t read_part_size = 8 << 20;     // --read-part-size
-  uint64_t max_window_bytes = 64 << 20;  // the most one stream prefetches ahead
+  uint64_t read_part_size = 8 << 20;      // --read-part-size
+  uint64_t max_window_bytes = 64 << 20;   // the most one stream prefetches ahead
 };
 
 // Data for one read reply: iovecs into buffers kept alive by `keep` until the reply has

@@ -60,8 +60,8 @@ void FileSystem::ReleaseDir(InodeId, uint64_t handle) {
   impl_->dirs.erase(it);
 }
 
-// Answers every waiting ReadDir whose offset is within the entries listed so far (or all
-// of them once the listing is complete), and fetches the next page if some still wait.
+// Answers every waiting ReadDir that the entries listed so far can fill (or all of them once
+// the listing is complete), and fetches the next page if some still wait.
 void FileSystem::Impl::PumpDir(const std::shared_ptr<DirHandle>& h) {
   std::vector<std::pair<Callback<std::vector<DirEntry>>, std::vector<DirEntry>>> replies;
   bool fetch = false;
@@ -69,7 +69,8 @@ void FileSystem::Impl::PumpDir(const std::shared_ptr<DirHandle>& h) {
     std::lock_guard l(h->mu);
     auto& w = h->waiters;
     for (auto it = w.begin(); it != w.end();) {
-      if (it->offset >= h->entries.size() && !h->listing_done) {
+      // Fill the reply (one page holds more entries than a kernel buffer), or end it.
+      if (it->offset + it->max_entries > h->entries.size() && !h->listing_done) {
         ++it;
         continue;
       }

@@ -59,7 +59,7 @@ struct DirHandle {
     size_t max_entries;
     Callback<std::vector<DirEntry>> done;
   };
-  DirHandle(std::shared_ptr<Inode> dir) : dir(dir), merger(dir->key) {}
+  explicit DirHandle(std::shared_ptr<Inode> d) : dir(d), merger(d->key) {}
 
   const std::shared_ptr<Inode> dir;
   std::mutex mu;

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/status.h"
 #include "fs/object_reader.h"
 #include "fs/object_writer.h"
@@ -43,6 +44,8 @@ struct FsOptions {
   std::chrono::nanoseconds negative_metadata_ttl = std::chrono::seconds(1);
   ReaderOptions reader;
   WriterOptions writer;
+  // The source of time for metadata expiry (tests inject a FakeClock). Not owned.
+  Clock* clock = RealClock::Get();
 };
 
 struct Attr {

@@ -1,0 +1,241 @@
+// FileSystem: construction, lookup (HEAD + LIST in parallel, cached for the metadata TTL,
+// negative answers for the negative TTL), attributes and kernel references. Directory
+// operations are in file_system_dir.cc, file operations in file_system_file.cc; shared
+// state, threading and lock order in file_system_impl.h.
+#include <sys/stat.h>
+
+#include <optional>
+#include <utility>
+
+#include "fs/file_system_impl.h"
+
+namespace s3m {
+namespace {
+
+Status NotFound(const std::string& name) {
+  return Status(Code::kNotFound, "no such file or directory: " + name);
+}
+
+Status StaleInode(InodeId ino) {
+  return Status(Code::kStale, "unknown inode " + std::to_string(ino));
+}
+
+// Combines the answers of HEAD name and LIST name + "/": a directory wins over a file.
+Result<RemoteEntry> Decide(const Result<ObjectInfo>& head, const Result<ListObjectsResult>& list) {
+  if (list.ok() && (!list->objects.empty() || !list->common_prefixes.empty())) {
+    return RemoteEntry{true, EntryKind::kDir, {}};
+  }
+  if (!list.ok()) return list.status();
+  if (head.ok()) return RemoteEntry{true, EntryKind::kFile, head.value()};
+  if (head.status().code() == Code::kNotFound) return RemoteEntry{};
+  return head.status();
+}
+
+}  // namespace
+
+FileSystem::Impl::Impl(ObjectClient* c, BufferPool* p, FsOptions o)
+    : client(c),
+      pool(p),
+      options(std::move(o)),
+      clock(options.clock != nullptr ? options.clock : RealClock::Get()),
+      mount_time_sec(
+          std::chrono::duration_cast<std::chrono::seconds>(clock->Now().time_since_epoch())
+              .count()),
+      table(options.prefix, clock) {}
+
+Attr FileSystem::Impl::MakeAttr(const Inode& inode, const InodeState& s) const {
+  Attr a;
+  a.ino = inode.ino;
+  a.is_dir = inode.is_dir();
+  a.uid = options.uid;
+  a.gid = options.gid;
+  if (a.is_dir) {
+    a.mode = S_IFDIR | options.dir_mode;
+    a.nlink = 2;
+    a.mtime_sec = s.where == Locality::kLocalDir ? s.mtime_sec : mount_time_sec;
+  } else {
+    a.mode = S_IFREG | options.file_mode;
+    a.nlink = 1;
+    a.size = s.size;
+    a.mtime_sec = s.mtime_sec;
+    a.mtime_nsec = s.mtime_nsec;
+  }
+  return a;
+}
+
+std::chrono::nanoseconds FileSystem::Impl::EntryTtl(const InodeState& s) const {
+  // A file being written grows with every write: let the kernel ask again.
+  return s.where == Locality::kWriting ? std::chrono::nanoseconds::zero() : options.metadata_ttl;
+}
+
+void FileSystem::Impl::RemoteLookup(const std::string& parent_key, const std::string& name,
+                                    Callback<RemoteEntry> done) {
+  struct Pending {
+    std::mutex mu;
+    int outstanding = 2;
+    std::optional<Result<ObjectInfo>> head;         // GUARDED_BY(mu)
+    std::optional<Result<ListObjectsResult>> list;  // GUARDED_BY(mu)
+    Callback<RemoteEntry> done;
+  };
+  auto p = std::make_shared<Pending>();
+  p->done = std::move(done);
+  auto finish = [](const std::shared_ptr<Pending>& p) {
+    {
+      std::lock_guard l(p->mu);
+      if (--p->outstanding > 0) return;
+    }
+    p->done(Decide(*p->head, *p->list));
+  };
+  client->HeadObject({parent_key + name}, [p, finish](Result<ObjectInfo> r) {
+    {
+      std::lock_guard l(p->mu);
+      p->head = std::move(r);
+    }
+    finish(p);
+  });
+  ListObjectsParams lp;
+  lp.prefix = parent_key + name + "/";
+  lp.delimiter.push_back('/');
+  lp.max_keys = 1;  // one key or common prefix proves the directory exists
+  client->ListObjects(std::move(lp), [p, finish](Result<ListObjectsResult> r) {
+    {
+      std::lock_guard l(p->mu);
+      p->list = std::move(r);
+    }
+    finish(p);
+  });
+}
+
+void FileSystem::Impl::Resolve(std::shared_ptr<Inode> parent, const std::string& name, bool count,
+                               Callback<std::shared_ptr<Inode>> done) {
+  MonoTime now = Now();
+  if (std::shared_ptr<Inode> cached = table.Find(parent->ino, name)) {
+    bool fresh = Inode::Fresh(cached->Snapshot(), now);
+    // AddLookup fails if a concurrent Forget dropped the inode: then ask S3.
+    if (fresh && (!count || table.AddLookup(cached->ino))) return done(std::move(cached));
+  }
+  if (table.IsNegative(parent->ino, name, now)) return done(NotFound(name));
+  RemoteLookup(parent->key, name, [this, parent, name, count, done](Result<RemoteEntry> r) {
+    if (!r.ok()) return done(r.status());
+    if (r->found) {
+      const ObjectInfo* info = r->kind == EntryKind::kFile ? &r->info : nullptr;
+      return done(table.Upsert(*parent, name, r->kind, info, Expiry(), count));
+    }
+    table.RemoveName(parent->ino, name, nullptr, /*keep_local=*/true);
+    // A local entry (mkdir, create) made while S3 was asked answers for the name.
+    std::shared_ptr<Inode> local = table.Find(parent->ino, name);
+    if (local && (!count || table.AddLookup(local->ino))) return done(std::move(local));
+    if (options.negative_metadata_ttl > std::chrono::nanoseconds::zero()) {
+      table.AddNegative(parent->ino, name, ExpiryAfter(Now(), options.negative_metadata_ttl));
+    }
+    done(NotFound(name));
+  });
+}
+
+Status FileSystem::Impl::CheckDir(const std::shared_ptr<Inode>& dir, InodeId ino) const {
+  if (dir == nullptr) return StaleInode(ino);
+  if (!dir->is_dir()) return Status(Code::kNotDirectory, "not a directory: " + dir->name);
+  return Status::Ok();
+}
+
+Status FileSystem::Impl::CheckNewName(const std::string& name) const {
+  switch (CheckName(name)) {
+    case NameCheck::kOk:
+      return Status::Ok();
+    case NameCheck::kTooLong:
+      return Status(Code::kNameTooLong, "name longer than 255 bytes");
+    case NameCheck::kInvalid:
+      break;
+  }
+  return Status(Code::kInvalidArgument, "invalid file name: " + name);
+}
+
+FileSystem::FileSystem(ObjectClient* client, BufferPool* pool, FsOptions options)
+    : impl_(std::make_unique<Impl>(client, pool, std::move(options))) {}
+
+FileSystem::~FileSystem() {
+  DrainUploads();
+  impl_->ReapClosed();
+}
+
+void FileSystem::Lookup(InodeId parent, const std::string& name, Callback<Entry> done) {
+  std::shared_ptr<Inode> dir = impl_->table.Get(parent);
+  Status s = impl_->CheckDir(dir, parent);
+  if (s.ok()) {
+    s = impl_->CheckNewName(name);
+    if (s.code() == Code::kInvalidArgument) s = NotFound(name);  // hidden names do not exist
+  }
+  if (!s.ok()) return done(s);
+  impl_->Resolve(std::move(dir), name, /*count=*/true,
+                 [impl = impl_.get(), done](Result<std::shared_ptr<Inode>> r) {
+                   if (!r.ok()) return done(r.status());
+                   InodeState st = (*r)->Snapshot();
+                   done(Entry{impl->MakeAttr(**r, st), impl->EntryTtl(st)});
+                 });
+}
+
+void FileSystem::AddLookup(InodeId ino) {
+  impl_->table.AddLookup(ino);
+}
+
+void FileSystem::Forget(InodeId ino, uint64_t nlookup) {
+  impl_->table.Forget(ino, nlookup);
+}
+
+void FileSystem::GetAttr(InodeId ino, Callback<Attr> done) {
+  std::shared_ptr<Inode> inode = impl_->table.Get(ino);
+  if (inode == nullptr) return done(StaleInode(ino));
+  InodeState st = inode->Snapshot();
+  if (Inode::Fresh(st, impl_->Now())) return done(impl_->MakeAttr(*inode, st));
+  impl_->RemoteLookup(
+      inode->parent_key(), inode->name, [impl = impl_.get(), inode, done](Result<RemoteEntry> r) {
+        if (!r.ok()) return done(r.status());
+        if (!r->found || r->kind != inode->kind) {
+          // Gone, or now of the other kind (a new inode will answer the next lookup).
+          impl->table.RemoveName(inode->parent, inode->name, inode.get(), /*keep_local=*/true);
+          return done(NotFound(inode->name));
+        }
+        InodeState now;
+        {
+          std::lock_guard l(inode->mu);
+          if (inode->st.where == Locality::kRemote) {
+            Inode::ApplyRemote(inode->st, inode->is_dir() ? nullptr : &r->info, impl->Expiry());
+          }
+          now = inode->st;
+        }
+        done(impl->MakeAttr(*inode, now));
+      });
+}
+
+void FileSystem::SetAttr(InodeId ino, const Attr& want, bool set_size, bool set_mode,
+                         bool set_owner, Callback<Attr> done) {
+  std::shared_ptr<Inode> inode = impl_->table.Get(ino);
+  if (inode == nullptr) return done(StaleInode(ino));
+  if (impl_->options.read_only) return done(Status(Code::kReadOnly, "read-only mount"));
+  if (set_mode || set_owner) {
+    return done(Status(Code::kPermission, "S3 objects have no mode or owner to change"));
+  }
+  InodeState st = inode->Snapshot();
+  if (set_size && !inode->is_dir()) {
+    // Truncating a file being written that holds no data yet is a no-op (O_TRUNC, touch).
+    bool empty_writer = st.where == Locality::kWriting && st.size == 0 && want.size == 0;
+    if (!empty_writer) {
+      return done(Status(Code::kNotSupported,
+                         "only files being written and still empty can be truncated (to 0)"));
+    }
+  } else if (set_size) {
+    return done(Status(Code::kIsDirectory, "cannot truncate a directory"));
+  }
+  // Time changes are accepted and ignored: S3 keeps its own LastModified.
+  done(impl_->MakeAttr(*inode, st));
+}
+
+FsStats FileSystem::Stats() const {
+  FsStats s;
+  s.inodes = impl_->table.size();
+  std::lock_guard l(impl_->handles_mu);
+  s.open_handles = impl_->files.size() + impl_->dirs.size();
+  return s;
+}
+
+}  // namespace s3m

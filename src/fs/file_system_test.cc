@@ -1,0 +1,234 @@
+// FileSystem core tests: lookup of files, directories, implicit directories, markers,
+// shadowing and hidden names; attributes; metadata TTLs with a fake clock; inode numbers
+// and lookup counts. Over MemoryObjectClient in inline and async modes.
+#include <sys/stat.h>
+
+#include "fs/fs_test_fixture.h"
+
+namespace s3m {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+class LookupTest : public FsTest {};
+S3M_FS_TEST_SUITE(LookupTest);
+
+TEST_P(LookupTest, FilesDirectoriesAndMarkers) {
+  mem().Put("a.txt", "hello");
+  mem().Put("dir/x", "1");
+  mem().Put("marker/", "");
+  mem().Put("deep/er/f", "abc");
+  FsOptions o;
+  o.uid = 1000;
+  o.gid = 100;
+  Mount(o);
+
+  mem().ResetCounts();
+  auto f = Lookup(kRootInode, "a.txt");
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  EXPECT_EQ(Count(S3Op::kHeadObject), 1u);  // HEAD and LIST, in parallel
+  EXPECT_EQ(Count(S3Op::kListObjects), 1u);
+  EXPECT_FALSE(f->attr.is_dir);
+  EXPECT_EQ(f->attr.size, 5u);
+  EXPECT_EQ(f->attr.mode, S_IFREG | 0644u);
+  EXPECT_EQ(f->attr.nlink, 1u);
+  EXPECT_EQ(f->attr.uid, 1000u);
+  EXPECT_EQ(f->attr.gid, 100u);
+  EXPECT_EQ(f->attr.mtime_sec, mem().Info("a.txt")->last_modified);
+  EXPECT_EQ(f->ttl, seconds(1));
+
+  for (const char* name : {"dir", "marker", "deep"}) {
+    auto d = Lookup(kRootInode, name);
+    ASSERT_TRUE(d.ok()) << name;
+    EXPECT_TRUE(d->attr.is_dir) << name;
+    EXPECT_EQ(d->attr.mode, S_IFDIR | 0755u);
+    EXPECT_EQ(d->attr.nlink, 2u);
+  }
+  auto deep = LookupPath("deep/er/f");
+  ASSERT_TRUE(deep.ok());
+  EXPECT_EQ(deep->attr.size, 3u);
+  EXPECT_CODE(Lookup(kRootInode, "missing"), Code::kNotFound);
+  EXPECT_CODE(Lookup(f->attr.ino, "x"), Code::kNotDirectory);
+}
+
+TEST_P(LookupTest, PrefixMapsKeysUnderIt) {
+  mem().Put("p/q/file", "12");
+  mem().Put("other", "x");
+  FsOptions o;
+  o.prefix = "p/q/";
+  Mount(o);
+  EXPECT_TRUE(Lookup(kRootInode, "file").ok());
+  EXPECT_CODE(Lookup(kRootInode, "other"), Code::kNotFound);
+  EXPECT_EQ(Names(kRootInode), (std::vector<std::string>{"./", "../", "file"}));
+}
+
+TEST_P(LookupTest, DirectoryShadowsFile) {
+  mem().Put("a", "file");
+  mem().Put("a/x", "inside");
+  Mount();
+  auto a = Lookup(kRootInode, "a");
+  ASSERT_TRUE(a.ok());
+  EXPECT_TRUE(a->attr.is_dir);
+  EXPECT_TRUE(Lookup(a->attr.ino, "x").ok());
+}
+
+TEST_P(LookupTest, HiddenAndTooLongNames) {
+  Mount();
+  EXPECT_CODE(Lookup(kRootInode, std::string(256, 'n')), Code::kNameTooLong);
+  EXPECT_CODE(Lookup(kRootInode, "a/b"), Code::kNotFound);
+  mem().Put(std::string(255, 'n'), "ok");
+  EXPECT_TRUE(Lookup(kRootInode, std::string(255, 'n')).ok());
+}
+
+class AttrTest : public FsTest {};
+S3M_FS_TEST_SUITE(AttrTest);
+
+TEST_P(AttrTest, ChangesBecomeVisibleAfterTheTtl) {
+  mem().Put("f", "1");
+  FsOptions o;
+  o.metadata_ttl = seconds(1);
+  Mount(o);
+  auto f = Lookup(kRootInode, "f");
+  ASSERT_TRUE(f.ok());
+  mem().Put("f", "333");
+  mem().ResetCounts();
+  EXPECT_EQ(Lookup(kRootInode, "f")->attr.size, 1u);  // cached: no request
+  EXPECT_EQ(GetAttr(f->attr.ino)->size, 1u);
+  EXPECT_EQ(mem().TotalRequests(), 0u);
+
+  clock_.Advance(milliseconds(1001));
+  auto a = GetAttr(f->attr.ino);  // revalidates: the ETag changed, so do size and mtime
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->size, 3u);
+  EXPECT_EQ(a->ino, f->attr.ino);
+  EXPECT_EQ(Count(S3Op::kHeadObject), 1u);
+
+  mem().Remove("f");
+  clock_.Advance(milliseconds(1001));
+  EXPECT_CODE(GetAttr(f->attr.ino), Code::kNotFound);
+  EXPECT_CODE(Lookup(kRootInode, "f"), Code::kNotFound);
+}
+
+TEST_P(AttrTest, IndefiniteTtlKeepsTheCachedState) {
+  mem().Put("f", "1");
+  FsOptions o;
+  o.metadata_ttl = std::chrono::nanoseconds::max();
+  Mount(o);
+  auto f = Lookup(kRootInode, "f");
+  ASSERT_TRUE(f.ok());
+  mem().Put("f", "4444");
+  clock_.Advance(std::chrono::hours(24 * 365));
+  mem().ResetCounts();
+  EXPECT_EQ(Lookup(kRootInode, "f")->attr.size, 1u);
+  EXPECT_EQ(GetAttr(f->attr.ino)->size, 1u);
+  EXPECT_EQ(mem().TotalRequests(), 0u);
+}
+
+TEST_P(AttrTest, MinimalTtlAsksEveryTime) {
+  mem().Put("f", "1");
+  FsOptions o;
+  o.metadata_ttl = std::chrono::nanoseconds::zero();
+  o.negative_metadata_ttl = std::chrono::nanoseconds::zero();
+  Mount(o);
+  auto f = Lookup(kRootInode, "f");
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->ttl, std::chrono::nanoseconds::zero());
+  mem().Put("f", "22");
+  EXPECT_EQ(Lookup(kRootInode, "f")->attr.size, 2u);
+  EXPECT_EQ(GetAttr(f->attr.ino)->size, 2u);
+  EXPECT_CODE(Lookup(kRootInode, "g"), Code::kNotFound);
+  mem().Put("g", "");
+  EXPECT_TRUE(Lookup(kRootInode, "g").ok());  // no negative caching
+}
+
+TEST_P(AttrTest, NegativeLookupsCachedForTheirTtl) {
+  FsOptions o;
+  o.negative_metadata_ttl = milliseconds(5);
+  Mount(o);
+  EXPECT_CODE(Lookup(kRootInode, "late"), Code::kNotFound);
+  mem().Put("late", "x");
+  mem().ResetCounts();
+  EXPECT_CODE(Lookup(kRootInode, "late"), Code::kNotFound);
+  EXPECT_EQ(mem().TotalRequests(), 0u);
+  clock_.Advance(milliseconds(6));
+  EXPECT_TRUE(Lookup(kRootInode, "late").ok());
+}
+
+TEST_P(AttrTest, SetAttrRules) {
+  mem().Put("f", "abc");
+  Mount();
+  auto f = Lookup(kRootInode, "f");
+  ASSERT_TRUE(f.ok());
+  Attr want = f->attr;
+  EXPECT_CODE(SetAttr(f->attr.ino, want, false, true, false), Code::kPermission);
+  EXPECT_CODE(SetAttr(f->attr.ino, want, false, false, true), Code::kPermission);
+  EXPECT_TRUE(SetAttr(f->attr.ino, want, false, false, false).ok());  // times: ignored
+  want.size = 0;
+  EXPECT_CODE(SetAttr(f->attr.ino, want, true, false, false), Code::kNotSupported);
+
+  auto c = Create(kRootInode, "new");
+  ASSERT_TRUE(c.ok());
+  want = c->entry.attr;
+  want.size = 0;
+  EXPECT_TRUE(SetAttr(want.ino, want, true, false, false).ok());  // O_TRUNC / touch
+  ASSERT_TRUE(Write(want.ino, c->handle, 0, "xy").ok());
+  EXPECT_CODE(SetAttr(want.ino, want, true, false, false), Code::kNotSupported);
+  want.size = 7;
+  EXPECT_CODE(SetAttr(want.ino, want, true, false, false), Code::kNotSupported);
+  EXPECT_TRUE(Release(want.ino, c->handle).ok());
+}
+
+class InodeTest : public FsTest {};
+S3M_FS_TEST_SUITE(InodeTest);
+
+TEST_P(InodeTest, StableNumbersAndExactLookupCounts) {
+  mem().Put("f", "1");
+  FsOptions o;
+  o.metadata_ttl = std::chrono::nanoseconds::zero();
+  Mount(o);
+  uint64_t base = fs().Stats().inodes;  // the root
+  auto a = Lookup(kRootInode, "f");
+  auto b = Lookup(kRootInode, "f");
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->attr.ino, b->attr.ino);
+  EXPECT_NE(a->attr.ino, kRootInode);
+  EXPECT_EQ(fs().Stats().inodes, base + 1);
+  fs().AddLookup(a->attr.ino);  // as for a readdirplus entry: three references now
+
+  fs().Forget(a->attr.ino, 2);
+  EXPECT_TRUE(GetAttr(a->attr.ino).ok());
+  fs().Forget(a->attr.ino, 1);
+  EXPECT_EQ(fs().Stats().inodes, base);
+  EXPECT_CODE(GetAttr(a->attr.ino), Code::kStale);
+  auto c = Lookup(kRootInode, "f");  // a fresh inode after the kernel forgot the old one
+  ASSERT_TRUE(c.ok());
+  EXPECT_NE(c->attr.ino, a->attr.ino);
+
+  fs().Forget(kRootInode, 100);  // the root is never forgotten
+  EXPECT_TRUE(GetAttr(kRootInode).ok());
+  EXPECT_TRUE(Lookup(kRootInode, "f").ok());
+}
+
+TEST_P(InodeTest, KindChangeMakesANewInode) {
+  mem().Put("k", "file");
+  FsOptions o;
+  o.metadata_ttl = milliseconds(1);
+  Mount(o);
+  auto file = Lookup(kRootInode, "k");
+  ASSERT_TRUE(file.ok());
+  EXPECT_FALSE(file->attr.is_dir);
+  mem().Remove("k");
+  mem().Put("k/x", "now a directory");
+  clock_.Advance(milliseconds(2));
+  auto dir = Lookup(kRootInode, "k");
+  ASSERT_TRUE(dir.ok());
+  EXPECT_TRUE(dir->attr.is_dir);
+  EXPECT_NE(dir->attr.ino, file->attr.ino);
+  EXPECT_CODE(GetAttr(file->attr.ino), Code::kNotFound);  // the old inode is gone from S3
+  fs().Forget(file->attr.ino, 1);
+  EXPECT_TRUE(GetAttr(dir->attr.ino).ok());
+}
+
+}  // namespace
+}  // namespace s3m

@@ -1,0 +1,227 @@
+// FileSystem file tests: create/write/flush uploads, empty files, overwrite rules, one
+// writer per file, read-only mounts, unlink, upload failures (FaultInjectingClient), and
+// reads pinned to the ETag seen at open.
+#include "fs/fs_test_fixture.h"
+
+namespace s3m {
+namespace {
+
+class WriteTest : public FsTest {};
+S3M_FS_TEST_SUITE(WriteTest);
+
+TEST_P(WriteTest, CreateWriteFlushUploadsTheExactBytes) {
+  Mount();
+  auto c = Create(kRootInode, "new.bin");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  InodeId ino = c->entry.attr.ino;
+  std::string data = "hello, ";
+  ASSERT_EQ(*Write(ino, c->handle, 0, data), data.size());
+  ASSERT_EQ(*Write(ino, c->handle, 7, "world"), 5u);
+  EXPECT_FALSE(mem().Contents("new.bin").has_value());  // not visible until flush
+  EXPECT_EQ(GetAttr(ino)->size, 12u);
+  EXPECT_CODE(Write(ino, c->handle, 3, "x"), Code::kInvalidArgument);  // not sequential
+  EXPECT_CODE(Create(kRootInode, "new.bin"), Code::kExists);
+  EXPECT_CODE(Open(ino, O_RDONLY), Code::kPermission);  // being written
+  EXPECT_CODE(Open(ino, O_WRONLY | O_TRUNC), Code::kPermission);
+  EXPECT_CODE(Unlink(kRootInode, "new.bin"), Code::kPermission);  // no --allow-delete
+
+  ASSERT_TRUE(Flush(ino, c->handle).ok());
+  EXPECT_EQ(*mem().Contents("new.bin"), "hello, world");
+  EXPECT_CODE(Write(ino, c->handle, 12, "more"), Code::kBadHandle);  // committed
+  EXPECT_TRUE(Flush(ino, c->handle).ok());
+  EXPECT_TRUE(Release(ino, c->handle).ok());
+
+  mem().ResetCounts();
+  auto a = GetAttr(ino);  // a normal remote file now, fresh from the upload
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->size, 12u);
+  auto r = Open(ino, O_RDONLY);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*ReadString(ino, r->handle, 0, 100), "hello, world");
+  EXPECT_EQ(mem().TotalRequests(), 1u);  // the GET, with the ETag from the upload
+  EXPECT_TRUE(Release(ino, r->handle).ok());
+  EXPECT_EQ(fs().Stats().open_handles, 0u);
+}
+
+TEST_P(WriteTest, EmptyFilesBecomeZeroByteObjects) {
+  Mount();
+  WriteFile(kRootInode, "touched", "");
+  ASSERT_TRUE(mem().Contents("touched").has_value());
+  EXPECT_EQ(*mem().Contents("touched"), "");
+  auto e = Lookup(kRootInode, "touched");
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->attr.size, 0u);
+}
+
+TEST_P(WriteTest, OverwriteNeedsTruncAndTheOption) {
+  mem().Put("o", "old");
+  Mount();
+  auto e = Lookup(kRootInode, "o");
+  ASSERT_TRUE(e.ok());
+  InodeId ino = e->attr.ino;
+  EXPECT_CODE(Open(ino, O_WRONLY | O_TRUNC), Code::kPermission);
+  // O_RDWR without O_TRUNC opens for reading only.
+  auto rw = Open(ino, O_RDWR);
+  ASSERT_TRUE(rw.ok());
+  EXPECT_CODE(Write(ino, rw->handle, 0, "x"), Code::kBadHandle);
+  EXPECT_EQ(*ReadString(ino, rw->handle, 0, 10), "old");
+  EXPECT_TRUE(Release(ino, rw->handle).ok());
+
+  FsOptions o;
+  o.allow_overwrite = true;
+  Mount(o);
+  ino = Lookup(kRootInode, "o")->attr.ino;
+  EXPECT_CODE(Open(ino, O_WRONLY), Code::kPermission);  // no O_TRUNC
+  EXPECT_CODE(Open(ino, O_WRONLY | O_TRUNC | O_APPEND), Code::kNotSupported);
+  auto w = Open(ino, O_WRONLY | O_TRUNC);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  ASSERT_TRUE(Write(ino, w->handle, 0, "brand new").ok());
+  ASSERT_TRUE(Flush(ino, w->handle).ok());
+  EXPECT_TRUE(Release(ino, w->handle).ok());
+  EXPECT_EQ(*mem().Contents("o"), "brand new");
+  EXPECT_EQ(GetAttr(ino)->size, 9u);
+}
+
+TEST_P(WriteTest, ReadOnlyRefusesEveryMutation) {
+  mem().Put("f", "1");
+  mem().Put("d/x", "1");
+  FsOptions o;
+  o.read_only = true;
+  o.allow_delete = true;
+  o.allow_overwrite = true;
+  Mount(o);
+  auto f = Lookup(kRootInode, "f");
+  ASSERT_TRUE(f.ok());
+  EXPECT_CODE(Create(kRootInode, "g"), Code::kReadOnly);
+  EXPECT_CODE(Mkdir(kRootInode, "e"), Code::kReadOnly);
+  EXPECT_CODE(Rmdir(kRootInode, "d"), Code::kReadOnly);
+  EXPECT_CODE(Unlink(kRootInode, "f"), Code::kReadOnly);
+  EXPECT_CODE(Open(f->attr.ino, O_WRONLY | O_TRUNC), Code::kReadOnly);
+  EXPECT_CODE(SetAttr(f->attr.ino, f->attr, false, false, false), Code::kReadOnly);
+  auto r = Open(f->attr.ino, O_RDONLY);  // reading still works
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(Release(f->attr.ino, r->handle).ok());
+  EXPECT_EQ(mem().ObjectCount(), 2u);
+}
+
+TEST_P(WriteTest, UnlinkNeedsAllowDelete) {
+  mem().Put("f", "1");
+  mem().Put("d/x", "1");
+  Mount();
+  EXPECT_CODE(Unlink(kRootInode, "f"), Code::kPermission);
+  FsOptions o;
+  o.allow_delete = true;
+  Mount(o);
+  EXPECT_CODE(Unlink(kRootInode, "d"), Code::kIsDirectory);
+  EXPECT_CODE(Unlink(kRootInode, "nope"), Code::kNotFound);
+  ASSERT_TRUE(Lookup(kRootInode, "f").ok());
+  EXPECT_TRUE(Unlink(kRootInode, "f").ok());
+  EXPECT_FALSE(mem().Contents("f").has_value());
+  EXPECT_CODE(Lookup(kRootInode, "f"), Code::kNotFound);
+  auto c = Create(kRootInode, "w");
+  ASSERT_TRUE(c.ok());
+  EXPECT_CODE(Unlink(kRootInode, "w"), Code::kBusy);  // being written
+  EXPECT_TRUE(Release(c->entry.attr.ino, c->handle).ok());
+  fs().DrainUploads();
+  EXPECT_TRUE(Unlink(kRootInode, "w").ok());
+}
+
+TEST_P(WriteTest, PutFailureIsReturnedByFlush) {
+  Mount();
+  faults_->SetFault(S3Op::kPutObject,
+                    {Status(Code::kServerError, "injected").set_http_status(500)});
+  auto c = Create(kRootInode, "f");
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(Write(c->entry.attr.ino, c->handle, 0, "data").ok());
+  EXPECT_CODE(Flush(c->entry.attr.ino, c->handle), Code::kServerError);
+  EXPECT_CODE(Flush(c->entry.attr.ino, c->handle), Code::kServerError);  // never swallowed
+  EXPECT_TRUE(Release(c->entry.attr.ino, c->handle).ok());
+  faults_->ClearFaults();
+  EXPECT_FALSE(mem().Contents("f").has_value());
+  EXPECT_CODE(Lookup(kRootInode, "f"), Code::kNotFound);
+  WriteFile(kRootInode, "f", "again");  // the name is free again
+  EXPECT_EQ(*mem().Contents("f"), "again");
+}
+
+TEST_P(WriteTest, PartFailureIsReturnedByFsync) {
+  FsOptions o;
+  o.writer.write_part_size = 5 << 20;  // S3's minimum part size
+  Mount(o);
+  faults_->SetFault(S3Op::kUploadPart, {Status(Code::kNetwork, "reset"), 1, 1});
+  auto c = Create(kRootInode, "big");
+  ASSERT_TRUE(c.ok());
+  std::string data((11 << 20) + 3, 'b');
+  ASSERT_TRUE(Write(c->entry.attr.ino, c->handle, 0, data).ok());
+  auto s = Wait<Empty>([&](auto cb) { fs().Fsync(c->entry.attr.ino, c->handle, cb); });
+  EXPECT_CODE(s, Code::kNetwork);
+  EXPECT_TRUE(Release(c->entry.attr.ino, c->handle).ok());
+  EXPECT_FALSE(mem().Contents("big").has_value());
+  EXPECT_EQ(faults_->Injected(S3Op::kUploadPart), 1);
+}
+
+TEST_P(WriteTest, ReleaseUploadsAndDrainWaits) {
+  Mount();
+  auto c = Create(kRootInode, "r");
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(Write(c->entry.attr.ino, c->handle, 0, "abc").ok());
+  EXPECT_TRUE(Release(c->entry.attr.ino, c->handle).ok());
+  fs().DrainUploads();
+  EXPECT_EQ(*mem().Contents("r"), "abc");
+}
+
+class ReadTest : public FsTest {};
+S3M_FS_TEST_SUITE(ReadTest);
+
+TEST_P(ReadTest, OpenSeesTheNewObjectAndOldHandlesGoStale) {
+  mem().Put("f", "version one");
+  FsOptions o;
+  o.metadata_ttl = std::chrono::nanoseconds::zero();
+  Mount(o);
+  auto e = Lookup(kRootInode, "f");
+  ASSERT_TRUE(e.ok());
+  InodeId ino = e->attr.ino;
+  auto old = Open(ino, O_RDONLY);
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ(*ReadString(ino, old->handle, 0, 7), "version");
+  mem().Put("f", "version two!");
+  EXPECT_CODE(ReadString(ino, old->handle, 8, 3), Code::kStale);
+  mem().ResetCounts();
+  auto fresh = Open(ino, O_RDONLY);  // HEAD: the new ETag
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(Count(S3Op::kHeadObject), 1u);
+  EXPECT_EQ(*ReadString(ino, fresh->handle, 0, 100), "version two!");
+  EXPECT_EQ(GetAttr(ino)->size, 12u);
+  EXPECT_TRUE(Release(ino, old->handle).ok());
+  EXPECT_TRUE(Release(ino, fresh->handle).ok());
+  EXPECT_CODE(Release(ino, fresh->handle), Code::kBadHandle);
+
+  mem().Remove("f");
+  EXPECT_CODE(Open(ino, O_RDONLY), Code::kNotFound);
+}
+
+TEST_P(ReadTest, ReadErrorsPassThrough) {
+  mem().Put("f", "data");
+  Mount();
+  auto e = Lookup(kRootInode, "f");
+  ASSERT_TRUE(e.ok());
+  auto h = Open(e->attr.ino, O_RDONLY);
+  ASSERT_TRUE(h.ok());
+  faults_->SetFault(S3Op::kGetObject, {Status(Code::kAccessDenied, "denied")});
+  EXPECT_CODE(ReadString(e->attr.ino, h->handle, 0, 4), Code::kAccessDenied);
+  EXPECT_CODE(ReadString(e->attr.ino, h->handle + 100, 0, 4), Code::kBadHandle);
+  EXPECT_TRUE(Release(e->attr.ino, h->handle).ok());
+  EXPECT_CODE(Open(kRootInode, O_RDONLY), Code::kIsDirectory);
+}
+
+TEST_P(ReadTest, LookupErrorsPassThrough) {
+  Mount();
+  faults_->SetFault(S3Op::kListObjects, {Status(Code::kAccessDenied, "denied")});
+  EXPECT_CODE(Lookup(kRootInode, "x"), Code::kAccessDenied);
+  auto h = fs().OpenDir(kRootInode);
+  ASSERT_TRUE(h.ok());
+  EXPECT_CODE(ReadDir(kRootInode, *h, 0, 10), Code::kAccessDenied);
+  fs().ReleaseDir(kRootInode, *h);
+}
+
+}  // namespace
+}  // namespace s3m

@@ -1,0 +1,207 @@
+#include "fs/inode_table.h"
+
+#include <algorithm>
+
+namespace s3m {
+namespace {
+
+// The negative cache is cleared whole when it reaches this many names: a bound on memory
+// for workloads probing many missing names, at the cost of a few repeated lookups.
+constexpr size_t kMaxNegativeEntries = 100000;
+// Sweep unreferenced listing inodes when the table has grown by half since the last sweep
+// (amortized O(1) per insertion), but not below this size.
+constexpr size_t kMinSweepSize = 4096;
+
+}  // namespace
+
+InodeTable::InodeTable(std::string root_key, Clock* clock)
+    : clock_(clock), sweep_at_(kMinSweepSize) {
+  auto root =
+      std::make_shared<Inode>(kRootInode, kRootInode, "", EntryKind::kDir, std::move(root_key));
+  root->st.expiry = MonoTime::max();
+  root->st.lookups = 1;  // the kernel's implicit reference; never forgotten
+  by_ino_[kRootInode] = std::move(root);
+}
+
+std::shared_ptr<Inode> InodeTable::Get(InodeId ino) const {
+  std::lock_guard l(mu_);
+  auto it = by_ino_.find(ino);
+  return it == by_ino_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<Inode> InodeTable::Find(InodeId parent, const std::string& name) const {
+  std::lock_guard l(mu_);
+  auto it = by_name_.find(NameKey(parent, name));
+  if (it == by_name_.end()) return nullptr;
+  return by_ino_.at(it->second);
+}
+
+bool InodeTable::Unused(const Inode& inode) const {
+  return inode.ino != kRootInode && inode.st.lookups == 0 && inode.st.open_handles == 0 &&
+         inode.st.where == Locality::kRemote;
+}
+
+void InodeTable::DropLocked(const Inode& inode) {
+  auto it = by_name_.find(NameKey(inode.parent, inode.name));
+  if (it != by_name_.end() && it->second == inode.ino) by_name_.erase(it);
+  by_ino_.erase(inode.ino);  // may destroy `inode`: callers must hold their own reference
+}
+
+std::shared_ptr<Inode> InodeTable::Upsert(const Inode& parent, const std::string& name,
+                                          EntryKind kind, const ObjectInfo* info, MonoTime expiry,
+                                          bool add_lookup) {
+  std::lock_guard l(mu_);
+  NameKey nk(parent.ino, name);
+  negative_.erase(nk);
+  auto it = by_name_.find(nk);
+  if (it != by_name_.end()) {
+    std::shared_ptr<Inode> old = by_ino_.at(it->second);
+    std::lock_guard il(old->mu);
+    if (old->kind == kind || old->st.where != Locality::kRemote) {
+      if (old->kind == kind && old->st.where == Locality::kLocalDir) {
+        old->st.where = Locality::kRemote;
+      }
+      if (old->st.where == Locality::kRemote) Inode::ApplyRemote(old->st, info, expiry);
+      if (add_lookup) old->st.lookups++;
+      return old;
+    }
+    by_name_.erase(it);  // the kind changed: the old inode loses its name
+    if (Unused(*old)) by_ino_.erase(old->ino);
+  }
+  auto inode = std::make_shared<Inode>(next_ino_++, parent.ino, name, kind,
+                                       ChildKey(parent.key, name, kind));
+  Inode::ApplyRemote(inode->st, info, expiry);
+  inode->st.lookups = add_lookup ? 1 : 0;
+  by_ino_[inode->ino] = inode;
+  by_name_[nk] = inode->ino;
+  MaybeSweepLocked();
+  return inode;
+}
+
+std::shared_ptr<Inode> InodeTable::InsertLocal(const Inode& parent, const std::string& name,
+                                               EntryKind kind, Locality where,
+                                               uint32_t open_handles) {
+  std::lock_guard l(mu_);
+  NameKey nk(parent.ino, name);
+  if (by_name_.count(nk)) return nullptr;
+  negative_.erase(nk);
+  auto inode = std::make_shared<Inode>(next_ino_++, parent.ino, name, kind,
+                                       ChildKey(parent.key, name, kind));
+  inode->st.where = where;
+  inode->st.lookups = 1;
+  inode->st.open_handles = open_handles;
+  inode->st.mtime_sec =
+      std::chrono::duration_cast<std::chrono::seconds>(clock_->Now().time_since_epoch()).count();
+  by_ino_[inode->ino] = inode;
+  by_name_[nk] = inode->ino;
+  return inode;
+}
+
+void InodeTable::RemoveName(InodeId parent, const std::string& name, const Inode* expected,
+                            bool keep_local) {
+  std::lock_guard l(mu_);
+  auto it = by_name_.find(NameKey(parent, name));
+  if (it == by_name_.end()) return;
+  if (expected != nullptr && it->second != expected->ino) return;
+  std::shared_ptr<Inode> inode = by_ino_.at(it->second);
+  std::lock_guard il(inode->mu);
+  if (keep_local && inode->st.where != Locality::kRemote) return;
+  by_name_.erase(it);
+  inode->st.where = Locality::kRemote;  // nameless now: only attributes and handles remain
+  inode->st.expiry = MonoTime::min();
+  if (Unused(*inode)) by_ino_.erase(inode->ino);
+}
+
+void InodeTable::MarkAncestorsRemote(const Inode& inode, MonoTime expiry) {
+  std::lock_guard l(mu_);
+  InodeId ino = inode.parent;
+  while (ino != kRootInode) {
+    auto it = by_ino_.find(ino);
+    if (it == by_ino_.end()) return;
+    std::lock_guard il(it->second->mu);
+    if (it->second->st.where != Locality::kLocalDir) return;
+    it->second->st.where = Locality::kRemote;
+    it->second->st.expiry = expiry;
+    ino = it->second->parent;
+  }
+}
+
+bool InodeTable::AddLookup(InodeId ino) {
+  std::lock_guard l(mu_);
+  auto it = by_ino_.find(ino);
+  if (it == by_ino_.end()) return false;
+  std::lock_guard il(it->second->mu);
+  it->second->st.lookups++;
+  return true;
+}
+
+void InodeTable::Forget(InodeId ino, uint64_t n) {
+  std::lock_guard l(mu_);
+  auto it = by_ino_.find(ino);
+  if (it == by_ino_.end() || ino == kRootInode) return;
+  std::shared_ptr<Inode> inode = it->second;
+  std::lock_guard il(inode->mu);
+  inode->st.lookups -= std::min(n, inode->st.lookups);
+  if (Unused(*inode)) DropLocked(*inode);
+}
+
+void InodeTable::CloseHandle(const std::shared_ptr<Inode>& inode) {
+  std::lock_guard l(mu_);
+  std::lock_guard il(inode->mu);
+  if (inode->st.open_handles > 0) inode->st.open_handles--;
+  if (!Unused(*inode)) return;
+  auto it = by_ino_.find(inode->ino);
+  if (it != by_ino_.end() && it->second == inode) DropLocked(*inode);
+}
+
+std::vector<std::shared_ptr<Inode>> InodeTable::LocalChildren(InodeId parent) const {
+  std::lock_guard l(mu_);
+  std::vector<std::shared_ptr<Inode>> out;
+  for (auto it = by_name_.lower_bound(NameKey(parent, "")); it != by_name_.end(); ++it) {
+    if (it->first.first != parent) break;
+    const std::shared_ptr<Inode>& inode = by_ino_.at(it->second);
+    std::lock_guard il(inode->mu);
+    if (inode->st.where != Locality::kRemote) out.push_back(inode);
+  }
+  return out;
+}
+
+void InodeTable::AddNegative(InodeId parent, const std::string& name, MonoTime expiry) {
+  std::lock_guard l(mu_);
+  if (negative_.size() >= kMaxNegativeEntries) negative_.clear();
+  negative_[NameKey(parent, name)] = expiry;
+}
+
+bool InodeTable::IsNegative(InodeId parent, const std::string& name, MonoTime now) {
+  std::lock_guard l(mu_);
+  auto it = negative_.find(NameKey(parent, name));
+  if (it == negative_.end()) return false;
+  if (now < it->second) return true;
+  negative_.erase(it);
+  return false;
+}
+
+void InodeTable::MaybeSweepLocked() {
+  if (by_ino_.size() < sweep_at_) return;
+  MonoTime now = clock_->Monotonic();
+  for (auto it = by_ino_.begin(); it != by_ino_.end();) {
+    std::shared_ptr<Inode> inode = it->second;  // the table's reference plus this one
+    std::lock_guard il(inode->mu);
+    bool drop = inode.use_count() == 2 && Unused(*inode) && now >= inode->st.expiry;
+    if (drop) {
+      auto n = by_name_.find(NameKey(inode->parent, inode->name));
+      if (n != by_name_.end() && n->second == inode->ino) by_name_.erase(n);
+      it = by_ino_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  sweep_at_ = std::max(kMinSweepSize, by_ino_.size() + by_ino_.size() / 2);
+}
+
+size_t InodeTable::size() const {
+  std::lock_guard l(mu_);
+  return by_ino_.size();
+}
+
+}  // namespace s3m

@@ -1,0 +1,138 @@
+// InodeTable: the inodes the kernel knows, by number and by (parent, name), with their
+// cached attributes, exact kernel lookup counts, and a negative-lookup cache.
+//
+// An inode is stable per (parent, name, kind): when a name changes kind (file <-> dir) a
+// new inode takes the name and the old one lives on, nameless, until the kernel forgets
+// it. A remote inode goes when its lookup count reaches zero with no open handle; local
+// inodes (a directory made by mkdir, a file being written) stay until rmdir or upload.
+// Inodes created by listings (lookup count 0) are swept once expired and unreferenced.
+//
+// Thread-safety: all methods are thread-safe. Lock order: InodeTable::mu_ before
+// Inode::mu; callers may hold a handle's mutex before either, never the reverse. No
+// method calls out (client, callbacks) while holding a lock.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "common/clock.h"
+#include "fs/file_system.h"
+#include "fs/key_names.h"
+
+namespace s3m {
+
+enum class Locality {
+  kRemote,    // mirrors S3; attributes valid until `expiry`
+  kLocalDir,  // made by mkdir, not yet implied by any key
+  kWriting,   // a file with an open writer; not visible in S3 until its upload completes
+};
+
+struct InodeState {
+  uint64_t size = 0;
+  int64_t mtime_sec = 0;
+  int32_t mtime_nsec = 0;
+  std::string etag;
+  MonoTime expiry{};  // remote attributes are fresh before this
+  Locality where = Locality::kRemote;
+  uint64_t lookups = 0;  // references held by the kernel
+  uint32_t open_handles = 0;
+};
+
+class Inode {
+ public:
+  Inode(InodeId ino, InodeId parent, std::string name, EntryKind kind, std::string key)
+      : ino(ino), parent(parent), name(std::move(name)), kind(kind), key(std::move(key)) {}
+
+  const InodeId ino;
+  const InodeId parent;
+  const std::string name;
+  const EntryKind kind;
+  // A file's object key, or a directory's key prefix ending in '/' (root: the mount prefix).
+  const std::string key;
+
+  bool is_dir() const { return kind == EntryKind::kDir; }
+  // The key of the directory holding this inode.
+  std::string parent_key() const {
+    return key.substr(0, key.size() - name.size() - (is_dir() ? 1 : 0));
+  }
+  InodeState Snapshot() const {
+    std::lock_guard l(mu);
+    return st;
+  }
+  // Copies S3's attributes (`info` null for a directory) and sets the expiry.
+  static void ApplyRemote(InodeState& s, const ObjectInfo* info, MonoTime expiry) {
+    if (info != nullptr) {
+      s.size = info->size;
+      s.etag = info->etag;
+      s.mtime_sec = info->last_modified;
+      s.mtime_nsec = info->last_modified_nsec;
+    }
+    s.expiry = expiry;
+  }
+  // Local inodes are always fresh; remote ones until their expiry.
+  static bool Fresh(const InodeState& s, MonoTime now) {
+    return s.where != Locality::kRemote || now < s.expiry;
+  }
+
+  mutable std::mutex mu;
+  InodeState st;  // GUARDED_BY(mu)
+};
+
+class InodeTable {
+ public:
+  InodeTable(std::string root_key, Clock* clock);
+
+  std::shared_ptr<Inode> Get(InodeId ino) const;
+  std::shared_ptr<Inode> Find(InodeId parent, const std::string& name) const;
+
+  // Records what S3 says about `name` in `parent` (from a lookup or a listing) and returns
+  // the inode now holding the name: the existing one when the kind matches (its remote
+  // attributes refreshed from `info`, null for a directory), a new one when the kind
+  // changed. A local inode of the other kind keeps the name (local state wins).
+  std::shared_ptr<Inode> Upsert(const Inode& parent, const std::string& name, EntryKind kind,
+                                const ObjectInfo* info, MonoTime expiry, bool add_lookup);
+  // Creates a local inode (mkdir, create) with one kernel lookup and the given handles;
+  // null if the name is taken.
+  std::shared_ptr<Inode> InsertLocal(const Inode& parent, const std::string& name, EntryKind kind,
+                                     Locality where, uint32_t open_handles);
+  // Drops the name (not found remotely, unlinked, removed). With `keep_local`, a local
+  // inode keeps it. With `expected`, only if the name still points at that inode.
+  void RemoveName(InodeId parent, const std::string& name, const Inode* expected, bool keep_local);
+  // Turns local ancestor directories of `inode` remote (a key now implies them).
+  void MarkAncestorsRemote(const Inode& inode, MonoTime expiry);
+
+  bool AddLookup(InodeId ino);
+  void Forget(InodeId ino, uint64_t n);
+  // Returns one open handle of `inode`, removing the inode if nothing else holds it.
+  void CloseHandle(const std::shared_ptr<Inode>& inode);
+
+  std::vector<std::shared_ptr<Inode>> LocalChildren(InodeId parent) const;
+
+  void AddNegative(InodeId parent, const std::string& name, MonoTime expiry);
+  bool IsNegative(InodeId parent, const std::string& name, MonoTime now);
+
+  size_t size() const;
+
+ private:
+  using NameKey = std::pair<InodeId, std::string>;
+  // Both require mu_ and the inode's mu.
+  bool Unused(const Inode& inode) const;
+  void DropLocked(const Inode& inode);
+  void MaybeSweepLocked();
+
+  Clock* const clock_;
+  mutable std::mutex mu_;
+  InodeId next_ino_ = kRootInode + 1;                           // GUARDED_BY(mu_)
+  std::unordered_map<InodeId, std::shared_ptr<Inode>> by_ino_;  // GUARDED_BY(mu_)
+  std::map<NameKey, InodeId> by_name_;                          // GUARDED_BY(mu_)
+  std::map<NameKey, MonoTime> negative_;                        // GUARDED_BY(mu_)
+  size_t sweep_at_;                                             // GUARDED_BY(mu_)
+};
+
+}  // namespace s3m

@@ -53,7 +53,7 @@ while [ $# -gt 0 ]; do
     *) break ;;
   esac
 done
-[ $# -ge 2 ] || { usage >&2; die "expected BUCKET and DIR"; }
+[ $# -ge 2 ] || die "expected BUCKET and DIR (see --help)"
 bucket=$1
 dir=$2
 shift 2

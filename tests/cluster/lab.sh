@@ -2,7 +2,7 @@
 # lab.sh: a local Slurm cluster for the deployment tests — slurmctld and two slurmd nodes, each in
 # its own network, mount and UTS namespace, joined by a bridge (10.200.0.1/24) on the host.
 #
-#   lab.sh up | down | status | exec NODE CMD...
+#   lab.sh up | down | status | exec NODE CMD... | deps
 #
 # Each node's start script (node.sh) first runs NODE_MOUNT_CMD inside the node's mount namespace —
 # the way the ParallelCluster recipe mounts the bucket — and only then execs slurmd, so every job
@@ -221,11 +221,23 @@ exec_in() { # node cmd...
   exec nsenter -t "$pid" -n -m -u -- "$@"
 }
 
+deps() {
+  local pkgs=(slurm-wlm munge openmpi-bin libopenmpi-dev fio iproute2 util-linux) missing=() p
+  for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -gt 0 ] || return 0
+  log "installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
 case "${1:-}" in
+  deps) deps ;;
   up) up ;;
   down) down ;;
   status) status ;;
   exec) shift; exec_in "$@" ;;
   -h|--help|"") sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; [ -n "${1:-}" ] ;;
-  *) die "unknown command '$1' (up, down, status, exec)" ;;
+  *) die "unknown command '$1' (up, down, status, exec, deps)" ;;
 esac

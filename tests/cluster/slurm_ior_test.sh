@@ -12,7 +12,10 @@
 # (credentials for both through AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in the environment).
 # VERIFY_CMD contract: run by bash with EXPECT_PREFIX (e.g. "ior/5/", relative to the bucket root =
 # LAB_MOUNT) and LAB_DIR, REPO exported; prints one "RELATIVE_PATH SIZE" line per object under it.
-# Other knobs: BLOCK (64m), TRANSFER (4m), TOOL (auto), FIO_LAUNCHER (srun), JOB_TIMEOUT (150 s).
+# Jobs: ior.sbatch once per tool in TOOLS (default "ior fio" when IOR is installed, else "fio"), then
+# mdtest.sbatch (MD_FILES files per task, MD_TOOL=auto|mdtest|shell; removal needs --allow-delete on a
+# real mount).
+# Other knobs: BLOCK (64m), TRANSFER (4m), JOB_TIMEOUT (150 s per job).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -69,54 +72,79 @@ t_start=$SECONDS
 note "lab up in $((SECONDS - t_start))s"
 
 cd "$LAB_DIR/jobs"
-job=$(sbatch --parsable --nodes=$NODE_COUNT --ntasks-per-node=$TASKS_PER_NODE --output="ior-%j.out" \
-  --export="ALL,MOUNT=$LAB_MOUNT,BLOCK=$BLOCK,TRANSFER=$TRANSFER" "$REPO/bench/slurm/ior.sbatch") ||
-  fail "sbatch refused the job"
-note "submitted job $job"
-
-state=""
-deadline=$((SECONDS + JOB_TIMEOUT))
-while [ $SECONDS -lt $deadline ]; do
-  state=$(scontrol show job "$job" -o | grep -oE 'JobState=[A-Z_]+' | cut -d= -f2)
-  case "$state" in COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY|PREEMPTED|BOOT_FAIL|DEADLINE) break ;; esac
-  sleep 1
-done
-out=$LAB_DIR/jobs/ior-$job.out
-if [ "$state" != COMPLETED ]; then
-  scancel "$job" 2>/dev/null || true
-  [ -f "$out" ] && sed 's/^/  job: /' "$out" >&2
-  fail "job $job ended in state '${state:-unknown}' (want COMPLETED within ${JOB_TIMEOUT}s)"
-fi
-exit_code=$(scontrol show job "$job" -o | grep -oE ' ExitCode=[0-9:]+' | cut -d= -f2)
-[ "$exit_code" = "0:0" ] || fail "job $job exit code $exit_code"
-sed 's/^/  job: /' "$out"
-
-# The job's report: one RESULT line per phase, with every task counted.
 tasks=$((NODE_COUNT * TASKS_PER_NODE))
-for phase in write read; do
-  line=$(grep -E "^RESULT phase=$phase " "$out" || true)
-  [ -n "$line" ] || fail "no 'RESULT phase=$phase' line in $out"
-  rate=$(sed -nE 's/.* MiB\/s=([0-9.]+) .*/\1/p' <<< "$line")
-  got_tasks=$(sed -nE 's/.* tasks=([0-9]+) .*/\1/p' <<< "$line")
-  [ "$got_tasks" = "$tasks" ] || fail "$phase: tasks=$got_tasks, want $tasks"
-  awk -v r="$rate" 'BEGIN { exit !(r > 0) }' || fail "$phase: bandwidth '$rate' is not a positive number"
-  note "$phase: $rate MiB/s over $tasks tasks"
-done
-# Tasks ran on both nodes (fio reports name the host; IOR's own output does not, so only for fio).
-if grep -q '^task ' "$out"; then
-  for n in n1 n2; do grep -q "^task [0-9]* on $n:" "$out" || fail "no task ran on node $n"; done
-fi
+
+# Submits $1 with the extra --export list $2, waits (bounded), checks COMPLETED 0:0; echoes the job id.
+run_job() {
+  local script=$1 exports=$2 job state="" exit_code out deadline
+  job=$(sbatch --parsable --nodes=$NODE_COUNT --ntasks-per-node=$TASKS_PER_NODE --output="job-%j.out" \
+    --export="ALL,MOUNT=$LAB_MOUNT,$exports" "$script") || fail "sbatch refused $(basename "$script")"
+  deadline=$((SECONDS + JOB_TIMEOUT))
+  while [ $SECONDS -lt $deadline ]; do
+    state=$(scontrol show job "$job" -o | grep -oE 'JobState=[A-Z_]+' | cut -d= -f2)
+    case "$state" in COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY|PREEMPTED|BOOT_FAIL|DEADLINE) break ;; esac
+    sleep 1
+  done
+  out=$LAB_DIR/jobs/job-$job.out
+  if [ "$state" != COMPLETED ]; then
+    scancel "$job" 2>/dev/null || true
+    [ -f "$out" ] && sed 's/^/  job: /' "$out" >&2
+    fail "job $job ($(basename "$script") $exports) ended in state '${state:-unknown}' (want COMPLETED within ${JOB_TIMEOUT}s)"
+  fi
+  exit_code=$(scontrol show job "$job" -o | grep -oE ' ExitCode=[0-9:]+' | cut -d= -f2)
+  [ "$exit_code" = "0:0" ] || fail "job $job exit code $exit_code"
+  sed 's/^/  job: /' "$out" >&2
+  echo "$job"
+}
+
+# Checks one RESULT line per phase, all tasks counted, a positive rate in field $3 (MiB/s or ops/s).
+check_results() { # job unit phases...
+  local job=$1 unit=$2 out=$LAB_DIR/jobs/job-$1.out line rate got phase
+  shift 2
+  for phase in "$@"; do
+    line=$(grep -E "^RESULT phase=$phase " "$out" || true)
+    [ -n "$line" ] || fail "job $job: no 'RESULT phase=$phase' line"
+    rate=$(sed -nE "s|.* $unit=([0-9.]+) .*|\1|p" <<< "$line")
+    got=$(sed -nE 's/.* tasks=([0-9]+) .*/\1/p' <<< "$line")
+    [ "$got" = "$tasks" ] || fail "job $job $phase: tasks=$got, want $tasks"
+    awk -v r="$rate" 'BEGIN { exit !(r > 0) }' || fail "job $job $phase: rate '$rate' is not a positive number"
+    note "job $job $phase: $rate $unit over $tasks tasks"
+  done
+}
 
 # Every task's file, seen by an independent client.
-export EXPECT_PREFIX="ior/$job/"
-listing=$(bash -c "$VERIFY_CMD") || fail "VERIFY_CMD failed: $VERIFY_CMD"
-want_size=$(numfmt --from=iec "${BLOCK^^}")
-for ((r = 0; r < tasks; r++)); do
-  name=$(printf 'testfile.%08d' "$r")
-  size=$(awk -v n="$name" '$1 == n || $1 ~ ("/" n "$") { print $2 }' <<< "$listing")
-  [ -n "$size" ] || fail "task $r's file $EXPECT_PREFIX$name not found by VERIFY_CMD"
-  [ "$size" = "$want_size" ] || fail "$EXPECT_PREFIX$name has $size bytes, want $want_size"
+verify_files() { # job
+  local listing want_size name size r
+  export EXPECT_PREFIX="ior/$1/"
+  listing=$(bash -c "$VERIFY_CMD") || fail "VERIFY_CMD failed: $VERIFY_CMD"
+  want_size=$(numfmt --from=iec "${BLOCK^^}")
+  for ((r = 0; r < tasks; r++)); do
+    name=$(printf 'testfile.%08d' "$r")
+    size=$(awk -v n="$name" '$1 == n || $1 ~ ("/" n "$") { print $2 }' <<< "$listing")
+    [ -n "$size" ] || fail "task $r's file $EXPECT_PREFIX$name not found by VERIFY_CMD"
+    [ "$size" = "$want_size" ] || fail "$EXPECT_PREFIX$name has $size bytes, want $want_size"
+  done
+  note "job $1: verified $tasks files of $want_size bytes under $EXPECT_PREFIX"
+}
+
+# The throughput job with each available tool (IOR when installed, fio always), then mdtest.
+tools=${TOOLS:-}
+if [ -z "$tools" ]; then
+  tools=fio
+  for d in "${IOR_PREFIX:-}" /shared/ior /opt/ior; do
+    if [ -n "$d" ] && [ -x "$d/bin/ior" ]; then tools="ior fio"; break; fi
+  done
+  command -v ior >/dev/null && tools="ior fio"
+fi
+for tool in $tools; do
+  job=$(run_job "$REPO/bench/slurm/ior.sbatch" "TOOL=$tool,BLOCK=$BLOCK,TRANSFER=$TRANSFER")
+  check_results "$job" MiB/s write read
+  if [ "$tool" = fio ]; then   # fio lines name the host; both nodes must have run tasks
+    for n in n1 n2; do grep -q "^task [0-9]* on $n:" "$LAB_DIR/jobs/job-$job.out" || fail "job $job: no task ran on $n"; done
+  fi
+  verify_files "$job"
 done
-note "verified $tasks files of $want_size bytes under $EXPECT_PREFIX"
+job=$(run_job "$REPO/bench/slurm/mdtest.sbatch" "FILES=${MD_FILES:-100},TOOL=${MD_TOOL:-auto}")
+check_results "$job" ops/s create stat remove
 note "PASS in $((SECONDS - t_start))s"
 echo "1 passed, 0 failed"

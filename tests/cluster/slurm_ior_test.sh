@@ -7,7 +7,7 @@
 #
 # Proof mode (default): nodes bind one host directory at LAB_MOUNT; VERIFY_CMD lists that directory.
 # Real mode swaps only the two commands, e.g. with an S3 server on the host at 10.200.0.1:9000:
-#   NODE_MOUNT_CMD='"$REPO/deploy/mount.s3mount" s3://bucket/ "$LAB_MOUNT" -o endpoint-url=http://10.200.0.1:9000,force-path-style'
+#   NODE_MOUNT_CMD='S3MOUNT_BIN="$REPO/build/s3mount" "$REPO/deploy/mount.s3mount" s3://bucket/ "$LAB_MOUNT" -o endpoint-url=http://10.200.0.1:9000,force-path-style,allow-delete'
 #   VERIFY_CMD='python3 "$REPO/tests/cluster/s3_list.py" --endpoint-url http://127.0.0.1:9000 bucket "$EXPECT_PREFIX"'
 # (credentials for both through AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in the environment).
 # VERIFY_CMD contract: run by bash with EXPECT_PREFIX (e.g. "ior/5/", relative to the bucket root =

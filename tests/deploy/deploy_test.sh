@@ -109,6 +109,31 @@ expect_fail "install.sh bad arg" "unknown argument '--bogus'" "$IS" --bogus
 expect_fail "install.sh --deb without value" "--deb needs a path or URL" "$IS" --deb
 expect_fail "install.sh --source not a checkout" "is not an s3mount source checkout" "$IS" --source "$TMP"
 
+# ---- install-ior.sh arguments ----
+II="$REPO/deploy/parallelcluster/install-ior.sh"
+"$II" --help | grep -q '^usage: install-ior.sh' && ok || bad "install-ior.sh --help"
+expect_fail "install-ior.sh bad arg" "unknown argument '--bogus'" "$II" --bogus
+
+# ---- the ParallelCluster template: YAML, the three scripts in order, write access to the bucket ----
+if python3 -c 'import yaml' 2>/dev/null; then
+  out=$(python3 - "$REPO/deploy/parallelcluster/cluster-config.yaml" <<'PY' 2>&1
+import sys, yaml
+c = yaml.safe_load(open(sys.argv[1]))
+def scripts(node):
+    return [s["Script"].rsplit("/", 1)[-1] for s in node["CustomActions"]["OnNodeConfigured"]["Sequence"]]
+assert scripts(c["HeadNode"]) == ["install.sh", "mount.sh", "install-ior.sh"], scripts(c["HeadNode"])
+for q in c["Scheduling"]["SlurmQueues"]:
+    assert scripts(q)[:2] == ["install.sh", "mount.sh"], scripts(q)
+    assert any(a.get("EnableWriteAccess") for a in q["Iam"]["S3Access"]), "queue without write access"
+assert any(a.get("EnableWriteAccess") for a in c["HeadNode"]["Iam"]["S3Access"]), "head node without write access"
+for key in ("SubnetId", "KeyName"):
+    assert key in str(c["HeadNode"]), key
+PY
+  ) && ok || bad "cluster-config.yaml: $(echo "$out" | tail -n 1)"
+else
+  echo "SKIP: python3-yaml not installed: cluster-config.yaml not checked"
+fi
+
 # ---- the Slurm jobs refuse to run outside Slurm ----
 expect_fail "ior.sbatch outside Slurm" "run me with sbatch" env -u SLURM_JOB_ID bash "$REPO/bench/slurm/ior.sbatch"
 expect_fail "mdtest.sbatch outside Slurm" "run me with sbatch" env -u SLURM_JOB_ID bash "$REPO/bench/slurm/mdtest.sbatch"

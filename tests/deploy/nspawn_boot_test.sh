@@ -91,7 +91,7 @@ cleanup() {
     kill -KILL "$nspawn_pid" 2>/dev/null || true
   fi
   if [ "$rc" -ne 0 ] && [ -f "$ROOT.log" ]; then note "machine console (last lines):"; tail -n 15 "$ROOT.log" | sed 's/^/  /'; fi
-  rm -rf "$ROOT" "$ROOT.log"
+  rm -rf "$ROOT" "$ROOT.log" "$ROOT.install.log"
   exit "$rc"
 }
 trap cleanup EXIT

@@ -1,0 +1,243 @@
+#!/usr/bin/env bash
+# lab.sh: a local Slurm cluster for the deployment tests — slurmctld and two slurmd nodes, each in
+# its own network, mount and UTS namespace, joined by a bridge (10.200.0.1/24) on the host.
+#
+#   lab.sh up | down | status | exec NODE CMD... | deps
+#
+# Each node's start script (node.sh) first runs NODE_MOUNT_CMD inside the node's mount namespace —
+# the way the ParallelCluster recipe mounts the bucket — and only then execs slurmd, so every job
+# step on a node sees that node's own mount at LAB_MOUNT and nothing outside sees it.
+# Environment (all optional):
+#   LAB_DIR=/var/tmp/s3mount-lab  state, config, logs, job output (on disk: O_DIRECT works there)
+#   LAB_MOUNT=/mnt/s3             the mount path on every node (a private tmpfs covers /mnt in nodes)
+#   NODE_MOUNT_CMD                bash command run in each node before slurmd; sees NODE, LAB_MOUNT,
+#                                 LAB_DIR, REPO. Default: bind LAB_DIR/bucket (a host directory that
+#                                 stands in for the bucket) at LAB_MOUNT.
+# Isolation: its own munged (own key and socket under LAB_DIR), slurmctld in namespace s3mlab-ctl
+# (10.200.0.10) so no Slurm port opens on the host's interfaces; nodes n1, n2 at 10.200.0.11, .12.
+# Addresses used: 10.200.0.0/24 on bridge s3mlab0 and inside the namespaces; nothing else.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+LAB_DIR=${LAB_DIR:-/var/tmp/s3mount-lab}
+LAB_MOUNT=${LAB_MOUNT:-/mnt/s3}
+NODES=(n1 n2)
+BRIDGE=s3mlab0
+NET=10.200.0
+CTL_ADDR=$NET.10
+UP_TIMEOUT=${LAB_UP_TIMEOUT:-60}
+export SLURM_CONF=$LAB_DIR/etc/slurm.conf
+
+die() { echo "lab.sh: error: $*" >&2; exit 1; }
+log() { echo "lab.sh: $*" >&2; }
+
+node_addr() { case "$1" in ctl) echo "$CTL_ADDR" ;; n*) echo "$NET.$((10 + ${1#n}))" ;; esac; }
+pid_of() { local f="$LAB_DIR/run/$1.pid"; [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && cat "$f"; }
+
+check_host() {
+  [ "$(id -u)" -eq 0 ] || die "must run as root (creates namespaces and a bridge)"
+  local c
+  for c in slurmctld slurmd sbatch munged ip nsenter unshare; do
+    command -v "$c" >/dev/null || die "$c not found; run: apt-get install slurm-wlm munge openmpi-bin libopenmpi-dev fio iproute2"
+  done
+  id munge >/dev/null 2>&1 || die "user munge missing (apt-get install munge)"
+  ! ip link show "$BRIDGE" >/dev/null 2>&1 || die "bridge $BRIDGE exists: a lab is up already (lab.sh down)"
+  if ip -4 addr show | grep -q " $NET\."; then die "$NET.0/24 is already in use on this host"; fi
+}
+
+write_config() {
+  mkdir -p "$LAB_DIR"/{etc,run,log,jobs,bucket,ctld/state,nodetmp}
+  {
+    echo "127.0.0.1 localhost"
+    echo "$CTL_ADDR ctl"
+    for n in "${NODES[@]}"; do echo "$(node_addr "$n") $n"; done
+  } > "$LAB_DIR/etc/hosts"
+  cat > "$SLURM_CONF" <<EOF
+# Written by tests/cluster/lab.sh
+ClusterName=s3mlab
+SlurmctldHost=ctl($CTL_ADDR)
+AuthType=auth/munge
+CredType=cred/munge
+AuthInfo=socket=$LAB_DIR/munge/munge.socket
+SlurmUser=root
+SlurmdUser=root
+StateSaveLocation=$LAB_DIR/ctld/state
+SlurmctldPidFile=$LAB_DIR/ctld/slurmctld.pid
+SlurmctldLogFile=$LAB_DIR/log/slurmctld.log
+SlurmdSpoolDir=$LAB_DIR/%n/spool
+SlurmdPidFile=$LAB_DIR/%n/slurmd.pid
+SlurmdLogFile=$LAB_DIR/log/slurmd-%n.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+MpiDefault=none
+TmpFS=$LAB_DIR/nodetmp
+ReturnToService=2
+SlurmdTimeout=30
+MinJobAge=600
+NodeName=DEFAULT CPUs=2 RealMemory=1024 State=UNKNOWN
+EOF
+  for n in "${NODES[@]}"; do
+    mkdir -p "$LAB_DIR/$n/spool"
+    echo "NodeName=$n NodeAddr=$(node_addr "$n") NodeHostname=$n" >> "$SLURM_CONF"
+  done
+  echo "PartitionName=lab Nodes=$(IFS=,; echo "${NODES[*]}") Default=YES MaxTime=INFINITE State=UP" >> "$SLURM_CONF"
+}
+
+start_munge() {
+  local d=$LAB_DIR/munge
+  mkdir -p "$d"
+  dd if=/dev/urandom of="$d/munge.key" bs=1024 count=1 status=none
+  chown -R munge:munge "$d"
+  chmod 0755 "$d"
+  chmod 0400 "$d/munge.key"
+  runuser -u munge -- munged --socket="$d/munge.socket" --key-file="$d/munge.key" \
+    --pid-file="$d/munged.pid" --log-file="$d/munged.log" --seed-file="$d/munge.seed" ||
+    die "munged failed to start (see $d/munged.log)"
+  cp "$d/munged.pid" "$LAB_DIR/run/munged.pid"
+}
+
+make_netns() { # name addr
+  local ns=s3mlab-$1 host_if=s3mlab-$1
+  ip netns add "$ns"
+  ip link add "$host_if" type veth peer name eth0 netns "$ns"
+  ip link set "$host_if" master "$BRIDGE" up
+  ip -n "$ns" addr add "$2/24" dev eth0
+  ip -n "$ns" link set lo up
+  ip -n "$ns" link set eth0 up
+  ip -n "$ns" route add default via "$NET.1"
+}
+
+start_in_ns() { # role (ctl | nX)
+  local role=$1
+  env LAB_DIR="$LAB_DIR" LAB_MOUNT="$LAB_MOUNT" REPO="$REPO" SLURM_CONF="$SLURM_CONF" \
+    NODE_MOUNT_CMD="${NODE_MOUNT_CMD:-}" \
+    setsid nsenter --net="/run/netns/s3mlab-$role" -- \
+    unshare --mount --uts --propagation private -- bash "$HERE/node.sh" "$role" \
+    > "$LAB_DIR/log/node-$role.out" 2>&1 < /dev/null &
+  echo $! > "$LAB_DIR/run/$role.pid"
+}
+
+wait_for() { # seconds description command...
+  local deadline=$((SECONDS + $1)) what=$2
+  shift 2
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || return 1
+    sleep 1
+  done
+  log "$what"
+}
+
+nodes_idle() {
+  local out
+  out=$(sinfo -h -N -o '%N %t')
+  [ "$(grep -c ' idle$' <<< "$out")" -eq "${#NODES[@]}" ]
+}
+
+up() {
+  check_host
+  rm -rf "$LAB_DIR"
+  write_config
+  start_munge
+  ip link add "$BRIDGE" type bridge
+  ip addr add "$NET.1/24" dev "$BRIDGE"
+  ip link set "$BRIDGE" up
+  make_netns ctl "$CTL_ADDR"
+  for n in "${NODES[@]}"; do make_netns "$n" "$(node_addr "$n")"; done
+  start_in_ns ctl
+  wait_for "$UP_TIMEOUT" "slurmctld answers at $CTL_ADDR" scontrol ping ||
+    die "slurmctld did not start; $(tail -n 3 "$LAB_DIR/log/node-ctl.out" "$LAB_DIR/log/slurmctld.log" 2>/dev/null | tr '\n' ' ')"
+  for n in "${NODES[@]}"; do start_in_ns "$n"; done
+  local deadline=$((SECONDS + UP_TIMEOUT))
+  until nodes_idle 2>/dev/null; do
+    for n in "${NODES[@]}"; do
+      pid_of "$n" >/dev/null || die "node $n died at start: $(tail -n 2 "$LAB_DIR/log/node-$n.out" | tr '\n' ' ')"
+    done
+    [ $SECONDS -lt $deadline ] || die "nodes not idle after ${UP_TIMEOUT}s: $(sinfo -h -N -o '%N %t' | tr '\n' ' ')"
+    sleep 1
+  done
+  log "nodes ${NODES[*]} idle"
+  log "up: SLURM_CONF=$SLURM_CONF; submit with: SLURM_CONF=$SLURM_CONF sbatch ..."
+}
+
+# Kills every process in network namespace $1 (the node's slurmd, its job steps, its FUSE daemon).
+kill_netns_procs() {
+  local ns=$1 sig pids
+  for sig in TERM KILL; do
+    pids=$(ip netns pids "$ns" 2>/dev/null || true)
+    [ -n "$pids" ] || return 0
+    # shellcheck disable=SC2086
+    kill -s "$sig" $pids 2>/dev/null || true
+    for _ in 1 2 3 4 5; do
+      [ -n "$(ip netns pids "$ns" 2>/dev/null || true)" ] || return 0
+      sleep 1
+    done
+  done
+}
+
+down() {
+  [ "$(id -u)" -eq 0 ] || die "must run as root"
+  local n pid
+  for n in "${NODES[@]}"; do
+    # Unmount first so a FUSE daemon exits cleanly (and flushes) before anything is killed.
+    if pid=$(pid_of "$n"); then
+      nsenter -t "$pid" -m -- sh -c "fusermount3 -u '$LAB_MOUNT' 2>/dev/null || umount -l '$LAB_MOUNT' 2>/dev/null" || true
+    fi
+  done
+  for n in "${NODES[@]}" ctl; do
+    if ip netns list | grep -qw "s3mlab-$n"; then
+      kill_netns_procs "s3mlab-$n"
+      ip netns del "s3mlab-$n" || true
+    fi
+  done
+  if pid=$(pid_of munged); then
+    kill "$pid" 2>/dev/null || true
+    for _ in 1 2 3 4 5; do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$LAB_DIR"/run/*.pid
+  if ip link show "$BRIDGE" >/dev/null 2>&1; then ip link del "$BRIDGE"; fi
+  log "down (logs kept in $LAB_DIR/log)"
+}
+
+status() {
+  local n pid
+  for n in ctl "${NODES[@]}" munged; do
+    if pid=$(pid_of "$n"); then echo "$n: running (pid $pid)"; else echo "$n: not running"; fi
+  done
+  if pid_of ctl >/dev/null; then sinfo -N -o '%N %t %C' || true; fi
+}
+
+exec_in() { # node cmd...
+  local pid
+  [ $# -ge 2 ] || die "usage: lab.sh exec NODE CMD..."
+  pid=$(pid_of "$1") || die "node $1 is not running"
+  shift
+  exec nsenter -t "$pid" -n -m -u -- "$@"
+}
+
+deps() {
+  local pkgs=(slurm-wlm munge openmpi-bin libopenmpi-dev fio iproute2 util-linux) missing=() p
+  for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -gt 0 ] || return 0
+  log "installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+case "${1:-}" in
+  deps) deps ;;
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  exec) shift; exec_in "$@" ;;
+  -h|--help|"") sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; [ -n "${1:-}" ] ;;
+  *) die "unknown command '$1' (up, down, status, exec, deps)" ;;
+esac

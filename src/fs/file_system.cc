@@ -212,10 +212,14 @@ void FileSystem::SetAttr(InodeId ino, const Attr& want, bool set_size, bool set_
   std::shared_ptr<Inode> inode = impl_->table.Get(ino);
   if (inode == nullptr) return done(StaleInode(ino));
   if (impl_->options.read_only) return done(Status(Code::kReadOnly, "read-only mount"));
-  if (set_mode || set_owner) {
+  InodeState st = inode->Snapshot();
+  // Modes and owners come from the mount options. Setting them to what they already are
+  // succeeds, so that cp -p and mv (which copy them) work; changing them is EPERM.
+  Attr now = impl_->MakeAttr(*inode, st);
+  if ((set_mode && (want.mode & 07777) != (now.mode & 07777)) ||
+      (set_owner && (want.uid != now.uid || want.gid != now.gid))) {
     return done(Status(Code::kPermission, "S3 objects have no mode or owner to change"));
   }
-  InodeState st = inode->Snapshot();
   if (set_size && !inode->is_dir()) {
     // Truncating a file being written that holds no data yet is a no-op (O_TRUNC, touch).
     bool empty_writer = st.where == Locality::kWriting && st.size == 0 && want.size == 0;

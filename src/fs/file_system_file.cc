@@ -234,11 +234,17 @@ void FileSystem::Flush(InodeId ino, uint64_t handle, Callback<Empty> done) {
   std::shared_ptr<FileHandle> h = impl_->GetFileHandle(handle, ino);
   if (h == nullptr) return done(BadHandle("unknown file handle"));
   if (h->mode == FileHandle::Mode::kRead) return done(Empty{});
+  // A flush before any data is written is not the end of the file: shells open, dup2 and
+  // close before writing (`echo x > f`). Release still completes an empty file (touch).
+  if (h->writer->bytes_written() == 0) return done(Empty{});
   impl_->FinishUpload(h, handle, std::move(done));
 }
 
 void FileSystem::Fsync(InodeId ino, uint64_t handle, Callback<Empty> done) {
-  Flush(ino, handle, std::move(done));
+  std::shared_ptr<FileHandle> h = impl_->GetFileHandle(handle, ino);
+  if (h == nullptr) return done(BadHandle("unknown file handle"));
+  if (h->mode == FileHandle::Mode::kRead) return done(Empty{});
+  impl_->FinishUpload(h, handle, std::move(done));
 }
 
 void FileSystem::Release(InodeId ino, uint64_t handle, Callback<Empty> done) {

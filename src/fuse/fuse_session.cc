@@ -1,6 +1,7 @@
 #define FUSE_USE_VERSION 34
 #include <fuse_lowlevel.h>
 
+#include <csignal>
 #include <cerrno>
 #include <cstring>
 #include <string>

@@ -161,8 +161,14 @@ TEST_P(AttrTest, SetAttrRules) {
   auto f = Lookup(kRootInode, "f");
   ASSERT_TRUE(f.ok());
   Attr want = f->attr;
+  // Setting the mode or owner it already has succeeds (cp -p, mv); changing it does not.
+  EXPECT_TRUE(SetAttr(f->attr.ino, want, false, true, true).ok());
+  want.mode = (want.mode & ~07777u) | 0600;
   EXPECT_CODE(SetAttr(f->attr.ino, want, false, true, false), Code::kPermission);
+  want = f->attr;
+  want.uid += 1;
   EXPECT_CODE(SetAttr(f->attr.ino, want, false, false, true), Code::kPermission);
+  want = f->attr;
   EXPECT_TRUE(SetAttr(f->attr.ino, want, false, false, false).ok());  // times: ignored
   want.size = 0;
   EXPECT_CODE(SetAttr(f->attr.ino, want, true, false, false), Code::kNotSupported);

@@ -1,0 +1,170 @@
+"""Reading through a real mount: listings, directories, names, byte-exact reads,
+concurrency and consistency with changes made elsewhere."""
+import concurrent.futures
+import errno
+import mmap
+import os
+import random
+import re
+import time
+import unittest
+
+from harness import Mount, MountTestCase, data, read_bytes
+
+
+class ListingTest(MountTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.bucket = cls.moto.bucket()
+        s3 = cls.moto.s3
+        for i in range(1100):
+            s3.put_object(Bucket=cls.bucket, Key=f"big/f{i:04d}", Body=b"x" * (i % 7))
+        for key in ["a/b/c/deep.txt", "a/top.txt", "implicit/only/child", "marker/",
+                    "shadow", "shadow/inner", "bad//empty", "bad/./dot", "bad/../up",
+                    "bad/ok", "space name/f g"]:
+            s3.put_object(Bucket=cls.bucket, Key=key, Body=key.encode())
+
+    def test_listing_1100_entries_is_sorted_complete_and_costs_lists_only(self):
+        with Mount(self.moto, self.bucket, ["--metadata-ttl", "60"]) as m:
+            names = os.listdir(m.path("big"))
+            self.assertEqual(sorted(names), [f"f{i:04d}" for i in range(1100)])
+            # ls -l: attributes come from the listing (readdirplus), no HEAD per file.
+            out = os.popen(f"ls -l {m.path('big')}").read().splitlines()
+            self.assertEqual(len(out), 1101)  # "total" + 1,100 entries
+            for i in (0, 5, 1099):
+                self.assertEqual(os.stat(m.path("big", f"f{i:04d}")).st_size, i % 7)
+            m.unmount()
+            counts = dict(re.findall(r"(\w+)=(\d+)", m.log_text().split("S3 requests:")[-1]))
+            # At most the HEAD of the directory's own lookup (HEAD "big" + LIST "big/").
+            self.assertLessEqual(int(counts.get("HeadObject", 0)), 1, counts)
+            # Two pages for the directory (twice: os.listdir and ls -l), plus the lookups of
+            # the directory itself and the start-up probe.
+            self.assertLessEqual(int(counts["ListObjectsV2"]), 8, counts)
+
+    def test_nested_implicit_directories_and_markers(self):
+        with Mount(self.moto, self.bucket) as m:
+            self.assertTrue(os.path.isdir(m.path("a")))
+            self.assertTrue(os.path.isdir(m.path("a", "b", "c")))
+            self.assertEqual(read_bytes(m.path("a/b/c/deep.txt")), b"a/b/c/deep.txt")
+            self.assertEqual(sorted(os.listdir(m.path("a"))), ["b", "top.txt"])
+            self.assertTrue(os.path.isdir(m.path("implicit/only")))
+            self.assertTrue(os.path.isdir(m.path("marker")))  # a key ending in '/'
+            self.assertEqual(os.listdir(m.path("marker")), [])
+            self.assertEqual(read_bytes(m.path("space name/f g")), b"space name/f g")
+            st = os.stat(m.path("a"))
+            self.assertEqual(oct(st.st_mode & 0o777), "0o755")
+            self.assertEqual(st.st_uid, os.getuid())
+
+    def test_directory_shadows_file_and_invalid_names_are_hidden(self):
+        with Mount(self.moto, self.bucket) as m:
+            self.assertTrue(os.path.isdir(m.path("shadow")))
+            self.assertEqual(os.listdir(m.path("shadow")), ["inner"])
+            root = os.listdir(m.dir)
+            self.assertEqual(root.count("shadow"), 1)
+            self.assertEqual(sorted(os.listdir(m.path("bad"))), ["ok"])
+            with self.assertRaises(FileNotFoundError):
+                os.stat(m.path("bad", "empty"))
+
+    def test_dot_entries_present(self):
+        with Mount(self.moto, self.bucket) as m:
+            out = os.popen(f"ls -a {m.path('a')}").read().split()
+            self.assertEqual(out[:2], [".", ".."])
+
+
+class ReadTest(MountTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.bucket = cls.moto.bucket()
+        cls.blob = data(9 * 1024 * 1024 + 12345, seed=7)
+        cls.moto.put(cls.bucket, "blob", cls.blob)
+        cls.small = data(1000, seed=8)
+        cls.moto.put(cls.bucket, "small", cls.small)
+        cls.moto.put(cls.bucket, "empty", b"")
+
+    def test_sequential_buffered_read_is_byte_exact(self):
+        with Mount(self.moto, self.bucket) as m:
+            with open(m.path("blob"), "rb") as f:
+                self.assertEqual(f.read(), self.blob)
+            self.assertEqual(read_bytes(m.path("small")), self.small)
+            self.assertEqual(read_bytes(m.path("empty")), b"")
+
+    def test_o_direct_read_is_byte_exact(self):
+        with Mount(self.moto, self.bucket) as m:
+            fd = os.open(m.path("blob"), os.O_RDONLY | os.O_DIRECT)
+            buf = mmap.mmap(-1, 1 << 20)  # page-aligned, as O_DIRECT wants
+            got = bytearray()
+            while True:
+                n = os.readv(fd, [buf])
+                if n == 0:
+                    break
+                got += buf[:n]
+            os.close(fd)
+            self.assertEqual(bytes(got), self.blob)
+
+    def test_random_preads_are_byte_exact(self):
+        rng = random.Random(3)
+        with Mount(self.moto, self.bucket) as m:
+            fd = os.open(m.path("blob"), os.O_RDONLY)
+            for _ in range(60):
+                off = rng.randrange(0, len(self.blob))
+                size = rng.choice([1, 4096, 65536, 300000])
+                self.assertEqual(os.pread(fd, size, off), self.blob[off:off + size])
+            self.assertEqual(os.pread(fd, 10, len(self.blob)), b"")  # at EOF
+            self.assertEqual(os.pread(fd, 10, len(self.blob) - 3), self.blob[-3:])
+            os.close(fd)
+
+    def test_eight_concurrent_readers(self):
+        with Mount(self.moto, self.bucket) as m:
+            def read_all(i):
+                with open(m.path("blob"), "rb") as f:
+                    f.seek(i * 4096)
+                    return f.read()
+            with concurrent.futures.ThreadPoolExecutor(8) as pool:
+                results = list(pool.map(read_all, range(8)))
+            for i, r in enumerate(results):
+                self.assertEqual(r, self.blob[i * 4096:])
+
+
+class ConsistencyTest(MountTestCase):
+    def test_objects_created_and_deleted_elsewhere_appear_and_disappear(self):
+        bucket = self.new_bucket()
+        with Mount(self.moto, bucket) as m:
+            self.assertFalse(os.path.exists(m.path("later.txt")))
+            self.moto.put(bucket, "later.txt", b"hello")
+            self.moto.put(bucket, "newdir/x", b"x")
+            time.sleep(1.2)  # the default metadata TTL is 1 s
+            self.assertEqual(read_bytes(m.path("later.txt")), b"hello")
+            self.assertIn("newdir", os.listdir(m.dir))
+            self.moto.s3.delete_object(Bucket=bucket, Key="later.txt")
+            time.sleep(1.2)
+            self.assertFalse(os.path.exists(m.path("later.txt")))
+            self.assertNotIn("later.txt", os.listdir(m.dir))
+
+    def test_changed_object_fails_old_handle_and_new_open_sees_it(self):
+        bucket = self.new_bucket()
+        v1 = data(6 * 1024 * 1024, seed=11)
+        self.moto.put(bucket, "obj", v1)
+        # 1 MiB parts: the prefetch window stays far from the 5 MiB read below.
+        with Mount(self.moto, bucket, ["--metadata-ttl", "minimal",
+                                       "--read-part-size", "1048576"]) as m:
+            fd = os.open(m.path("obj"), os.O_RDONLY | os.O_DIRECT)
+            buf = mmap.mmap(-1, 4096)
+            os.preadv(fd, [buf], 0)
+            self.assertEqual(buf[:4096], v1[:4096])
+            v2 = data(6 * 1024 * 1024, seed=12)
+            self.moto.put(bucket, "obj", v2)
+            # Far from what was prefetched: a new GET with If-Match, which must fail.
+            try:
+                with self.assertRaises(OSError) as ctx:
+                    os.preadv(fd, [buf], 5 * 1024 * 1024)
+                self.assertIn(ctx.exception.errno, (errno.ESTALE, errno.EIO))
+            finally:
+                os.close(fd)
+            with open(m.path("obj"), "rb") as f:
+                self.assertEqual(f.read(), v2)
+
+
+if __name__ == "__main__":
+    unittest.main()

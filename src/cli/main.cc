@@ -5,6 +5,7 @@
 #include "cli/daemon.h"
 #include "cli/mount_app.h"
 #include "common/log.h"
+#include "fuse/fuse_adapter.h"
 
 int main(int argc, char** argv) {
   using namespace s3m;
@@ -23,6 +24,7 @@ int main(int argc, char** argv) {
   }
   StartupReporter reporter = c.foreground ? StartupReporter::Foreground()
                                           : StartupReporter::Detach();
+  BlockTerminationSignals();  // before any thread starts: the session's watcher takes them
   LogTarget target = !c.log_directory.empty() ? LogTarget::kDirectory
                      : c.foreground           ? LogTarget::kStderr
                                               : LogTarget::kSyslog;

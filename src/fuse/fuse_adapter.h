@@ -28,6 +28,11 @@ struct MountOptions {
   int max_threads = 16;    // FUSE worker threads
 };
 
+// Blocks SIGINT, SIGTERM and SIGHUP in the calling thread and the threads it creates
+// afterwards; call it first in main(). The session's watcher thread then handles them:
+// the first detaches the mount (open files keep working until closed), a second stops.
+void BlockTerminationSignals();
+
 class FuseSession {
  public:
   // Creates the session and mounts it; errors say what to do ("is /dev/fuse there?").
@@ -36,7 +41,8 @@ class FuseSession {
                                                     const MountOptions& options);
   ~FuseSession();  // unmounts if still mounted
 
-  // Serves requests until unmounted, or until SIGINT/SIGTERM/SIGHUP or Exit().
+  // Serves requests until unmounted (by fusermount3 -u, umount, or a signal once the
+  // files open then are closed) or Exit().
   Status Run();
   void Exit();
   void Unmount();

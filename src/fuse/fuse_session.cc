@@ -1,10 +1,16 @@
 #define FUSE_USE_VERSION 34
 #include <fuse_lowlevel.h>
 
-#include <csignal>
+#include <pthread.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/log.h"
@@ -36,18 +42,53 @@ void Init(void* userdata, fuse_conn_info* conn) {
            conn->max_readahead, conn->max_background);
 }
 
+// Detaches the mount: new opens fail at once, files already open keep working, and the
+// kernel ends the session (and so the request loop) when the last of them is closed.
+// Nothing written and closed is lost, and no close in progress is cut off.
+void DetachMount(const std::string& mountpoint) {
+  if (umount2(mountpoint.c_str(), MNT_DETACH) == 0) return;
+  pid_t pid = fork();  // not root: fusermount3 is setuid and may
+  if (pid == 0) {
+    execlp("fusermount3", "fusermount3", "-u", "-z", mountpoint.c_str(),
+           static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  if (pid > 0) waitpid(pid, nullptr, 0);
+}
+
+// Waits for SIGINT/SIGTERM/SIGHUP (blocked in every thread by BlockTerminationSignals) and
+// detaches the mount; a second signal ends the loop at once.
+void WatchSignals(std::string mountpoint, fuse_session* session) {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, sig);
+  int sig = 0;
+  sigwait(&set, &sig);
+  S3M_INFO("received signal {}: unmounting {} once open files are closed", sig, mountpoint);
+  DetachMount(mountpoint);
+  sigwait(&set, &sig);
+  S3M_WARN("received signal {} again: stopping now", sig);
+  fuse_session_exit(session);
+}
+
 }  // namespace
+
+void BlockTerminationSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, sig);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
 
 struct FuseSession::Impl {
   FuseContext context;
   fuse_lowlevel_ops ops{};
   fuse_session* session = nullptr;
   bool mounted = false;
-  bool signal_handlers = false;
   int max_threads = 16;
+  std::string mountpoint;
 
   ~Impl() {
-    if (signal_handlers) fuse_remove_signal_handlers(session);
     if (mounted) fuse_session_unmount(session);
     if (session) fuse_session_destroy(session);
   }
@@ -85,10 +126,9 @@ Result<std::unique_ptr<FuseSession>> FuseSession::Mount(FileSystem* fs, const Fu
                                  "user_allow_other set in /etc/fuse.conf?)");
   }
   impl.mounted = true;
-  if (fuse_set_signal_handlers(impl.session) != 0) {
-    return Status(Code::kInternal, "cannot install signal handlers");
-  }
-  impl.signal_handlers = true;
+  impl.mountpoint = options.mountpoint;
+  // Lives until the process exits: it only ever waits for signals.
+  std::thread(WatchSignals, impl.mountpoint, impl.session).detach();
   return s;
 }
 
@@ -110,10 +150,6 @@ void FuseSession::Exit() { fuse_session_exit(impl_->session); }
 
 void FuseSession::Unmount() {
   if (!impl_->mounted) return;
-  if (impl_->signal_handlers) {
-    fuse_remove_signal_handlers(impl_->session);
-    impl_->signal_handlers = false;
-  }
   fuse_session_unmount(impl_->session);
   impl_->mounted = false;
 }

@@ -1,0 +1,193 @@
+"""Writing through a real mount, checked with an independent S3 client (boto3): new
+files of several sizes, overwrite rules, delete, directories, read-only, the errno of each
+unsupported operation, and unmounting with an upload in flight."""
+import errno
+import os
+import signal
+import subprocess
+import threading
+import unittest
+
+from harness import Mount, MountTestCase, data, daemon_pid, read_bytes, wait_gone, is_mounted
+
+
+def write_file(path, payload, chunk=1 << 20):
+    with open(path, "wb") as f:
+        for i in range(0, len(payload), chunk):
+            f.write(payload[i:i + chunk])
+
+
+class WriteTest(MountTestCase):
+    def test_new_files_of_several_sizes_reach_s3_intact(self):
+        bucket = self.new_bucket()
+        sizes = {"zero": 0, "one": 1, "five_mib": 5 << 20, "thirty_mib": 30 << 20}
+        with Mount(self.moto, bucket) as m:
+            for name, size in sizes.items():
+                payload = data(size, seed=size)
+                write_file(m.path(name), payload)
+                # close() returned: the object is complete in S3.
+                self.assertEqual(self.moto.get(bucket, name), payload, name)
+                self.assertEqual(os.stat(m.path(name)).st_size, size)
+                self.assertEqual(read_bytes(m.path(name)), payload, name)
+
+    def test_touch_and_shell_redirect(self):
+        bucket = self.new_bucket()
+        with Mount(self.moto, bucket) as m:
+            subprocess.run(["touch", m.path("touched")], check=True)
+            subprocess.run(f"echo hello > {m.path('echoed')}", shell=True, check=True)
+            subprocess.run(["cp", "/etc/hostname", m.path("copied")], check=True)
+            self.assertTrue(self.moto.exists(bucket, "touched"))
+            self.assertEqual(self.moto.get(bucket, "touched"), b"")
+            self.assertEqual(self.moto.get(bucket, "echoed"), b"hello\n")
+            self.assertEqual(self.moto.get(bucket, "copied"), read_bytes("/etc/hostname"))
+
+    def test_nested_new_directory_becomes_real_with_its_first_file(self):
+        bucket = self.new_bucket()
+        with Mount(self.moto, bucket, ["--allow-delete"]) as m:
+            os.makedirs(m.path("x/y"))
+            self.assertTrue(os.path.isdir(m.path("x/y")))
+            self.assertEqual(self.moto.s3.list_objects_v2(Bucket=bucket).get("KeyCount"), 0)
+            write_file(m.path("x/y/f"), b"data")
+            self.assertEqual(self.moto.get(bucket, "x/y/f"), b"data")
+            os.mkdir(m.path("x/empty"))
+            os.rmdir(m.path("x/empty"))
+            self.assertFalse(os.path.exists(m.path("x/empty")))
+            with self.assertRaises(OSError) as ctx:
+                os.rmdir(m.path("x/y"))  # has a file in S3
+            self.assertEqual(ctx.exception.errno, errno.ENOTEMPTY)
+
+    def test_non_sequential_write_is_einval(self):
+        bucket = self.new_bucket()
+        with Mount(self.moto, bucket) as m:
+            fd = os.open(m.path("f"), os.O_WRONLY | os.O_CREAT)
+            os.write(fd, b"abc")
+            with self.assertRaises(OSError) as ctx:
+                os.pwrite(fd, b"z", 100)
+            self.assertEqual(ctx.exception.errno, errno.EINVAL)
+            os.close(fd)
+
+    def test_overwrite_refused_without_option_and_allowed_with_it(self):
+        bucket = self.new_bucket()
+        self.moto.put(bucket, "existing", b"original")
+        with Mount(self.moto, bucket) as m:
+            with self.assertRaises(OSError) as ctx:
+                write_file(m.path("existing"), b"new")
+            self.assertEqual(ctx.exception.errno, errno.EPERM)
+        self.assertEqual(self.moto.get(bucket, "existing"), b"original")
+        with Mount(self.moto, bucket, ["--allow-overwrite"]) as m:
+            write_file(m.path("existing"), b"replaced")
+            self.assertEqual(self.moto.get(bucket, "existing"), b"replaced")
+            with self.assertRaises(OSError) as ctx:  # without O_TRUNC: not a rewrite
+                os.open(m.path("existing"), os.O_WRONLY)
+            self.assertEqual(ctx.exception.errno, errno.EPERM)
+
+    def test_delete_needs_allow_delete(self):
+        bucket = self.new_bucket()
+        self.moto.put(bucket, "victim", b"v")
+        with Mount(self.moto, bucket) as m:
+            with self.assertRaises(OSError) as ctx:
+                os.unlink(m.path("victim"))
+            self.assertEqual(ctx.exception.errno, errno.EPERM)
+        self.assertTrue(self.moto.exists(bucket, "victim"))
+        with Mount(self.moto, bucket, ["--allow-delete"]) as m:
+            os.unlink(m.path("victim"))
+            self.assertFalse(self.moto.exists(bucket, "victim"))
+            self.assertFalse(os.path.exists(m.path("victim")))
+
+    def test_read_only_mount_refuses_every_mutation(self):
+        bucket = self.new_bucket()
+        self.moto.put(bucket, "f", b"f")
+        with Mount(self.moto, bucket, ["--read-only", "--allow-delete"]) as m:
+            self.assertEqual(read_bytes(m.path("f")), b"f")
+            for op in (lambda: open(m.path("new"), "wb"),
+                       lambda: os.unlink(m.path("f")),
+                       lambda: os.mkdir(m.path("d")),
+                       lambda: open(m.path("f"), "r+b")):
+                with self.assertRaises(OSError) as ctx:
+                    op()
+                self.assertEqual(ctx.exception.errno, errno.EROFS)
+
+    def test_unsupported_operations_errnos(self):
+        bucket = self.new_bucket()
+        self.moto.put(bucket, "f", b"f")
+        with Mount(self.moto, bucket, ["--allow-delete"]) as m:
+            cases = [
+                ("rename", lambda: os.rename(m.path("f"), m.path("g")), errno.EXDEV),
+                ("link", lambda: os.link(m.path("f"), m.path("h")), errno.EPERM),
+                ("symlink", lambda: os.symlink("f", m.path("s")), errno.EPERM),
+                ("chmod", lambda: os.chmod(m.path("f"), 0o600), errno.EPERM),
+                ("chown", lambda: os.chown(m.path("f"), 1234, 1234), errno.EPERM),
+                ("setxattr", lambda: os.setxattr(m.path("f"), "user.k", b"v"), errno.EOPNOTSUPP),
+                ("getxattr", lambda: os.getxattr(m.path("f"), "user.k"), errno.EOPNOTSUPP),
+                ("mknod fifo", lambda: os.mkfifo(m.path("p")), errno.EPERM),
+                ("truncate", lambda: os.truncate(m.path("f"), 0), errno.ENOTSUP),
+                ("append", lambda: open(m.path("f"), "ab"), errno.ENOTSUP),
+            ]
+            for name, op, want in cases:
+                with self.subTest(name):
+                    with self.assertRaises(OSError) as ctx:
+                        op()
+                    self.assertEqual(ctx.exception.errno, want,
+                                     f"{name}: {os.strerror(ctx.exception.errno)}")
+            # mv falls back to copy and delete across "devices".
+            subprocess.run(["mv", m.path("f"), m.path("moved")], check=True)
+            self.assertEqual(self.moto.get(bucket, "moved"), b"f")
+            self.assertFalse(self.moto.exists(bucket, "f"))
+
+    def test_upload_error_is_returned_by_close(self):
+        bucket = self.new_bucket()
+        with Mount(self.moto, bucket) as m:
+            f = open(m.path("doomed"), "wb")
+            f.write(b"x" * 1000)
+            self.moto.s3.delete_bucket(Bucket=bucket)  # the upload cannot succeed now
+            with self.assertRaises(OSError):
+                f.close()
+
+
+class UnmountTest(MountTestCase):
+    def test_sigterm_during_close_loses_nothing(self):
+        bucket = self.new_bucket()
+        payload = data(40 << 20, seed=5)
+        with Mount(self.moto, bucket) as m:
+            pid = daemon_pid(m.dir)
+            self.assertIsNotNone(pid)
+            closing = threading.Event()
+            outcome = {}
+
+            def writer():
+                f = open(m.path("big"), "wb")
+                f.write(payload)  # the last part and the completion wait for close
+                closing.set()
+                try:
+                    f.close()
+                    outcome["close"] = "ok"
+                except OSError as e:
+                    outcome["close"] = e
+            t = threading.Thread(target=writer)
+            t.start()
+            closing.wait()
+            os.kill(pid, signal.SIGTERM)  # while close() is uploading
+            t.join(60)
+            self.assertTrue(wait_gone(pid), "daemon did not exit on SIGTERM")
+            self.assertFalse(is_mounted(m.dir))
+            self.assertEqual(outcome.get("close"), "ok")
+        # close() succeeded, so the object must be complete.
+        self.assertEqual(self.moto.get(bucket, "big"), payload)
+
+    def test_fusermount_unmount_waits_for_uploads_of_closed_files(self):
+        bucket = self.new_bucket()
+        payload = data(12 << 20, seed=6)
+        with Mount(self.moto, bucket) as m:
+            # A file whose release (not flush) starts the upload: written through a
+            # duplicated descriptor, so the last close is the release.
+            fd = os.open(m.path("late"), os.O_WRONLY | os.O_CREAT)
+            dup = os.dup(fd)
+            os.write(fd, payload)
+            os.close(fd)   # flush: uploads and completes
+            os.close(dup)  # release
+            m.unmount()
+        self.assertEqual(self.moto.get(bucket, "late"), payload)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -66,6 +66,15 @@ Status Validate(Config& c) {
   if (c.read_part_size < 64 * 1024 || c.read_part_size > kMaxPartSize) {
     return Bad(fmt::format("--read-part-size must be between 65536 and {} bytes", kMaxPartSize));
   }
+  if (!c.endpoint_url.empty()) {
+    auto sep = c.endpoint_url.find("://");
+    std::string scheme = sep == std::string::npos ? "" : c.endpoint_url.substr(0, sep);
+    if ((scheme != "http" && scheme != "https") || c.endpoint_url.size() == sep + 3) {
+      return Bad(fmt::format("invalid endpoint URL '{}': expected http://HOST[:PORT] or "
+                             "https://HOST[:PORT]",
+                             c.endpoint_url));
+    }
+  }
   if (c.max_threads < 1) return Bad("--max-threads must be at least 1");
   if (!(c.maximum_throughput_gbps > 0)) return Bad("--maximum-throughput-gbps must be positive");
   if (c.allow_other && c.allow_root) return Bad("--allow-other and --allow-root exclude each other");

@@ -55,7 +55,10 @@ fuse_entry_param ToEntryParam(const Entry& e) {
   return p;
 }
 
-void ReplyStatus(fuse_req_t req, const Status& s) { fuse_reply_err(req, ToErrno(s)); }
+void ReplyStatus(fuse_req_t req, const Status& s) {
+  if (!s.ok()) S3M_TRACE_OP("  -> {} ({})", std::strerror(ToErrno(s)), s.ToString());
+  fuse_reply_err(req, ToErrno(s));
+}
 
 // Replies with an entry; if the kernel did not take it, the lookup it counted is undone.
 void ReplyEntry(fuse_req_t req, const Result<Entry>& r) {
@@ -68,6 +71,7 @@ void ReplyEntry(fuse_req_t req, const Result<Entry>& r) {
 }
 
 void OpLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  S3M_TRACE_OP("lookup parent={} name={}", parent, name);
   auto negative_ttl = Ctx(req)->negative_ttl;
   Fs(req)->Lookup(parent, name, [req, negative_ttl](Result<Entry> r) {
     if (!r.ok() && r.status().code() == Code::kNotFound && negative_ttl.count() > 0) {
@@ -101,11 +105,13 @@ void ReplyAttr(fuse_req_t req, const Result<Attr>& r, std::chrono::nanoseconds t
 }
 
 void OpGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+  S3M_TRACE_OP("getattr ino={}", ino);
   auto ttl = Ctx(req)->attr_ttl;
   Fs(req)->GetAttr(ino, [req, ttl](Result<Attr> r) { ReplyAttr(req, r, ttl); });
 }
 
 void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* st, int to_set, fuse_file_info*) {
+  S3M_TRACE_OP("setattr ino={} to_set={:#x}", ino, to_set);
   Attr want;
   want.size = static_cast<uint64_t>(st->st_size);
   want.mode = st->st_mode;
@@ -120,19 +126,23 @@ void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* st, int to_set, fuse
 }
 
 void OpMkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
+  S3M_TRACE_OP("mkdir parent={} name={}", parent, name);
   Fs(req)->Mkdir(parent, name, mode, [req](Result<Entry> r) { ReplyEntry(req, r); });
 }
 
 void OpUnlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  S3M_TRACE_OP("unlink parent={} name={}", parent, name);
   Fs(req)->Unlink(parent, name, [req](Result<Empty> r) { ReplyStatus(req, r.status()); });
 }
 
 void OpRmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  S3M_TRACE_OP("rmdir parent={} name={}", parent, name);
   Fs(req)->Rmdir(parent, name, [req](Result<Empty> r) { ReplyStatus(req, r.status()); });
 }
 
 // S3 has no rename: EXDEV makes mv fall back to copy and delete.
-void OpRename(fuse_req_t req, fuse_ino_t, const char*, fuse_ino_t, const char*, unsigned) {
+void OpRename(fuse_req_t req, fuse_ino_t, const char* name, fuse_ino_t, const char*, unsigned) {
+  S3M_TRACE_OP("rename name={} -> EXDEV", name);
   fuse_reply_err(req, EXDEV);
 }
 
@@ -146,6 +156,7 @@ void OpMknod(fuse_req_t req, fuse_ino_t, const char*, mode_t, dev_t) {
 }
 
 void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  S3M_TRACE_OP("open ino={} flags={:#o}", ino, fi->flags);
   fuse_file_info copy = *fi;
   Fs(req)->Open(ino, fi->flags, [req, copy](Result<OpenResult> r) mutable {
     if (!r.ok()) {
@@ -163,6 +174,7 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
               fuse_file_info* fi) {
+  S3M_TRACE_OP("create parent={} name={} flags={:#o}", parent, name, fi->flags);
   fuse_file_info copy = *fi;
   Fs(req)->Create(parent, name, mode, fi->flags, [req, copy](Result<CreateResult> r) mutable {
     if (!r.ok()) {
@@ -179,6 +191,7 @@ void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
 }
 
 void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  S3M_TRACE_OP("read ino={} fh={} off={} size={}", ino, fi->fh, off, size);
   Fs(req)->Read(ino, fi->fh, static_cast<uint64_t>(off), size, [req](Result<ReadData> r) {
     if (!r.ok()) {
       ReplyStatus(req, r.status());
@@ -194,6 +207,7 @@ void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_in
 
 void OpWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
              fuse_file_info* fi) {
+  S3M_TRACE_OP("write ino={} fh={} off={} size={}", ino, fi->fh, off, size);
   auto r = Fs(req)->Write(ino, fi->fh, static_cast<uint64_t>(off), buf, size);
   if (!r.ok()) {
     ReplyStatus(req, r.status());
@@ -203,18 +217,22 @@ void OpWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t
 }
 
 void OpFlush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  S3M_TRACE_OP("flush ino={} fh={}", ino, fi->fh);
   Fs(req)->Flush(ino, fi->fh, [req](Result<Empty> r) { ReplyStatus(req, r.status()); });
 }
 
 void OpFsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info* fi) {
+  S3M_TRACE_OP("fsync ino={} fh={}", ino, fi->fh);
   Fs(req)->Fsync(ino, fi->fh, [req](Result<Empty> r) { ReplyStatus(req, r.status()); });
 }
 
 void OpRelease(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  S3M_TRACE_OP("release ino={} fh={}", ino, fi->fh);
   Fs(req)->Release(ino, fi->fh, [req](Result<Empty> r) { ReplyStatus(req, r.status()); });
 }
 
 void OpOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  S3M_TRACE_OP("opendir ino={}", ino);
   auto r = Fs(req)->OpenDir(ino);
   if (!r.ok()) {
     ReplyStatus(req, r.status());
@@ -229,6 +247,7 @@ void OpOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 // entry that made it into the buffer (never for "." and "..", which the kernel skips).
 void ReadDirCommon(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi,
                    bool plus) {
+  S3M_TRACE_OP("readdir{} ino={} off={}", plus ? "plus" : "", ino, off);
   // A directory entry takes at least 24 bytes (+ name, 8-aligned); plus entries ~150.
   size_t max_entries = size / (plus ? 150 : 32) + 1;
   auto ttl = Ctx(req)->attr_ttl;

@@ -1,6 +1,7 @@
 // The internal state of one S3 operation across its attempts (S3ObjectClient only).
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <string>
 #include <utility>
@@ -31,6 +32,7 @@ struct S3ObjectClient::Call {
   std::function<void(uint64_t)> on_progress;
   bool head = false;
   int attempts = 0;
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
   std::function<void(Result<HttpResponse>)> done;  // gets 2xx responses or the error
 };
 

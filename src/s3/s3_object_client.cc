@@ -123,6 +123,11 @@ void S3ObjectClient::OnResponse(const std::shared_ptr<Call>& call, HttpResponse 
 void S3ObjectClient::Finish(const std::shared_ptr<Call>& call, Result<HttpResponse> result) {
   uint64_t attempts = static_cast<uint64_t>(call->attempts);
   metrics_.Count(call->op, attempts, attempts > 0 ? attempts - 1 : 0, result.ok() ? 0 : 1);
+  S3M_TRACE_OP("S3 {} {} -> {} ({} attempts, {} ms)", S3OpName(call->op), call->path,
+               result.ok() ? std::to_string(result->status) : result.status().ToString(), attempts,
+               std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - call->start)
+                   .count());
   auto done = std::move(call->done);
   done(std::move(result));
 }

@@ -195,6 +195,42 @@ void FileSystem::Impl::FinishUpload(const std::shared_ptr<FileHandle>& h, uint64
   h->writer->Finish([this, raw = h.get(), id](Result<ObjectInfo> r) { OnUploaded(raw, id, r); });
 }
 
+void FileSystem::Impl::CommitEmpty(const std::shared_ptr<FileHandle>& h, Callback<Empty> done) {
+  PutObjectParams p;
+  p.key = h->inode->key;
+  p.storage_class = options.writer.storage_class;
+  p.checksum = options.writer.checksum;
+  client->PutObject(std::move(p), [h, done = std::move(done)](Result<PutObjectResult> r) {
+    if (!r.ok()) return done(r.status());
+    {
+      std::lock_guard l(h->mu);
+      h->empty_committed = true;
+      h->empty_info.key = h->inode->key;
+      h->empty_info.etag = r->etag;
+    }
+    done(Empty{});
+  });
+}
+
+bool FileSystem::Impl::FinishCommittedEmpty(const std::shared_ptr<FileHandle>& h, uint64_t id) {
+  ObjectInfo info;
+  {
+    std::lock_guard l(h->mu);
+    if (!h->empty_committed || h->upload != FileHandle::Upload::kOpen ||
+        h->writer->bytes_written() != 0) {
+      return false;
+    }
+    h->upload = FileHandle::Upload::kFinishing;
+    info = h->empty_info;
+  }
+  {
+    std::lock_guard l(handles_mu);
+    uploads_in_flight++;  // balanced by OnUploaded
+  }
+  OnUploaded(h.get(), id, info);
+  return true;
+}
+
 void FileSystem::Impl::OnUploaded(FileHandle* h, uint64_t id, const Result<ObjectInfo>& r) {
   std::shared_ptr<Inode> inode = h->inode;
   {
@@ -234,9 +270,11 @@ void FileSystem::Flush(InodeId ino, uint64_t handle, Callback<Empty> done) {
   std::shared_ptr<FileHandle> h = impl_->GetFileHandle(handle, ino);
   if (h == nullptr) return done(BadHandle("unknown file handle"));
   if (h->mode == FileHandle::Mode::kRead) return done(Empty{});
-  // A flush before any data is written is not the end of the file: shells open, dup2 and
-  // close before writing (`echo x > f`). Release still completes an empty file (touch).
-  if (h->writer->bytes_written() == 0) return done(Empty{});
+  // Shells open, dup2 and close a descriptor before writing (`echo x > f`), so a flush with
+  // nothing written is not the end of the file; yet an empty file must be in S3 when its
+  // close returns (touch). So store an empty object and keep the handle writable: data
+  // written later replaces it at the next flush.
+  if (h->writer->bytes_written() == 0) return impl_->CommitEmpty(h, std::move(done));
   impl_->FinishUpload(h, handle, std::move(done));
 }
 
@@ -250,7 +288,7 @@ void FileSystem::Fsync(InodeId ino, uint64_t handle, Callback<Empty> done) {
 void FileSystem::Release(InodeId ino, uint64_t handle, Callback<Empty> done) {
   std::shared_ptr<FileHandle> h = impl_->GetFileHandle(handle, ino);
   if (h == nullptr) return done(BadHandle("unknown file handle"));
-  if (h->mode == FileHandle::Mode::kWrite) {
+  if (h->mode == FileHandle::Mode::kWrite && !impl_->FinishCommittedEmpty(h, handle)) {
     const std::string key = h->inode->key;
     impl_->FinishUpload(h, handle, [key](Result<Empty> r) {
       if (!r.ok())

@@ -51,6 +51,9 @@ struct FileHandle {
   Upload upload = Upload::kOpen;                // GUARDED_BY(mu)
   Status upload_status;                         // GUARDED_BY(mu)
   std::vector<Callback<Empty>> finish_waiters;  // GUARDED_BY(mu)
+  // An empty object was stored by a flush before any write (see FileSystem::Flush).
+  bool empty_committed = false;                 // GUARDED_BY(mu)
+  ObjectInfo empty_info;                        // GUARDED_BY(mu)
 };
 
 struct DirHandle {
@@ -104,6 +107,10 @@ struct FileSystem::Impl {
   uint64_t AddFileHandle(std::shared_ptr<FileHandle> h);
   std::shared_ptr<FileHandle> GetFileHandle(uint64_t handle, InodeId ino);
   void FinishUpload(const std::shared_ptr<FileHandle>& h, uint64_t id, Callback<Empty> done);
+  void CommitEmpty(const std::shared_ptr<FileHandle>& h, Callback<Empty> done);
+  // At release: true (and the upload finished) when the empty object a flush stored is the
+  // file's final content, so no second request is needed.
+  bool FinishCommittedEmpty(const std::shared_ptr<FileHandle>& h, uint64_t id);
   void OnUploaded(FileHandle* h, uint64_t id, const Result<ObjectInfo>& r);
   void ReapClosed();
 

@@ -234,3 +234,42 @@ TEST_P(ReadTest, LookupErrorsPassThrough) {
 
 }  // namespace
 }  // namespace s3m
+
+namespace s3m {
+namespace {
+
+class EmptyFlushTest : public FsTest {};
+S3M_FS_TEST_SUITE(EmptyFlushTest);
+
+// `touch f`: the empty object exists when close (flush) returns, and release adds nothing.
+TEST_P(EmptyFlushTest, EmptyFileExistsWhenCloseReturns) {
+  Mount();
+  auto c = Create(kRootInode, "touched");
+  ASSERT_TRUE(c.ok());
+  auto f = Wait<Empty>([&](auto cb) { fs().Flush(c->entry.attr.ino, c->handle, cb); });
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  EXPECT_EQ(mem().Contents("touched"), std::optional<std::string>(""));
+  mem().ResetCounts();
+  EXPECT_TRUE(Release(c->entry.attr.ino, c->handle).ok());
+  fs().DrainUploads();
+  EXPECT_EQ(mem().TotalRequests(), 0u);
+  EXPECT_EQ(GetAttr(c->entry.attr.ino)->size, 0u);
+}
+
+// `echo x > f`: the shell's first close flushes before the write; the data written
+// afterwards replaces the empty object at the last close.
+TEST_P(EmptyFlushTest, WritesAfterAnEmptyFlushReplaceTheEmptyObject) {
+  Mount();
+  auto c = Create(kRootInode, "echoed");
+  ASSERT_TRUE(c.ok());
+  InodeId ino = c->entry.attr.ino;
+  ASSERT_TRUE(Wait<Empty>([&](auto cb) { fs().Flush(ino, c->handle, cb); }).ok());
+  ASSERT_TRUE(Write(ino, c->handle, 0, "hello\n").ok());
+  ASSERT_TRUE(Wait<Empty>([&](auto cb) { fs().Flush(ino, c->handle, cb); }).ok());
+  EXPECT_EQ(*mem().Contents("echoed"), "hello\n");
+  EXPECT_TRUE(Release(ino, c->handle).ok());
+  EXPECT_EQ(*mem().Contents("echoed"), "hello\n");
+}
+
+}  // namespace
+}  // namespace s3m

@@ -38,7 +38,7 @@ mkdir -p "$log_dir"
 opts="endpoint-url=$S3_ENDPOINT,force-path-style,allow-delete,log-directory=$log_dir"
 [ -z "${NODE_MOUNT_OPTIONS:-}" ] || opts="$opts,$NODE_MOUNT_OPTIONS"
 echo "node.sh[$role]: mounting s3://$S3_BUCKET/ at $LAB_MOUNT with $S3MOUNT_BIN (-o $opts)"
-S3MOUNT_BIN=$S3MOUNT_BIN timeout "$MOUNT_TIMEOUT" "$REPO/deploy/mount.s3mount" -v "s3://$S3_BUCKET/" "$LAB_MOUNT" -o "$opts" ||
+S3MOUNT_BIN=$S3MOUNT_BIN timeout "$MOUNT_TIMEOUT" "$REPO/deploy/mount.s3mount" "s3://$S3_BUCKET/" "$LAB_MOUNT" -v -o "$opts" ||
   die "mount.s3mount failed or took over ${MOUNT_TIMEOUT}s (s3mount logs: $log_dir)"
 grep -q " $LAB_MOUNT [^-]* - fuse" /proc/self/mountinfo ||
   die "mount.s3mount returned 0 but $LAB_MOUNT is not a FUSE mount"

@@ -17,7 +17,7 @@
 #
 # The .deb: DEB=, else the newest s3mount_*.deb in S3MOUNT_BINARY_DIR (ctest sets it; default
 # REPO/build); none is a failure, not a skip. Credentials: dummy ones (moto accepts any), written to
-# the machine's /etc/s3mount/env (the units) and /root/.aws/credentials (the fstab mount).
+# the machine's /etc/s3mount/env, read by the units and (for the fstab mount) by mount.s3mount.
 # Needs root (else exit 77), debootstrap, systemd-container, moto_server, python3 with boto3, curl,
 # /dev/fuse (scripts/install-deps installs them; missing ones fail the test). Base image cached in
 # CACHE_DIR (outside the repo; made once by debootstrap, ~1-2 min, needs the Debian mirror); each run
@@ -84,8 +84,10 @@ cleanup() {
   kill "$watchdog" 2>/dev/null || true
   if [ -n "$nspawn_pid" ] && kill -0 "$nspawn_pid" 2>/dev/null; then
     if [ "$rc" -ne 0 ] && [ -n "${pid1:-}" ]; then
-      note "s3mount's journal in the machine (last lines):"
-      nsenter -t "$pid1" -a -- journalctl --no-pager -q -n 25 -t s3mount 2>/dev/null | sed 's/^/  /' || true
+      note "the mounts' journal in the machine (last lines):"
+      for m in -ts3mount -umnt-data3.mount; do
+        nsenter -t "$pid1" -a -- journalctl --no-pager -q -n 20 "$m" 2>/dev/null | sed 's/^/  /' || true
+      done
     fi
     kill -TERM "$nspawn_pid" 2>/dev/null || true   # nspawn asks the machine to power off
     for _ in $(seq 20); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 1; done
@@ -96,7 +98,7 @@ cleanup() {
     for _ in 1 2 3 4 5; do kill -0 "$moto_pid" 2>/dev/null || break; sleep 1; done
     kill -KILL -- "-$moto_pid" 2>/dev/null || true
   fi
-  if [ "$rc" -ne 0 ] && [ -f "$ROOT.log" ]; then note "machine console (last lines):"; tail -n 15 "$ROOT.log" | sed 's/^/  /'; fi
+  if [ "$rc" -ne 0 ] && [ -f "$ROOT.log" ]; then note "machine console (last lines):"; tail -n "${CONSOLE_LINES:-15}" "$ROOT.log" | sed 's/^/  /'; fi
   rm -rf "$ROOT" "$ROOT.log" "$ROOT.install.log" "$ROOT.moto.log"
   exit "$rc"
 }
@@ -141,17 +143,14 @@ check "the packaged s3mount runs in the machine" \
 rm -f "$ROOT.install.log"
 
 # 1b. Configure what mounts at boot: the template unit (enabled by hand, as `systemctl enable` would)
-# and an fstab line; /mnt/data2 is left for mount.sh once the machine runs. Credentials: the units
-# read /etc/s3mount/env; the fstab mount (run by systemd's mount unit) finds root's shared files.
+# and an fstab line; /mnt/data2 is left for mount.sh once the machine runs. Credentials: one file,
+# /etc/s3mount/env, read by the units (EnvironmentFile=) and by mount.s3mount for the fstab mount
+# (systemd runs mount helpers with neither AWS_* nor HOME in the environment).
 bucket_spec=s3://$BUCKET/
 mount_opts=(--endpoint-url "$ENDPOINT" --force-path-style)
-mkdir -p "$ROOT/etc/s3mount" "$ROOT/mnt/data" "$ROOT/mnt/data3" "$ROOT/etc/systemd/system/remote-fs.target.wants" \
-  "$ROOT/root/.aws"
+mkdir -p "$ROOT/etc/s3mount" "$ROOT/mnt/data" "$ROOT/mnt/data3" "$ROOT/etc/systemd/system/remote-fs.target.wants"
 install -m 0600 /dev/null "$ROOT/etc/s3mount/env"
 printf 'AWS_ACCESS_KEY_ID=%s\nAWS_SECRET_ACCESS_KEY=%s\n' "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" > "$ROOT/etc/s3mount/env"
-install -m 0600 /dev/null "$ROOT/root/.aws/credentials"
-printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n' "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" \
-  > "$ROOT/root/.aws/credentials"
 printf 'BUCKET=%s\nOPTIONS=--allow-other --allow-delete %s\n' "$bucket_spec" "${mount_opts[*]}" > "$ROOT/etc/s3mount/mnt-data.conf"
 ln -s /lib/systemd/system/s3mount@.service "$ROOT/etc/systemd/system/remote-fs.target.wants/s3mount@mnt-data.service"
 echo "$bucket_spec /mnt/data3 s3mount _netdev,nosuid,nodev,allow-delete,endpoint-url=$ENDPOINT,force-path-style 0 0" >> "$ROOT/etc/fstab"
@@ -194,6 +193,7 @@ check "/mnt/data is a FUSE mount" fuse_at /mnt/data
 check "write and read back through /mnt/data" in_m sh -c 'echo hello-boot > /mnt/data/boot.txt && grep -qx hello-boot /mnt/data/boot.txt'
 check "boto3 reads boot.txt from S3 with the bytes written" test "$(s3_get boot.txt)" = hello-boot
 check "fstab line mounted /mnt/data3 at boot" fuse_at /mnt/data3
+fuse_at /mnt/data3 || in_m journalctl --no-pager -q -n 20 -u mnt-data3.mount | sed 's/^/  journal: /'
 check "/mnt/data3 (another mount of the bucket) reads boot.txt" in_m grep -qx hello-boot /mnt/data3/boot.txt
 # mount.sh starts its unit with `systemctl enable --now`, which returns once s3mount sent READY=1:
 # the mount must be there the moment it returns (readiness, not a race).
@@ -233,8 +233,10 @@ for u in "$U" s3mount-mnt-data2.service; do
     test "$(in_m systemctl is-active "$u" || true)" = inactive -a "$(in_m systemctl show -p Result --value "$u")" = success
 done
 check "/mnt/data and /mnt/data2 no longer mounted" bash -c "! nsenter -t $pid1 -a -- grep -qE ' /mnt/data2? [^-]* - fuse' /proc/self/mountinfo"
-check "no s3mount left but the fstab mount's" test "$(in_m pgrep -c -x s3mount || true)" = 1
-in_m umount /mnt/data3
+# shellcheck disable=SC2016  # expanded by the machine's sh
+s3mount_count() { in_m sh -c 'n=0; for c in /proc/[0-9]*/comm; do [ "$(cat "$c" 2>/dev/null)" = s3mount ] && n=$((n + 1)); done; echo $n'; }
+check "no s3mount left but the fstab mount's (got $(s3mount_count))" test "$(s3mount_count)" = 1
+check "umount /mnt/data3 (the fstab mount)" in_m umount /mnt/data3
 check "fstab mount unmounted with umount" bash -c "! nsenter -t $pid1 -a -- grep -q ' /mnt/data3 [^-]* - fuse' /proc/self/mountinfo"
 in_m systemctl poweroff || true
 for _ in $(seq 60); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 1; done

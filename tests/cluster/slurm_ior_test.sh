@@ -171,6 +171,13 @@ for tool in $tools; do
   check_results "$job" MiB/s write read
   if [ "$tool" = fio ]; then   # fio lines name the host; both nodes must have run tasks
     for n in n1 n2; do grep -q "^task [0-9]* on $n:" "$LAB_DIR/jobs/job-$job.out" || fail "job $job: no task ran on $n"; done
+    # Every task read its whole file back (fio's own byte count, e.g. "io=4096KiB").
+    want=$(numfmt --from=iec "${BLOCK^^}")
+    full=$(grep -oE '^task [0-9]+ on n[0-9]+: read .* io=[0-9.]+[KMGT]?i?B' "$LAB_DIR/jobs/job-$job.out" |
+      sed -E 's/.* io=([0-9.]+[KMGT]?i?)B$/\1/' | while read -r v; do numfmt --from=iec-i "$v"; done |
+      grep -cx "$want" || true)
+    [ "$full" = "$tasks" ] || fail "job $job: $full of $tasks fio tasks report reading all $want bytes"
+    note "job $job: all $tasks fio tasks read back $want bytes"
   fi
   verify_files "$job"
 done

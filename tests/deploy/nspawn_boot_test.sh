@@ -163,13 +163,16 @@ setsid systemd-nspawn -D "$ROOT" -b --register=no --keep-unit --machine="$MACHIN
   --bind=/dev/fuse --capability=CAP_SYS_ADMIN > "$ROOT.log" 2>&1 < /dev/null &
 nspawn_pid=$!
 pid1=""
-for _ in $(seq 30); do
-  # The machine's init: a child of systemd-nspawn that is PID 1 in its own PID namespace.
+for _ in $(seq 150); do
+  # The machine's init: a child of systemd-nspawn that is PID 1 in its own PID namespace, once it
+  # has exec'd systemd (before that, nsenter finds nspawn's set-up process and systemctl answers
+  # "System has not been booted with systemd": a race seen once here).
   for c in $(ps -o pid= --ppid "$nspawn_pid"); do
-    if awk '/^NSpid:/ { exit !($NF == 1 && NF > 2) }' "/proc/$c/status" 2>/dev/null; then pid1=$c; fi
+    if awk '/^NSpid:/ { exit !($NF == 1 && NF > 2) }' "/proc/$c/status" 2>/dev/null &&
+       [ "$(cat "/proc/$c/comm" 2>/dev/null)" = systemd ]; then pid1=$c; fi
   done
   [ -n "$pid1" ] && break
-  sleep 1
+  sleep 0.2
 done
 [ -n "$pid1" ] || fail "the machine did not start (see its console above)"
 in_m() { nsenter -t "$pid1" -a -- "$@"; }

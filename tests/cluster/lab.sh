@@ -1,20 +1,27 @@
 #!/usr/bin/env bash
 # lab.sh: a local Slurm cluster for the deployment tests — slurmctld and two slurmd nodes, each in
-# its own network, mount and UTS namespace, joined by a bridge (10.200.0.1/24) on the host.
+# its own network, mount and UTS namespace, joined by a bridge (10.200.0.1/24) on the host — and an
+# S3 server (moto_server) on the bridge address that every node mounts with the real s3mount.
 #
 #   lab.sh up | down | status | exec NODE CMD... | deps
 #
-# Each node's start script (node.sh) first runs NODE_MOUNT_CMD inside the node's mount namespace —
-# the way the ParallelCluster recipe mounts the bucket — and only then execs slurmd, so every job
-# step on a node sees that node's own mount at LAB_MOUNT and nothing outside sees it.
+# `up` starts moto_server on 10.200.0.1 (a free port; reachable only from the host and the lab's
+# namespaces), creates bucket "lab" and writes LAB_DIR/etc/s3.env (S3_ENDPOINT, S3_BUCKET and the
+# dummy credentials, for clients on the host). Each node's start script (node.sh) then mounts the
+# bucket at LAB_MOUNT the way the ParallelCluster recipe does — deploy/mount.s3mount, with
+# S3MOUNT_BIN — inside the node's mount namespace, and only then execs slurmd, so every job step on
+# a node sees that node's own s3mount mount and nothing outside sees it.
 # Environment (all optional):
 #   LAB_DIR=/var/tmp/s3mount-lab  state, config, logs, job output (on disk: O_DIRECT works there)
 #   LAB_MOUNT=/mnt/s3             the mount path on every node (a private tmpfs covers /mnt in nodes)
-#   NODE_MOUNT_CMD                bash command run in each node before slurmd; sees NODE, LAB_MOUNT,
-#                                 LAB_DIR, REPO. Default: bind LAB_DIR/bucket (a host directory that
-#                                 stands in for the bucket) at LAB_MOUNT.
+#   S3MOUNT_BIN=REPO/build/s3mount  the s3mount binary the nodes mount with
+#   NODE_MOUNT_OPTIONS            extra mount options in mount.s3mount -o syntax (e.g. debug), added
+#                                 to endpoint-url=…,force-path-style,allow-delete,log-directory=…
+# Logs: LAB_DIR/log/ (s3mount's in s3mount-nX/, moto's in moto.log).
 # Isolation: its own munged (own key and socket under LAB_DIR), slurmctld in namespace s3mlab-ctl
-# (10.200.0.10) so no Slurm port opens on the host's interfaces; nodes n1, n2 at 10.200.0.11, .12.
+# (10.200.0.10) so no Slurm port opens on the host's interfaces; nodes n1, n2 at 10.200.0.11, .12;
+# moto_server bound to 10.200.0.1 only. The lab sets its own dummy AWS credentials (moto accepts
+# any), so no real credentials reach it.
 # Addresses used: 10.200.0.0/24 on bridge s3mlab0 and inside the namespaces; nothing else.
 set -euo pipefail
 
@@ -26,8 +33,15 @@ NODES=(n1 n2)
 BRIDGE=s3mlab0
 NET=10.200.0
 CTL_ADDR=$NET.10
+S3_ADDR=$NET.1
+S3_BUCKET=lab
+S3_ENDPOINT=""
 UP_TIMEOUT=${LAB_UP_TIMEOUT:-60}
+S3MOUNT_BIN=${S3MOUNT_BIN:-$REPO/build/s3mount}
 export SLURM_CONF=$LAB_DIR/etc/slurm.conf
+# Dummy credentials for moto (it accepts any), set here so that no real ones are ever sent to it.
+export AWS_ACCESS_KEY_ID=s3mlab AWS_SECRET_ACCESS_KEY=s3mlab AWS_REGION=us-east-1
+unset AWS_SESSION_TOKEN AWS_PROFILE AWS_ENDPOINT_URL
 
 die() { echo "lab.sh: error: $*" >&2; exit 1; }
 log() { echo "lab.sh: $*" >&2; }
@@ -38,16 +52,19 @@ pid_of() { local f="$LAB_DIR/run/$1.pid"; [ -f "$f" ] && kill -0 "$(cat "$f")" 2
 check_host() {
   [ "$(id -u)" -eq 0 ] || die "must run as root (creates namespaces and a bridge)"
   local c
-  for c in slurmctld slurmd sbatch munged ip nsenter unshare; do
-    command -v "$c" >/dev/null || die "$c not found; run: apt-get install slurm-wlm munge openmpi-bin libopenmpi-dev fio iproute2"
+  for c in slurmctld slurmd sbatch munged ip nsenter unshare fusermount3 curl python3; do
+    command -v "$c" >/dev/null || die "$c not found; run: scripts/install-deps"
   done
+  command -v moto_server >/dev/null || die "moto_server not found; run: scripts/install-deps (pip: moto[server])"
+  [ -x "$S3MOUNT_BIN" ] || die "no s3mount binary at $S3MOUNT_BIN: build it (cmake --build build) or set S3MOUNT_BIN"
+  [ -c /dev/fuse ] || die "/dev/fuse missing (modprobe fuse)"
   id munge >/dev/null 2>&1 || die "user munge missing (apt-get install munge)"
   ! ip link show "$BRIDGE" >/dev/null 2>&1 || die "bridge $BRIDGE exists: a lab is up already (lab.sh down)"
   if ip -4 addr show | grep -q " $NET\."; then die "$NET.0/24 is already in use on this host"; fi
 }
 
 write_config() {
-  mkdir -p "$LAB_DIR"/{etc,run,log,jobs,bucket,ctld/state,nodetmp}
+  mkdir -p "$LAB_DIR"/{etc,run,log,jobs,ctld/state,nodetmp}
   {
     echo "127.0.0.1 localhost"
     echo "$CTL_ADDR ctl"
@@ -102,6 +119,28 @@ start_munge() {
   cp "$d/munged.pid" "$LAB_DIR/run/munged.pid"
 }
 
+# moto_server on the bridge address at a free port there; bucket S3_BUCKET; LAB_DIR/etc/s3.env.
+start_s3() {
+  local port="" endpoint="" attempt
+  for attempt in 1 2 3; do
+    port=$(python3 -c 'import socket, sys
+s = socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "$S3_ADDR") ||
+      die "no free port on $S3_ADDR"
+    setsid moto_server -H "$S3_ADDR" -p "$port" > "$LAB_DIR/log/moto.log" 2>&1 < /dev/null &
+    echo $! > "$LAB_DIR/run/moto.pid"
+    endpoint=http://$S3_ADDR:$port
+    wait_for 30 "moto_server answers at $endpoint" curl -sf -o /dev/null "$endpoint/" && break
+    # Lost the port to someone else between the probe and moto's bind: try another one.
+    pid_of moto >/dev/null || { log "moto_server exited (attempt $attempt)"; endpoint=""; continue; }
+    die "moto_server did not answer at $endpoint within 30 s (see $LAB_DIR/log/moto.log)"
+  done
+  [ -n "$endpoint" ] || die "moto_server did not start (see $LAB_DIR/log/moto.log)"
+  curl -sf -o /dev/null -X PUT "$endpoint/$S3_BUCKET" || die "could not create bucket $S3_BUCKET at $endpoint"
+  printf '%s\n' "S3_ENDPOINT=$endpoint" "S3_BUCKET=$S3_BUCKET" "AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID" \
+    "AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY" "AWS_REGION=$AWS_REGION" > "$LAB_DIR/etc/s3.env"
+  S3_ENDPOINT=$endpoint
+}
+
 make_netns() { # name addr
   local ns=s3mlab-$1 host_if=s3mlab-$1
   ip netns add "$ns"
@@ -116,7 +155,8 @@ make_netns() { # name addr
 start_in_ns() { # role (ctl | nX)
   local role=$1
   env LAB_DIR="$LAB_DIR" LAB_MOUNT="$LAB_MOUNT" REPO="$REPO" SLURM_CONF="$SLURM_CONF" \
-    NODE_MOUNT_CMD="${NODE_MOUNT_CMD:-}" \
+    S3MOUNT_BIN="$S3MOUNT_BIN" S3_ENDPOINT="$S3_ENDPOINT" S3_BUCKET="$S3_BUCKET" \
+    NODE_MOUNT_OPTIONS="${NODE_MOUNT_OPTIONS:-}" \
     setsid nsenter --net="/run/netns/s3mlab-$role" -- \
     unshare --mount --uts --propagation private -- bash "$HERE/node.sh" "$role" \
     > "$LAB_DIR/log/node-$role.out" 2>&1 < /dev/null &
@@ -147,6 +187,7 @@ up() {
   ip link add "$BRIDGE" type bridge
   ip addr add "$NET.1/24" dev "$BRIDGE"
   ip link set "$BRIDGE" up
+  start_s3
   make_netns ctl "$CTL_ADDR"
   for n in "${NODES[@]}"; do make_netns "$n" "$(node_addr "$n")"; done
   start_in_ns ctl
@@ -195,6 +236,11 @@ down() {
       ip netns del "s3mlab-$n" || true
     fi
   done
+  if pid=$(pid_of moto); then   # a session leader (setsid): the pyenv shim and python go together
+    kill -TERM -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
+    for _ in 1 2 3 4 5; do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  fi
   if pid=$(pid_of munged); then
     kill "$pid" 2>/dev/null || true
     for _ in 1 2 3 4 5; do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
@@ -207,10 +253,11 @@ down() {
 
 status() {
   local n pid
-  for n in ctl "${NODES[@]}" munged; do
+  for n in ctl "${NODES[@]}" munged moto; do
     if pid=$(pid_of "$n"); then echo "$n: running (pid $pid)"; else echo "$n: not running"; fi
   done
   if pid_of ctl >/dev/null; then sinfo -N -o '%N %t %C' || true; fi
+  if pid_of moto >/dev/null && [ -f "$LAB_DIR/etc/s3.env" ]; then grep '^S3_' "$LAB_DIR/etc/s3.env"; fi
 }
 
 exec_in() { # node cmd...
@@ -221,16 +268,7 @@ exec_in() { # node cmd...
   exec nsenter -t "$pid" -n -m -u -- "$@"
 }
 
-deps() {
-  local pkgs=(slurm-wlm munge openmpi-bin libopenmpi-dev fio iproute2 util-linux) missing=() p
-  for p in "${pkgs[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-  done
-  [ ${#missing[@]} -gt 0 ] || return 0
-  log "installing ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
+deps() { exec "$REPO/scripts/install-deps"; }   # the one list of packages
 
 case "${1:-}" in
   deps) deps ;;
@@ -238,6 +276,6 @@ case "${1:-}" in
   down) down ;;
   status) status ;;
   exec) shift; exec_in "$@" ;;
-  -h|--help|"") sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; [ -n "${1:-}" ] ;;
+  -h|--help|"") awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; [ -n "${1:-}" ] ;;
   *) die "unknown command '$1' (up, down, status, exec, deps)" ;;
 esac

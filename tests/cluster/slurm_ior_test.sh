@@ -1,21 +1,20 @@
 #!/usr/bin/env bash
-# slurm_ior_test.sh: end-to-end test of the cluster recipe on the local lab (tests/cluster/lab.sh):
-# brings the lab up with each node mounting the bucket (NODE_MOUNT_CMD), submits bench/slurm/ior.sbatch
-# with sbatch over both nodes (2 tasks per node), waits (bounded), checks the job succeeded, parses its
-# RESULT lines, and checks every task's file through an independent client (VERIFY_CMD); tears the lab
-# down on any exit. Whole run bounded by TEST_TIMEOUT (default 280 s).
+# slurm_ior_test.sh: end-to-end test of the cluster recipe on the local lab (tests/cluster/lab.sh),
+# for real: moto_server on the lab bridge (10.200.0.1), each of the two nodes mounting bucket "lab"
+# with the real s3mount (S3MOUNT_BIN, default build/s3mount) through deploy/mount.s3mount; submits
+# bench/slurm/ior.sbatch with sbatch over both nodes (2 tasks per node; file per process, O_DIRECT,
+# write then read), waits (bounded), checks the job succeeded, parses its RESULT lines (the read-back
+# rate must be sane), and lists every task's object straight from moto with boto3
+# (tests/cluster/s3_list.py): sizes exact. Then mdtest.sbatch (create/stat/remove). Tears the lab
+# down on any exit and checks nothing is left (mounts, namespaces, bridge, s3mount, moto).
+# Whole run bounded by TEST_TIMEOUT (default 170 s); LAB_DIR is removed after a pass, kept (logs)
+# after a failure.
 #
-# Proof mode (default): nodes bind one host directory at LAB_MOUNT; VERIFY_CMD lists that directory.
-# Real mode swaps only the two commands, e.g. with an S3 server on the host at 10.200.0.1:9000:
-#   NODE_MOUNT_CMD='S3MOUNT_BIN="$REPO/build/s3mount" "$REPO/deploy/mount.s3mount" s3://bucket/ "$LAB_MOUNT" -o endpoint-url=http://10.200.0.1:9000,force-path-style,allow-delete'
-#   VERIFY_CMD='python3 "$REPO/tests/cluster/s3_list.py" --endpoint-url http://127.0.0.1:9000 bucket "$EXPECT_PREFIX"'
-# (credentials for both through AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in the environment).
-# VERIFY_CMD contract: run by bash with EXPECT_PREFIX (e.g. "ior/5/", relative to the bucket root =
-# LAB_MOUNT) and LAB_DIR, REPO exported; prints one "RELATIVE_PATH SIZE" line per object under it.
-# Jobs: ior.sbatch once per tool in TOOLS (default "ior fio" when IOR is installed, else "fio"), then
-# mdtest.sbatch (MD_FILES files per task, MD_TOOL=auto|mdtest|shell; removal needs --allow-delete on a
-# real mount).
-# Other knobs: BLOCK (64m), TRANSFER (4m), JOB_TIMEOUT (150 s per job).
+# Jobs: ior.sbatch once per tool in TOOLS (default "ior fio" when IOR is installed, else "fio": CI
+# has no IOR), then mdtest.sbatch (MD_FILES files per task, MD_TOOL=auto|mdtest|shell).
+# Other knobs: BLOCK (4m; moto is slow with big objects), TRANSFER (1m), JOB_TIMEOUT (90 s per job),
+# READ_MIN_MIBS (0.5: the lowest read-back rate taken as sane), NODE_MOUNT_OPTIONS (e.g. debug).
+# Exit 77 (skip) only without root; a missing package or binary is a failure (scripts/install-deps).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -24,24 +23,26 @@ export REPO
 export LAB_DIR=${LAB_DIR:-/var/tmp/s3mount-lab}
 export LAB_MOUNT=${LAB_MOUNT:-/mnt/s3}
 export SLURM_CONF=$LAB_DIR/etc/slurm.conf
-BLOCK=${BLOCK:-64m}
-TRANSFER=${TRANSFER:-4m}
+export S3MOUNT_BIN=${S3MOUNT_BIN:-$REPO/build/s3mount}
+BLOCK=${BLOCK:-4m}
+TRANSFER=${TRANSFER:-1m}
 TASKS_PER_NODE=2
 NODE_COUNT=2
-JOB_TIMEOUT=${JOB_TIMEOUT:-150}
-TEST_TIMEOUT=${TEST_TIMEOUT:-280}
-# shellcheck disable=SC2016  # expanded later by bash -c, with EXPECT_PREFIX set
-DEFAULT_VERIFY='find "$LAB_DIR/bucket/$EXPECT_PREFIX" -type f -printf "%P %s\n"'
-VERIFY_CMD=${VERIFY_CMD:-$DEFAULT_VERIFY}
+JOB_TIMEOUT=${JOB_TIMEOUT:-90}
+TEST_TIMEOUT=${TEST_TIMEOUT:-170}
+READ_MIN_MIBS=${READ_MIN_MIBS:-0.5}
+# Above this the "read" cannot have gone through s3mount to moto (2 CPUs, one Python server).
+READ_MAX_MIBS=20000
 
 fail() { echo "slurm_ior_test: FAIL: $*" >&2; exit 1; }
 note() { echo "slurm_ior_test: $*"; }
 
-[ "$(id -u)" -eq 0 ] || { echo "slurm_ior_test: SKIP: needs root (namespaces, bridge)"; exit 77; }
-for c in sbatch slurmctld slurmd munged fio; do
-  command -v "$c" >/dev/null ||
-    { echo "slurm_ior_test: SKIP: $c missing (apt-get install slurm-wlm munge openmpi-bin libopenmpi-dev fio)"; exit 77; }
+[ "$(id -u)" -eq 0 ] || { echo "slurm_ior_test: SKIP: needs root (namespaces, bridge, FUSE mounts)"; exit 77; }
+for c in sbatch slurmctld slurmd munged fio moto_server fusermount3 curl python3; do
+  command -v "$c" >/dev/null || fail "$c missing: run scripts/install-deps"
 done
+python3 -c 'import boto3' 2>/dev/null || fail "python3 has no boto3: run scripts/install-deps"
+[ -x "$S3MOUNT_BIN" ] || fail "no s3mount binary at $S3MOUNT_BIN (build it, or set S3MOUNT_BIN)"
 
 # Whole-run watchdog: if anything hangs, the EXIT trap still tears the lab down.
 main_pid=$$
@@ -53,14 +54,31 @@ main_pid=$$
   kill -TERM "$main_pid"
 ) &
 watchdog=$!
+# What a torn-down lab must not leave: prints one line per leftover.
+leftovers() {
+  local n
+  for n in ctl n1 n2; do ip netns list | grep -qw "s3mlab-$n" && echo "network namespace s3mlab-$n"; done
+  ip link show s3mlab0 >/dev/null 2>&1 && echo "bridge s3mlab0"
+  pgrep -f -- "$S3MOUNT_BIN .*$LAB_MOUNT" >/dev/null && echo "s3mount process(es): $(pgrep -f -- "$S3MOUNT_BIN .*$LAB_MOUNT" | tr '\n' ' ')"
+  pgrep -f -- "moto_server -H 10.200.0.1 " >/dev/null && echo "moto_server process(es): $(pgrep -f -- "moto_server -H 10.200.0.1 " | tr '\n' ' ')"
+  grep -q " $LAB_MOUNT [^-]* - fuse" /proc/self/mountinfo && echo "a FUSE mount at $LAB_MOUNT on the host"
+  return 0
+}
 cleanup() {
-  local rc=$?
+  local rc=$? left l
   kill "$watchdog" 2>/dev/null || true
   if [ "$rc" -ne 0 ] && [ -d "$LAB_DIR/log" ]; then
-    note "logs (last lines):"
-    tail -n 5 "$LAB_DIR"/log/* 2>/dev/null | sed 's/^/  /' || true
+    note "logs (last lines; all in $LAB_DIR/log):"
+    tail -n 5 "$LAB_DIR"/log/* "$LAB_DIR"/log/s3mount-*/* 2>/dev/null | sed 's/^/  /' || true
   fi
   "$HERE/lab.sh" down >/dev/null 2>&1 || echo "slurm_ior_test: warning: lab.sh down failed" >&2
+  left=$(leftovers)
+  if [ -n "$left" ]; then
+    echo "slurm_ior_test: FAIL: left behind after lab.sh down:" >&2
+    while IFS= read -r l; do echo "  $l" >&2; done <<< "$left"
+    [ "$rc" -ne 0 ] || rc=1
+  fi
+  if [ "$rc" -eq 0 ]; then rm -rf "$LAB_DIR"; fi
   exit "$rc"
 }
 trap cleanup EXIT
@@ -70,6 +88,11 @@ trap 'exit 143' TERM INT
 t_start=$SECONDS
 "$HERE/lab.sh" up || fail "lab did not come up (see above)"
 note "lab up in $((SECONDS - t_start))s"
+set -a
+# shellcheck disable=SC1091  # written by lab.sh up: S3_ENDPOINT, S3_BUCKET, the dummy credentials
+. "$LAB_DIR/etc/s3.env"
+set +a
+note "moto at $S3_ENDPOINT, bucket $S3_BUCKET, mounted with $S3MOUNT_BIN on every node"
 
 cd "$LAB_DIR/jobs"
 tasks=$((NODE_COUNT * TASKS_PER_NODE))
@@ -97,7 +120,7 @@ run_job() {
   echo "$job"
 }
 
-# Checks one RESULT line per phase, all tasks counted, a positive rate in field $3 (MiB/s or ops/s).
+# Checks one RESULT line per phase, all tasks counted, a positive rate (MiB/s or ops/s).
 check_results() { # job unit phases...
   local job=$1 unit=$2 out=$LAB_DIR/jobs/job-$1.out line rate got phase
   shift 2
@@ -108,23 +131,30 @@ check_results() { # job unit phases...
     got=$(sed -nE 's/.* tasks=([0-9]+) .*/\1/p' <<< "$line")
     [ "$got" = "$tasks" ] || fail "job $job $phase: tasks=$got, want $tasks"
     awk -v r="$rate" 'BEGIN { exit !(r > 0) }' || fail "job $job $phase: rate '$rate' is not a positive number"
+    if [ "$phase" = read ] && [ "$unit" = MiB/s ]; then
+      awk -v r="$rate" -v lo="$READ_MIN_MIBS" -v hi="$READ_MAX_MIBS" 'BEGIN { exit !(r >= lo && r <= hi) }' ||
+        fail "job $job read-back rate $rate MiB/s is not sane (want $READ_MIN_MIBS..$READ_MAX_MIBS)"
+    fi
     note "job $job $phase: $rate $unit over $tasks tasks"
   done
 }
 
-# Every task's file, seen by an independent client.
+# Every task's file, listed straight from moto with boto3 (not through any mount): exactly one
+# object per task, sizes exact, nothing else under the job's prefix.
 verify_files() { # job
-  local listing want_size name size r
-  export EXPECT_PREFIX="ior/$1/"
-  listing=$(bash -c "$VERIFY_CMD") || fail "VERIFY_CMD failed: $VERIFY_CMD"
+  local prefix="ior/$1/" listing want_size name size r count
+  listing=$(python3 "$HERE/s3_list.py" --endpoint-url "$S3_ENDPOINT" "$S3_BUCKET" "$prefix") ||
+    fail "s3_list.py could not list s3://$S3_BUCKET/$prefix"
   want_size=$(numfmt --from=iec "${BLOCK^^}")
   for ((r = 0; r < tasks; r++)); do
     name=$(printf 'testfile.%08d' "$r")
-    size=$(awk -v n="$name" '$1 == n || $1 ~ ("/" n "$") { print $2 }' <<< "$listing")
-    [ -n "$size" ] || fail "task $r's file $EXPECT_PREFIX$name not found by VERIFY_CMD"
-    [ "$size" = "$want_size" ] || fail "$EXPECT_PREFIX$name has $size bytes, want $want_size"
+    size=$(awk -v n="$name" '$1 == n { print $2 }' <<< "$listing")
+    [ -n "$size" ] || fail "task $r's object s3://$S3_BUCKET/$prefix$name is not in S3; listing: $(tr '\n' ' ' <<< "$listing")"
+    [ "$size" = "$want_size" ] || fail "s3://$S3_BUCKET/$prefix$name has $size bytes in S3, want $want_size"
   done
-  note "job $1: verified $tasks files of $want_size bytes under $EXPECT_PREFIX"
+  count=$(grep -c . <<< "$listing" || true)
+  [ "$count" = "$tasks" ] || fail "s3://$S3_BUCKET/$prefix holds $count objects, want $tasks: $(tr '\n' ' ' <<< "$listing")"
+  note "job $1: boto3 sees $tasks objects of $want_size bytes under s3://$S3_BUCKET/$prefix"
 }
 
 # The throughput job with each available tool (IOR when installed, fio always), then mdtest.
@@ -141,10 +171,17 @@ for tool in $tools; do
   check_results "$job" MiB/s write read
   if [ "$tool" = fio ]; then   # fio lines name the host; both nodes must have run tasks
     for n in n1 n2; do grep -q "^task [0-9]* on $n:" "$LAB_DIR/jobs/job-$job.out" || fail "job $job: no task ran on $n"; done
+    # Every task read its whole file back (fio's own byte count, e.g. "io=4096KiB").
+    want=$(numfmt --from=iec "${BLOCK^^}")
+    full=$(grep -oE '^task [0-9]+ on n[0-9]+: read .* io=[0-9.]+[KMGT]?i?B' "$LAB_DIR/jobs/job-$job.out" |
+      sed -E 's/.* io=([0-9.]+[KMGT]?i?)B$/\1/' | while read -r v; do numfmt --from=iec-i "$v"; done |
+      grep -cx "$want" || true)
+    [ "$full" = "$tasks" ] || fail "job $job: $full of $tasks fio tasks report reading all $want bytes"
+    note "job $job: all $tasks fio tasks read back $want bytes"
   fi
   verify_files "$job"
 done
-job=$(run_job "$REPO/bench/slurm/mdtest.sbatch" "FILES=${MD_FILES:-100},TOOL=${MD_TOOL:-auto}")
+job=$(run_job "$REPO/bench/slurm/mdtest.sbatch" "FILES=${MD_FILES:-20},TOOL=${MD_TOOL:-auto}")
 check_results "$job" ops/s create stat remove
 note "PASS in $((SECONDS - t_start))s"
 echo "1 passed, 0 failed"

@@ -33,6 +33,8 @@ void InitLogging(LogTarget target, const std::string& directory, bool debug) {
   logger->set_level(debug ? spdlog::level::debug : spdlog::level::info);
   logger->flush_on(spdlog::level::warn);
   spdlog::set_default_logger(logger);
+  // Lines reach files and syslog within a couple of seconds even when nothing is wrong.
+  spdlog::flush_every(std::chrono::seconds(2));
 }
 
 }  // namespace s3m

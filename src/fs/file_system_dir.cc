@@ -176,17 +176,52 @@ void FileSystem::Rmdir(InodeId parent, const std::string& name, Callback<Empty> 
   impl_->Resolve(dir, name, /*count=*/false,
                  [impl = impl_.get(), parent, name, done](Result<std::shared_ptr<Inode>> r) {
                    if (!r.ok()) return done(r.status());
-                   const std::shared_ptr<Inode>& inode = *r;
+                   std::shared_ptr<Inode> inode = *r;
                    if (!inode->is_dir()) {
                      return done(Status(Code::kNotDirectory, "not a directory: " + name));
                    }
-                   if (inode->Snapshot().where != Locality::kLocalDir ||
-                       !impl->table.LocalChildren(inode->ino).empty()) {
+                   if (!impl->table.LocalChildren(inode->ino).empty()) {
                      return done(Status(Code::kNotEmpty, "directory not empty: " + name));
                    }
-                   impl->table.RemoveName(parent, name, inode.get(), /*keep_local=*/false);
-                   done(Empty{});
+                   if (inode->Snapshot().where == Locality::kLocalDir) {
+                     impl->table.RemoveName(parent, name, inode.get(), /*keep_local=*/false);
+                     return done(Empty{});
+                   }
+                   impl->RmdirRemote(parent, name, std::move(inode), done);
                  });
+}
+
+// A directory that S3 implies: it can go once no key remains under it (its files were
+// deleted), apart from a directory marker ("name/"), which is deleted with it.
+void FileSystem::Impl::RmdirRemote(InodeId parent, const std::string& name,
+                                   std::shared_ptr<Inode> inode, Callback<Empty> done) {
+  // Two keys tell all: the marker and one other, or just one other.
+  constexpr int kProbeKeys = 2;
+  client->ListObjects(
+      {.prefix = inode->key, .max_keys = kProbeKeys},
+      [this, parent, name, inode, done](Result<ListObjectsResult> r) {
+        if (!r.ok()) return done(r.status());
+        bool marker = false;
+        for (const ObjectInfo& o : r->objects) {
+          if (o.key != inode->key) {
+            return done(Status(Code::kNotEmpty, "directory not empty: " + name));
+          }
+          marker = true;
+        }
+        auto forget = [this, parent, name, inode, done] {
+          table.RemoveName(parent, name, inode.get(), /*keep_local=*/false);
+          done(Empty{});
+        };
+        if (!marker) return forget();
+        if (!options.allow_delete) {
+          return done(Status(Code::kPermission,
+                             "removing the directory marker object needs --allow-delete"));
+        }
+        client->DeleteObject({inode->key}, [forget, done](Result<Empty> d) {
+          if (!d.ok()) return done(d.status());
+          forget();
+        });
+      });
 }
 
 }  // namespace s3m

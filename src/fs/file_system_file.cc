@@ -167,6 +167,11 @@ Result<uint64_t> FileSystem::Write(InodeId ino, uint64_t handle, uint64_t offset
   if (offset != h->writer->bytes_written()) {
     return Status(Code::kInvalidArgument, "writes must be sequential from offset 0");
   }
+  if (offset == 0) {
+    // After an empty flush the inode showed the empty object: it is being written again.
+    std::lock_guard l(h->inode->mu);
+    h->inode->st.where = Locality::kWriting;
+  }
   Result<uint64_t> r = h->writer->Write(offset, data, size);
   std::lock_guard l(h->inode->mu);
   h->inode->st.size = h->writer->bytes_written();
@@ -200,14 +205,28 @@ void FileSystem::Impl::CommitEmpty(const std::shared_ptr<FileHandle>& h, Callbac
   p.key = h->inode->key;
   p.storage_class = options.writer.storage_class;
   p.checksum = options.writer.checksum;
-  client->PutObject(std::move(p), [h, done = std::move(done)](Result<PutObjectResult> r) {
+  client->PutObject(std::move(p), [this, h, done = std::move(done)](Result<PutObjectResult> r) {
     if (!r.ok()) return done(r.status());
+    ObjectInfo info;
+    info.key = h->inode->key;
+    info.etag = r->etag;
+    info.last_modified = Seconds(clock->Now());
     {
       std::lock_guard l(h->mu);
       h->empty_committed = true;
-      h->empty_info.key = h->inode->key;
-      h->empty_info.etag = r->etag;
+      h->empty_info = info;
     }
+    {
+      // The empty file now exists in S3: it can be unlinked, listed and opened like any
+      // other until a write (if one comes) makes it a file being written again.
+      std::lock_guard l(h->inode->mu);
+      if (h->inode->st.where == Locality::kWriting && h->writer->bytes_written() == 0) {
+        h->inode->st.where = Locality::kRemote;
+        Inode::ApplyRemote(h->inode->st, &info, Expiry());
+        h->inode->st.mtime_sec = info.last_modified;
+      }
+    }
+    table.MarkAncestorsRemote(*h->inode, Expiry());
     done(Empty{});
   });
 }

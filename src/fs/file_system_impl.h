@@ -108,6 +108,8 @@ struct FileSystem::Impl {
   std::shared_ptr<FileHandle> GetFileHandle(uint64_t handle, InodeId ino);
   void FinishUpload(const std::shared_ptr<FileHandle>& h, uint64_t id, Callback<Empty> done);
   void CommitEmpty(const std::shared_ptr<FileHandle>& h, Callback<Empty> done);
+  void RmdirRemote(InodeId parent, const std::string& name, std::shared_ptr<Inode> inode,
+                   Callback<Empty> done);
   // At release: true (and the upload finished) when the empty object a flush stored is the
   // file's final content, so no second request is needed.
   bool FinishCommittedEmpty(const std::shared_ptr<FileHandle>& h, uint64_t id);

@@ -273,3 +273,44 @@ TEST_P(EmptyFlushTest, WritesAfterAnEmptyFlushReplaceTheEmptyObject) {
 
 }  // namespace
 }  // namespace s3m
+
+namespace s3m {
+namespace {
+
+class RemoveAfterCloseTest : public FsTest {};
+S3M_FS_TEST_SUITE(RemoveAfterCloseTest);
+
+// `: > f; rm f`: the unlink may arrive before the kernel's release of the closed file.
+TEST_P(RemoveAfterCloseTest, UnlinkAfterEmptyCloseBeforeRelease) {
+  FsOptions o;
+  o.allow_delete = true;
+  Mount(o);
+  auto c = Create(kRootInode, "f");
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(Flush(c->entry.attr.ino, c->handle).ok());
+  EXPECT_TRUE(Unlink(kRootInode, "f").ok());
+  EXPECT_FALSE(mem().Contents("f").has_value());
+  EXPECT_TRUE(Release(c->entry.attr.ino, c->handle).ok());
+  fs().DrainUploads();
+  EXPECT_FALSE(mem().Contents("f").has_value());  // the release did not bring it back
+}
+
+// mkdir d; touch d/x; rm d/x; rmdir d — the directory S3 implied is gone with its last key.
+TEST_P(RemoveAfterCloseTest, RmdirOfADirectoryEmptiedByDeletes) {
+  FsOptions o;
+  o.allow_delete = true;
+  Mount(o);
+  mem().Put("d/x", "1");
+  mem().Put("e/", "");  // a directory marker
+  mem().Put("full/y", "2");
+  ASSERT_TRUE(Lookup(kRootInode, "d").ok());
+  EXPECT_TRUE(Unlink(Lookup(kRootInode, "d")->attr.ino, "x").ok());
+  EXPECT_TRUE(Rmdir(kRootInode, "d").ok());
+  EXPECT_CODE(Lookup(kRootInode, "d"), Code::kNotFound);
+  EXPECT_TRUE(Rmdir(kRootInode, "e").ok());
+  EXPECT_FALSE(mem().Contents("e/").has_value());
+  EXPECT_CODE(Rmdir(kRootInode, "full"), Code::kNotEmpty);
+}
+
+}  // namespace
+}  // namespace s3m

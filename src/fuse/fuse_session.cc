@@ -82,6 +82,7 @@ void SetKernelReadahead(const std::string& mountpoint) {
 // Nothing written and closed is lost, and no close in progress is cut off.
 void DetachMount(const std::string& mountpoint) {
   if (umount2(mountpoint.c_str(), MNT_DETACH) == 0) return;
+  if (errno != EPERM) return;  // EINVAL: already unmounted (e.g. by the unit's ExecStop)
   pid_t pid = fork();  // not root: fusermount3 is setuid and may
   if (pid == 0) {
     execlp("fusermount3", "fusermount3", "-u", "-z", mountpoint.c_str(),

@@ -56,6 +56,22 @@ class WriteTest(MountTestCase):
                 os.rmdir(m.path("x/y"))  # has a file in S3
             self.assertEqual(ctx.exception.errno, errno.ENOTEMPTY)
 
+    def test_remove_right_after_close(self):
+        # Regressions: unlink racing the release of a just-closed file (EBUSY), and rmdir of
+        # a directory emptied by deletes (ENOTEMPTY), as mdtest does.
+        bucket = self.new_bucket()
+        with Mount(self.moto, bucket, ["--allow-delete"]) as m:
+            for i in range(10):
+                subprocess.run(f": > {m.path('f')} && rm {m.path('f')}", shell=True, check=True)
+                subprocess.run(f"echo {i} > {m.path('g')} && rm {m.path('g')}", shell=True,
+                               check=True)
+            os.mkdir(m.path("c"))
+            subprocess.run(f": > {m.path('c/x')}", shell=True, check=True)
+            os.unlink(m.path("c/x"))
+            os.rmdir(m.path("c"))
+            self.assertEqual(os.listdir(m.dir), [])
+        self.assertEqual(self.moto.s3.list_objects_v2(Bucket=bucket).get("KeyCount"), 0)
+
     def test_non_sequential_write_is_einval(self):
         bucket = self.new_bucket()
         with Mount(self.moto, bucket) as m:

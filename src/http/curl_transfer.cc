@@ -19,6 +19,12 @@ constexpr size_t kMaxErrorBody = 1 << 20;
 // up to 1000 keys of up to 1024 bytes each plus metadata, so a few MiB; 64 MiB is far above
 // anything legitimate and still bounded.
 constexpr size_t kMaxCollectedBody = 64 << 20;
+// libcurl's receive buffer per transfer (CURLOPT_BUFFERSIZE). Its default, 16 KiB, costs
+// one recv(), one poll round and one write callback per 16 KiB; with 512 KiB the client's
+// CPU per GiB of 8 MiB ranged GETs fell by ~40% in bench/client_bench.sh (0.63 -> 0.36 s/GiB
+// on RGW over loopback; the curl tool uses 100 KiB), larger sizes gained nothing more. It
+// costs 512 KiB per easy handle, i.e. per connection.
+constexpr long kReceiveBufferBytes = 512 << 10;
 
 bool Is2xx(int status) {
   return status >= 200 && status < 300;
@@ -189,6 +195,7 @@ void SetConnectionOptions(CURL* e, const CurlHttpOptions& options, bool https) {
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
   curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(e, CURLOPT_BUFFERSIZE, kReceiveBufferBytes);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(options.connect_timeout.count()));
   // No CURLOPT_TIMEOUT: a large body may legitimately take long; only stalls are errors.

@@ -13,12 +13,12 @@
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -26,8 +26,8 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "http/http_client.h"
 #include "s3/credential_providers.h"
@@ -56,13 +56,13 @@ struct Options {
   std::string access_key;
   std::string secret_key;
   std::string prefix = "obj-";
-  uint64_t objects = 4;                  // K
-  uint64_t object_size = 512 * kMiB;     // S
-  uint64_t part_size = 16 * kMiB;        // put: multipart part size
-  uint64_t range_size = 8 * kMiB;        // R
-  uint64_t requests = 256;               // N
-  int parallel = 8;                      // P
-  int connections = 0;                   // 0: P
+  uint64_t objects = 4;               // K
+  uint64_t object_size = 512 * kMiB;  // S
+  uint64_t part_size = 16 * kMiB;     // put: multipart part size
+  uint64_t range_size = 8 * kMiB;     // R
+  uint64_t requests = 256;            // N
+  int parallel = 8;                   // P
+  int connections = 0;                // 0: P
   int event_threads = 1;
 };
 
@@ -226,8 +226,8 @@ class Completion {
  private:
   std::mutex mu_;
   std::condition_variable cv_;
-  uint64_t done_ = 0;     // guarded by mu_
-  std::string error_;     // guarded by mu_
+  uint64_t done_ = 0;  // guarded by mu_
+  std::string error_;  // guarded by mu_
 };
 
 // ---- mkbucket
@@ -300,9 +300,11 @@ void UploadParts(ObjectClient& client, const Options& o, std::vector<Upload>& up
       uint64_t offset = p * o.part_size;
       uint64_t size = std::min(o.part_size, o.object_size - offset);
       Fill(k, offset, buffers[slot].get(), size);
-      UploadPartParams params{.key = uploads[k].key, .upload_id = uploads[k].upload_id,
+      UploadPartParams params{.key = uploads[k].key,
+                              .upload_id = uploads[k].upload_id,
                               .part_number = static_cast<int>(p + 1),
-                              .data = buffers[slot].get(), .size = size};
+                              .data = buffers[slot].get(),
+                              .size = size};
       ++started;
       client.UploadPart(params, [&, k, p, slot](Result<UploadPartResult> r) {
         if (r.ok()) uploads[k].parts[p] = r->part;
@@ -330,16 +332,14 @@ int RunPut(const Options& o) {
   UploadParts(*c.s3, o, uploads);
   for (Upload& u : uploads) {
     auto r = Wait<CompleteMultipartUploadResult>([&](auto cb) {
-      c.s3->CompleteMultipartUpload({.key = u.key, .upload_id = u.upload_id, .parts = u.parts},
-                                    cb);
+      c.s3->CompleteMultipartUpload({.key = u.key, .upload_id = u.upload_id, .parts = u.parts}, cb);
     });
     if (!r.ok()) Die("CompleteMultipartUpload " + u.key + ": " + r.status().ToString());
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   double bytes = static_cast<double>(o.objects * o.object_size);
   std::printf("put objects=%llu bytes=%.0f seconds=%.3f MiB/s=%.1f\n",
-              static_cast<unsigned long long>(o.objects), bytes, seconds,
-              bytes / kMiB / seconds);
+              static_cast<unsigned long long>(o.objects), bytes, seconds, bytes / kMiB / seconds);
   return 0;
 }
 
@@ -368,8 +368,10 @@ class GetLoop {
     for (; i < plan_.size() && completion_.Failed(); i = next_.fetch_add(1)) completion_.Done("");
     if (i >= plan_.size()) return;
     const Request& req = plan_[i];
-    GetObjectParams params{.key = Key(o_, req.object), .offset = req.offset,
-                           .length = o_.range_size, .buffer = buffers_[slot].get()};
+    GetObjectParams params{.key = Key(o_, req.object),
+                           .offset = req.offset,
+                           .length = o_.range_size,
+                           .buffer = buffers_[slot].get()};
     client_.GetObject(std::move(params), [this, slot, i](Result<GetObjectResult> r) {
       std::string error = Check(plan_[i], r, buffers_[slot].get());
       if (error.empty()) bytes_.fetch_add(r->bytes);
@@ -381,8 +383,8 @@ class GetLoop {
   std::string Check(const Request& req, const Result<GetObjectResult>& r, const char* buf) {
     if (!r.ok()) return "GetObject " + Key(o_, req.object) + ": " + r.status().ToString();
     if (r->bytes != o_.range_size) {
-      return fmt::format("GetObject {} at {}: {} bytes, wanted {}", Key(o_, req.object),
-                         req.offset, r->bytes, o_.range_size);
+      return fmt::format("GetObject {} at {}: {} bytes, wanted {}", Key(o_, req.object), req.offset,
+                         r->bytes, o_.range_size);
     }
     return Verify(req.object, req.offset, buf, r->bytes);
   }
@@ -440,10 +442,11 @@ int RunPresign(const Options& o) {
     // `next` starts a new option group, so each header applies to its own URL only; the
     // per-transfer options (fail, write-out) must be repeated in every group.
     if (i > 0) std::printf("next\n");
-    std::printf("url = \"%s\"\noutput = \"/dev/null\"\nheader = \"Range: bytes=%llu-%llu\"\n"
-                "fail\nwrite-out = \"%%{http_code} %%{size_download}\\n\"\n",
-                url.c_str(), static_cast<unsigned long long>(plan[i].offset),
-                static_cast<unsigned long long>(plan[i].offset + o.range_size - 1));
+    std::printf(
+        "url = \"%s\"\noutput = \"/dev/null\"\nheader = \"Range: bytes=%llu-%llu\"\n"
+        "fail\nwrite-out = \"%%{http_code} %%{size_download}\\n\"\n",
+        url.c_str(), static_cast<unsigned long long>(plan[i].offset),
+        static_cast<unsigned long long>(plan[i].offset + o.range_size - 1));
   }
   return 0;
 }

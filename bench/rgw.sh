@@ -60,7 +60,10 @@ osd_data = $DIR/osd
 osd_objectstore = memstore
 memstore_device_bytes = $MEMSTORE_BYTES
 [client.rgw.bench]
-rgw_frontends = beast endpoint=127.0.0.1:$RGW_PORT
+# tcp_nodelay=1: without it beast sends a small body (a LIST answer) after the headers only
+# once they are ACKed, and the client's delayed ACK adds ~40 ms to every such request
+# (measured: LIST 46 ms -> 2 ms; it is what a tuned RGW deployment sets).
+rgw_frontends = beast endpoint=127.0.0.1:$RGW_PORT tcp_nodelay=1
 rgw_data = $DIR/rgw
 CONF
 }

@@ -41,6 +41,11 @@ void Init(void* userdata, fuse_conn_info* conn) {
   conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
   // Writes go straight to the upload; the page cache would only reorder them.
   conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+  // With async direct I/O the kernel splits one O_DIRECT write into max_write pieces and
+  // sends them all at once, so they reach the workers out of order; an upload needs them
+  // in order. Without it the pieces come one after the other (each is only a copy into a
+  // part buffer, so this costs little), and O_DIRECT reads are served from the prefetcher.
+  conn->want &= ~FUSE_CAP_ASYNC_DIO;
   S3M_INFO("FUSE session: max_write={} max_readahead={} max_background={}", conn->max_write,
            conn->max_readahead, conn->max_background);
 }

@@ -76,6 +76,7 @@ struct ObjectWriter::Impl : std::enable_shared_from_this<Impl> {
   void Complete(std::string upload_id, std::vector<CompletedPart> parts);
   void SendAbort(std::string upload_id);
   void Report(Result<ObjectInfo> r);
+  void ReportStored(const std::string& etag);  // the object is complete in S3
   void SetErrorLocked(const Status& s) {
     if (error.ok()) error = s;
   }
@@ -294,19 +295,22 @@ void ObjectWriter::Impl::Complete(std::string id, std::vector<CompletedPart> par
       self->Report(r.status());
       return;
     }
-    uint64_t size;
-    {
-      std::lock_guard l(self->mu);
-      size = self->written;
-    }
-    self->Report(
-        ObjectInfo{self->key, size, r->etag, NowSeconds(), 0, self->options.storage_class});
+    self->ReportStored(r->etag);
   });
 }
 
 void ObjectWriter::Impl::SendAbort(std::string id) {
   // Best effort: a failed abort leaves an incomplete upload for a lifecycle rule to clean.
   client->AbortMultipartUpload({key, std::move(id)}, [](Result<Empty>) {});
+}
+
+void ObjectWriter::Impl::ReportStored(const std::string& etag) {
+  uint64_t size;
+  {
+    std::lock_guard l(mu);
+    size = written;
+  }
+  Report(ObjectInfo{key, size, etag, NowSeconds(), 0, options.storage_class});
 }
 
 void ObjectWriter::Impl::Report(Result<ObjectInfo> r) {
@@ -338,13 +342,7 @@ void ObjectWriter::Impl::PutWhole() {
       self->Report(r.status());
       return;
     }
-    uint64_t size;
-    {
-      std::lock_guard l(self->mu);
-      size = self->written;
-    }
-    self->Report(
-        ObjectInfo{self->key, size, r->etag, NowSeconds(), 0, self->options.storage_class});
+    self->ReportStored(r->etag);
   });
 }
 

@@ -279,8 +279,14 @@ class Bench:
                                aws_secret_access_key=self.secret, region_name="us-east-1",
                                config=Config(signature_version="s3v4",
                                              s3={"addressing_style": "path"},
-                                             max_pool_connections=32))
+                                             max_pool_connections=32, connect_timeout=10,
+                                             read_timeout=60, retries={"max_attempts": 2}))
         self.s3mount = args.s3mount
+        self.reported = False
+        self.t0 = time.time()
+        self.started = datetime.datetime.now(datetime.timezone.utc)
+        self.memory = None
+        self.failed = set()
         self.memfs = args.memfs
 
     # ----- S3 control plane
@@ -723,10 +729,7 @@ class Bench:
 
     # ----- the run
     def run(self):
-        t0 = time.time()
-        self.failed = set()
-        self.started = datetime.datetime.now(datetime.timezone.utc)
-        self.memory = None
+        self.t0 = time.time()
         self.setup_data()
         clients = list(self.a.clients)
         for rnd in range(1, self.p["rounds"] + 1):
@@ -746,7 +749,14 @@ class Bench:
         if self.a.memory_check:
             self.run_memory_check()
         self.delete_prefix("")
-        self.elapsed = time.time() - t0
+        self.write_report()
+
+    def write_report(self):
+        """Also called after a failure or a signal: the tables then hold what was measured."""
+        if self.reported or not self.samples:
+            return
+        self.reported = True
+        self.elapsed = time.time() - self.t0
         self.write_samples()
         import compare_report
         compare_report.write(self)
@@ -804,6 +814,7 @@ def main():
         bench.run()
     finally:
         bench.cleanup()
+        bench.write_report()
 
 
 if __name__ == "__main__":

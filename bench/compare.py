@@ -521,6 +521,7 @@ class Bench:
         for wl in self.a.workloads:
             tag = f"r{rnd}-{client}-{wl}"
             logdir = f"{self.logs}/{tag}"
+            shutil.rmtree(logdir, ignore_errors=True)  # a previous run's logs would be counted
             os.makedirs(logdir, exist_ok=True)
             logf = f"{logdir}/workload.log"
             row = dict(round=rnd, client=client, workload=wl)
@@ -575,7 +576,7 @@ class Bench:
     @staticmethod
     def s3mount_counts(logdir):
         text = ""
-        for name in os.listdir(logdir):
+        for name in sorted(os.listdir(logdir)):  # s3mount-<UTC time>-<pid>.log: the newest last
             if name not in ("workload.log", "workload.log.out", "mount.log"):
                 try:
                     text += open(os.path.join(logdir, name), errors="replace").read()

@@ -8,11 +8,11 @@
 set -euo pipefail
 
 cmd=${1:-}
-DIR=${2:-${RGW_DIR:-/var/tmp/s3mount-rgw-bench2}}
-MON_PORT=${RGW_MON_PORT:-16792}
-RGW_PORT=${RGW_PORT:-17482}
+DIR=${2:-${RGW_DIR:-/var/tmp/s3mount-rgw}}
+MON_PORT=${RGW_MON_PORT:-16789}
+RGW_PORT=${RGW_PORT:-17480}
 # memstore keeps objects in RAM (~1.7x what is stored): cap it well below the machine's.
-MEMSTORE_BYTES=${RGW_MEMSTORE_BYTES:-$((6 << 30))}
+MEMSTORE_BYTES=${RGW_MEMSTORE_BYTES:-$((12 << 30))}
 ACCESS_KEY=s3mountbench
 SECRET_KEY=s3mountbenchsecret
 CONF=$DIR/ceph.conf

@@ -160,12 +160,15 @@ Result<uint64_t> FileSystem::Write(InodeId ino, uint64_t handle, uint64_t offset
   std::lock_guard wl(h->write_mu);
   {
     std::lock_guard l(h->mu);
+    if (!h->write_error.ok()) return h->write_error;
     if (h->upload != FileHandle::Upload::kOpen) {
       return BadHandle("the file was already committed by flush or fsync");
     }
   }
   if (offset != h->writer->bytes_written()) {
-    return Status(Code::kInvalidArgument, "writes must be sequential from offset 0");
+    return impl_->SpoilWrite(h, Status(Code::kInvalidArgument,
+                                       "writes must be sequential from offset 0; the file "
+                                       "will not be uploaded"));
   }
   if (offset == 0) {
     // After an empty flush the inode showed the empty object: it is being written again.
@@ -173,6 +176,7 @@ Result<uint64_t> FileSystem::Write(InodeId ino, uint64_t handle, uint64_t offset
     h->inode->st.where = Locality::kWriting;
   }
   Result<uint64_t> r = h->writer->Write(offset, data, size);
+  if (!r.ok()) return impl_->SpoilWrite(h, r.status());
   std::lock_guard l(h->inode->mu);
   h->inode->st.size = h->writer->bytes_written();
   return r;
@@ -191,6 +195,18 @@ void FileSystem::Impl::FinishUpload(const std::shared_ptr<FileHandle>& h, uint64
     if (h->upload == FileHandle::Upload::kFinishing) return;
     h->upload = FileHandle::Upload::kFinishing;
   }
+  Status spoiled;
+  {
+    std::lock_guard l(h->mu);
+    spoiled = h->write_error;
+  }
+  if (!spoiled.ok()) {
+    {
+      std::lock_guard l(handles_mu);
+      uploads_in_flight++;  // balanced by OnUploaded
+    }
+    return OnUploaded(h.get(), id, spoiled);
+  }
   { std::lock_guard wl(h->write_mu); }  // a Write already inside the writer leaves it first
   {
     std::lock_guard l(handles_mu);
@@ -198,6 +214,17 @@ void FileSystem::Impl::FinishUpload(const std::shared_ptr<FileHandle>& h, uint64
   }
   // The handle outlives the upload: it stays in `files` until Release, then in `closing`.
   h->writer->Finish([this, raw = h.get(), id](Result<ObjectInfo> r) { OnUploaded(raw, id, r); });
+}
+
+Status FileSystem::Impl::SpoilWrite(const std::shared_ptr<FileHandle>& h, Status error) {
+  {
+    std::lock_guard l(h->mu);
+    if (h->write_error.ok()) h->write_error = error;
+  }
+  h->writer->Abort();  // drops the parts and aborts any multipart upload
+  S3M_ERROR("write to {} failed, the file will not be uploaded: {}", h->inode->key,
+            error.ToString());
+  return error;
 }
 
 void FileSystem::Impl::CommitEmpty(const std::shared_ptr<FileHandle>& h, Callback<Empty> done) {
@@ -236,7 +263,7 @@ bool FileSystem::Impl::FinishCommittedEmpty(const std::shared_ptr<FileHandle>& h
   {
     std::lock_guard l(h->mu);
     if (!h->empty_committed || h->upload != FileHandle::Upload::kOpen ||
-        h->writer->bytes_written() != 0) {
+        h->writer->bytes_written() != 0 || !h->write_error.ok()) {
       return false;
     }
     h->upload = FileHandle::Upload::kFinishing;
@@ -293,6 +320,10 @@ void FileSystem::Flush(InodeId ino, uint64_t handle, Callback<Empty> done) {
   // nothing written is not the end of the file; yet an empty file must be in S3 when its
   // close returns (touch). So store an empty object and keep the handle writable: data
   // written later replaces it at the next flush.
+  {
+    std::lock_guard l(h->mu);
+    if (!h->write_error.ok()) return done(h->write_error);
+  }
   if (h->writer->bytes_written() == 0) return impl_->CommitEmpty(h, std::move(done));
   impl_->FinishUpload(h, handle, std::move(done));
 }

@@ -51,6 +51,9 @@ struct FileHandle {
   Upload upload = Upload::kOpen;                // GUARDED_BY(mu)
   Status upload_status;                         // GUARDED_BY(mu)
   std::vector<Callback<Empty>> finish_waiters;  // GUARDED_BY(mu)
+  // A write that failed (out of order, or the upload failed) spoils the file: it is never
+  // committed, and every later write, flush and fsync returns this error.
+  Status write_error;                           // GUARDED_BY(mu)
   // An empty object was stored by a flush before any write (see FileSystem::Flush).
   bool empty_committed = false;                 // GUARDED_BY(mu)
   ObjectInfo empty_info;                        // GUARDED_BY(mu)
@@ -108,6 +111,8 @@ struct FileSystem::Impl {
   std::shared_ptr<FileHandle> GetFileHandle(uint64_t handle, InodeId ino);
   void FinishUpload(const std::shared_ptr<FileHandle>& h, uint64_t id, Callback<Empty> done);
   void CommitEmpty(const std::shared_ptr<FileHandle>& h, Callback<Empty> done);
+  // Records the first failed write of a handle and abandons its upload; returns `error`.
+  Status SpoilWrite(const std::shared_ptr<FileHandle>& h, Status error);
   void RmdirRemote(InodeId parent, const std::string& name, std::shared_ptr<Inode> inode,
                    Callback<Empty> done);
   // At release: true (and the upload finished) when the empty object a flush stored is the

@@ -19,7 +19,6 @@ TEST_P(WriteTest, CreateWriteFlushUploadsTheExactBytes) {
   ASSERT_EQ(*Write(ino, c->handle, 7, "world"), 5u);
   EXPECT_FALSE(mem().Contents("new.bin").has_value());  // not visible until flush
   EXPECT_EQ(GetAttr(ino)->size, 12u);
-  EXPECT_CODE(Write(ino, c->handle, 3, "x"), Code::kInvalidArgument);  // not sequential
   EXPECT_CODE(Create(kRootInode, "new.bin"), Code::kExists);
   EXPECT_CODE(Open(ino, O_RDONLY), Code::kPermission);  // being written
   EXPECT_CODE(Open(ino, O_WRONLY | O_TRUNC), Code::kPermission);
@@ -310,6 +309,35 @@ TEST_P(RemoveAfterCloseTest, RmdirOfADirectoryEmptiedByDeletes) {
   EXPECT_TRUE(Rmdir(kRootInode, "e").ok());
   EXPECT_FALSE(mem().Contents("e/").has_value());
   EXPECT_CODE(Rmdir(kRootInode, "full"), Code::kNotEmpty);
+}
+
+}  // namespace
+}  // namespace s3m
+
+namespace s3m {
+namespace {
+
+class SpoiledWriteTest : public FsTest {};
+S3M_FS_TEST_SUITE(SpoiledWriteTest);
+
+// A write the application saw fail must not end up as a truncated object in S3.
+TEST_P(SpoiledWriteTest, FailedWriteIsNeverCommitted) {
+  FsOptions o;
+  o.writer.write_part_size = 5 << 20;
+  Mount(o);
+  auto c = Create(kRootInode, "partial");
+  ASSERT_TRUE(c.ok());
+  InodeId ino = c->entry.attr.ino;
+  std::string part((5 << 20) + 7, 'p');  // one full part goes out as a multipart upload
+  ASSERT_TRUE(Write(ino, c->handle, 0, part).ok());
+  EXPECT_CODE(Write(ino, c->handle, part.size() + 4096, "late"), Code::kInvalidArgument);
+  EXPECT_CODE(Write(ino, c->handle, part.size(), "next"), Code::kInvalidArgument);  // sticky
+  EXPECT_CODE(Flush(ino, c->handle), Code::kInvalidArgument);
+  EXPECT_TRUE(Release(ino, c->handle).ok());
+  fs().DrainUploads();
+  EXPECT_FALSE(mem().Contents("partial").has_value());
+  EXPECT_EQ(Count(S3Op::kCompleteMultipartUpload), 0u);
+  EXPECT_EQ(mem().PendingUploads(), 0u);  // aborted
 }
 
 }  // namespace

@@ -95,7 +95,11 @@ class WriteTest(MountTestCase):
             with self.assertRaises(OSError) as ctx:
                 os.pwrite(fd, b"z", 100)
             self.assertEqual(ctx.exception.errno, errno.EINVAL)
-            os.close(fd)
+            # The file is spoiled: close reports it and nothing truncated reaches S3.
+            with self.assertRaises(OSError) as ctx:
+                os.close(fd)
+            self.assertEqual(ctx.exception.errno, errno.EINVAL)
+        self.assertFalse(self.moto.exists(bucket, "f"))
 
     def test_overwrite_refused_without_option_and_allowed_with_it(self):
         bucket = self.new_bucket()

@@ -20,15 +20,29 @@ Status StaleInode(InodeId ino) {
   return Status(Code::kStale, "unknown inode " + std::to_string(ino));
 }
 
-// Combines the answers of HEAD name and LIST name + "/": a directory wins over a file.
-Result<RemoteEntry> Decide(const Result<ObjectInfo>& head, const Result<ListObjectsResult>& list) {
-  if (list.ok() && (!list->objects.empty() || !list->common_prefixes.empty())) {
-    return RemoteEntry{true, EntryKind::kDir, {}};
+// How many keys one lookup LIST asks for. Keys that sort between "name" and "name/" (those
+// continuing with one of the characters ! " # $ % & ' ( ) * + , - .) come back too; a few
+// dozen cover nearly every directory, and more only costs a second, smaller LIST.
+constexpr int kLookupListKeys = 64;
+
+// Reads a lookup LIST of prefix `key` (delimiter '/'): the object `key` and the common
+// prefix `key/` are what matter, and a directory wins over a file. Returns nullopt when the
+// page ended before it could tell whether `key/` exists.
+std::optional<RemoteEntry> DecideFromList(const std::string& key, const ListObjectsResult& list) {
+  const std::string dir = key + "/";
+  std::optional<ObjectInfo> file;
+  std::string last;
+  for (const ObjectInfo& o : list.objects) {
+    if (o.key == key) file = o;
+    last = std::max(last, o.key);
   }
-  if (!list.ok()) return list.status();
-  if (head.ok()) return RemoteEntry{true, EntryKind::kFile, head.value()};
-  if (head.status().code() == Code::kNotFound) return RemoteEntry{};
-  return head.status();
+  for (const std::string& cp : list.common_prefixes) {
+    if (cp == dir) return RemoteEntry{true, EntryKind::kDir, {}};
+    last = std::max(last, cp);
+  }
+  if (list.truncated && last < dir) return std::nullopt;
+  if (file) return RemoteEntry{true, EntryKind::kFile, *file};
+  return RemoteEntry{};
 }
 
 }  // namespace
@@ -68,41 +82,35 @@ std::chrono::nanoseconds FileSystem::Impl::EntryTtl(const InodeState& s) const {
   return s.where == Locality::kWriting ? std::chrono::nanoseconds::zero() : options.metadata_ttl;
 }
 
+// One LIST answers a lookup in the common case: it returns the object `name` with its
+// size, ETag and time, and the common prefix `name/` if a directory exists, so a lookup
+// costs one request (Mountpoint sends a HEAD and a LIST).
 void FileSystem::Impl::RemoteLookup(const std::string& parent_key, const std::string& name,
                                     Callback<RemoteEntry> done) {
-  struct Pending {
-    std::mutex mu;
-    int outstanding = 2;
-    std::optional<Result<ObjectInfo>> head;         // GUARDED_BY(mu)
-    std::optional<Result<ListObjectsResult>> list;  // GUARDED_BY(mu)
-    Callback<RemoteEntry> done;
-  };
-  auto p = std::make_shared<Pending>();
-  p->done = std::move(done);
-  auto finish = [](const std::shared_ptr<Pending>& p) {
-    {
-      std::lock_guard l(p->mu);
-      if (--p->outstanding > 0) return;
-    }
-    p->done(Decide(*p->head, *p->list));
-  };
-  client->HeadObject({parent_key + name}, [p, finish](Result<ObjectInfo> r) {
-    {
-      std::lock_guard l(p->mu);
-      p->head = std::move(r);
-    }
-    finish(p);
-  });
+  std::string key = parent_key + name;
   ListObjectsParams lp;
-  lp.prefix = parent_key + name + "/";
-  lp.delimiter.push_back('/');
-  lp.max_keys = 1;  // one key or common prefix proves the directory exists
-  client->ListObjects(std::move(lp), [p, finish](Result<ListObjectsResult> r) {
-    {
-      std::lock_guard l(p->mu);
-      p->list = std::move(r);
+  lp.prefix = key;
+  lp.delimiter = "/";
+  lp.max_keys = kLookupListKeys;
+  client->ListObjects(std::move(lp), [this, key, done](Result<ListObjectsResult> r) {
+    if (!r.ok()) return done(r.status());
+    if (auto entry = DecideFromList(key, *r)) return done(*entry);
+    // Many keys sort between "name" and "name/": ask about the directory alone.
+    std::optional<ObjectInfo> file;
+    for (const ObjectInfo& o : r->objects) {
+      if (o.key == key) file = o;
     }
-    finish(p);
+    ListObjectsParams dp;
+    dp.prefix = key + "/";
+    dp.max_keys = 1;
+    client->ListObjects(std::move(dp), [file, done](Result<ListObjectsResult> d) {
+      if (!d.ok()) return done(d.status());
+      if (!d->objects.empty() || !d->common_prefixes.empty()) {
+        return done(RemoteEntry{true, EntryKind::kDir, {}});
+      }
+      if (file) return done(RemoteEntry{true, EntryKind::kFile, *file});
+      done(RemoteEntry{});
+    });
   });
 }
 

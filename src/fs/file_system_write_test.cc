@@ -337,6 +337,11 @@ TEST_P(SpoiledWriteTest, FailedWriteIsNeverCommitted) {
   fs().DrainUploads();
   EXPECT_FALSE(mem().Contents("partial").has_value());
   EXPECT_EQ(Count(S3Op::kCompleteMultipartUpload), 0u);
+  // The abort follows the in-flight part's completion, which the async client delivers
+  // on its own thread: give it up to a second.
+  for (int i = 0; i < 1000 && mem().PendingUploads() != 0; i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   EXPECT_EQ(mem().PendingUploads(), 0u);  // aborted
 }
 

@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
   BlockTerminationSignals();
   InitLogging(LogTarget::kStderr, "", false);
   // Completions on another thread, as with the real client.
-  MemoryObjectClient client({.async = true});
+  MemoryObjectClient client({.async = true, .completion_threads = 2});
   std::string pattern(size, '\0');
   for (uint64_t i = 0; i < size; i++) pattern[i] = static_cast<char>(i * 131 + (i >> 12));
   for (int i = 0; i < objects; i++) client.Put("obj-" + std::to_string(i), pattern);

@@ -9,7 +9,7 @@
 
 #include <fmt/format.h>
 
-#include "http/stream_copy.h"
+#include "common/stream_copy.h"
 
 namespace s3m {
 namespace {

@@ -1,5 +1,7 @@
 #include "s3/memory_object_client.h"
 
+#include "common/stream_copy.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -34,17 +36,21 @@ int64_t NowSeconds() {
 MemoryObjectClient::MemoryObjectClient() : MemoryObjectClient(Options{}) {}
 
 MemoryObjectClient::MemoryObjectClient(Options options) : options_(options) {
-  if (options_.async) completion_thread_ = std::thread([this] { CompletionLoop(); });
+  if (options_.async) {
+    for (int i = 0; i < std::max(1, options_.completion_threads); i++) {
+      completion_threads_.emplace_back([this] { CompletionLoop(); });
+    }
+  }
 }
 
 MemoryObjectClient::~MemoryObjectClient() {
-  if (!completion_thread_.joinable()) return;
+  if (completion_threads_.empty()) return;
   {
     std::lock_guard l(queue_mu_);
     stopping_ = true;
   }
   queue_cv_.notify_all();
-  completion_thread_.join();
+  for (auto& t : completion_threads_) t.join();
 }
 
 void MemoryObjectClient::Complete(std::function<void()> fn) {
@@ -184,7 +190,7 @@ void MemoryObjectClient::GetObject(GetObjectParams p, Callback<GetObjectResult> 
   // The copy into the caller's buffer is done on the completion thread, like the network.
   Complete([p = std::move(p), done = std::move(done), data, etag] {
     uint64_t n = std::min<uint64_t>(p.length, data->size() - p.offset);
-    if (n > 0) std::memcpy(p.buffer, data->data() + p.offset, n);
+    if (n > 0) StreamingCopy(p.buffer, data->data() + p.offset, n);
     if (p.on_progress) p.on_progress(n);
     done(GetObjectResult{n, data->size(), etag});
   });

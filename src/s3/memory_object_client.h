@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "s3/object_client.h"
 
@@ -27,6 +28,9 @@ class MemoryObjectClient final : public ObjectClient {
  public:
   struct Options {
     bool async = false;
+    // Completion threads with `async`: more than one lets the copies of several GETs run
+    // at once, as a network client's transfers do (s3mount-memfs uses 2).
+    int completion_threads = 1;
   };
   MemoryObjectClient();
   explicit MemoryObjectClient(Options options);
@@ -90,7 +94,7 @@ class MemoryObjectClient final : public ObjectClient {
   std::condition_variable queue_cv_;
   std::deque<std::function<void()>> queue_;  // GUARDED_BY(queue_mu_)
   bool stopping_ = false;                    // GUARDED_BY(queue_mu_)
-  std::thread completion_thread_;
+  std::vector<std::thread> completion_threads_;
 };
 
 }  // namespace s3m

@@ -1,4 +1,4 @@
-#include "http/stream_copy.h"
+#include "common/stream_copy.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // See stream_copy.h.
-#include "http/stream_copy.h"
+#include "common/stream_copy.h"
 
 #include <cstdint>
 #include <cstring>

@@ -1,5 +1,5 @@
 // StreamingCopy: memcpy with non-temporal stores, for response bodies landing in large
-// caller buffers. Internal to src/http; a pure function, any thread.
+// caller buffers (the HTTP transport, the in-memory client). A pure function, any thread.
 //
 // Why: a ranged GET writes up to several MiB into a buffer that does not stay in cache.
 // Ordinary stores first read every destination line from memory (read-for-ownership) and

@@ -132,12 +132,13 @@ class Mount:
         self.options = list(options)
         self.dir = tempfile.mkdtemp(prefix="s3mount-test-")
         self.log_dir = tempfile.mkdtemp(prefix="s3mount-log-") if log else None
+        self.env_extra = None
 
     def __enter__(self):
         args = ["--endpoint-url", self.moto.endpoint] + self.options
         if self.log_dir:
             args += ["-l", self.log_dir]
-        r = run_s3mount(args + [self.bucket, self.dir])
+        r = run_s3mount(args + [self.bucket, self.dir], self.env_extra)
         if r.returncode != 0:
             raise RuntimeError(f"mount failed ({r.returncode}): {r.stderr.strip()}")
         assert is_mounted(self.dir), "s3mount returned 0 but nothing is mounted"

@@ -58,6 +58,17 @@ class OptionsTest(MountTestCase):
             self.moto.put(bucket, "f", b"12")
             self.assertEqual(os.stat(m.path("f")).st_size, 2)  # asks every time
 
+    def test_no_sign_request_reads_a_public_bucket(self):
+        bucket = self.new_bucket()
+        self.moto.s3.put_object(Bucket=bucket, Key="public.txt", Body=b"anyone",
+                                ACL="public-read")
+        # No credentials at all in the daemon's environment.
+        env = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}
+        m = Mount(self.moto, bucket, ["--no-sign-request", "--read-only"])
+        m.env_extra = env
+        with m:
+            self.assertEqual(read_bytes(m.path("public.txt")), b"anyone")
+
     def test_debug_traces_operations_and_requests(self):
         bucket = self.new_bucket()
         self.moto.put(bucket, "traced", b"t")

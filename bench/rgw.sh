@@ -65,6 +65,11 @@ memstore_device_bytes = $MEMSTORE_BYTES
 # (measured: LIST 46 ms -> 2 ms; it is what a tuned RGW deployment sets).
 rgw_frontends = beast endpoint=127.0.0.1:$RGW_PORT tcp_nodelay=1
 rgw_data = $DIR/rgw
+# Delete at once: RGW's garbage collector otherwise keeps deleted data for 2 hours, and a
+# memstore OSD holds it in RAM, so a benchmark that deletes what it wrote would still run
+# the machine out of memory.
+rgw_gc_obj_min_wait = 0
+rgw_gc_processor_period = 5
 CONF
 }
 

@@ -3,8 +3,8 @@
 // objects live in this process and vanish when it exits.
 //   s3mount-memfs --objects 4 --size 1073741824 /mnt/mem    # then read /mnt/mem/obj-0 ...
 // Runs in the foreground until unmounted (fusermount3 -u) or signalled.
-#include <CLI/CLI.hpp>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <string>

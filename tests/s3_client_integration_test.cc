@@ -40,16 +40,18 @@ class S3ClientIntegrationTest : public ::testing::Test {
   static Result<PutObjectResult> Put(const std::string& key, const std::string& data,
                                      ChecksumAlgorithm checksum = ChecksumAlgorithm::kNone) {
     return Wait<PutObjectResult>([&](auto cb) {
-      client_->PutObject({.key = key, .data = data.data(), .size = data.size(),
-                          .checksum = checksum},
-                         cb);
+      client_->PutObject(
+          {.key = key, .data = data.data(), .size = data.size(), .checksum = checksum}, cb);
     });
   }
   static Result<GetObjectResult> Get(const std::string& key, uint64_t offset, uint64_t length,
                                      std::string* out, const std::string& if_match = "") {
     out->assign(length, '\0');
     auto r = Wait<GetObjectResult>([&](auto cb) {
-      client_->GetObject({.key = key, .offset = offset, .length = length, .if_match = if_match,
+      client_->GetObject({.key = key,
+                          .offset = offset,
+                          .length = length,
+                          .if_match = if_match,
                           .buffer = out->data()},
                          cb);
     });
@@ -146,8 +148,10 @@ TEST_F(S3ClientIntegrationTest, IfMatchDetectsAChangedObject) {
 }
 
 TEST_F(S3ClientIntegrationTest, SpecialCharacterKeysRoundTrip) {
-  std::vector<std::string> keys = {"sp ace/a b", "plus+sign", "per%cent", "tilde~x", "eq=ual",
-                                   "uni/\xc3\xbc\xe2\x82\xac\xe4\xb8\xad", "amp&semi;", "q?x#y",
+  std::vector<std::string> keys = {"sp ace/a b",     "plus+sign",
+                                   "per%cent",       "tilde~x",
+                                   "eq=ual",         "uni/\xc3\xbc\xe2\x82\xac\xe4\xb8\xad",
+                                   "amp&semi;",      "q?x#y",
                                    "dots/..hidden.", "star*(paren)'"};
   for (const auto& k : keys) ASSERT_TRUE(Put("special/" + k, k).ok()) << k;
   int pages = 0;
@@ -216,8 +220,11 @@ TEST_F(S3ClientIntegrationTest, MultipartUploadOfThreePartsAndAbort) {
   for (int i = 0; i < 3; i++) {  // in parallel
     futures.push_back(std::async(std::launch::async, [&, i] {
       return Wait<UploadPartResult>([&](auto cb) {
-        client_->UploadPart({.key = "mpu/three", .upload_id = id->upload_id, .part_number = i + 1,
-                             .data = parts[i].data(), .size = parts[i].size(),
+        client_->UploadPart({.key = "mpu/three",
+                             .upload_id = id->upload_id,
+                             .part_number = i + 1,
+                             .data = parts[i].data(),
+                             .size = parts[i].size(),
                              .checksum = ChecksumAlgorithm::kCrc32c},
                             cb);
       });
@@ -229,9 +236,8 @@ TEST_F(S3ClientIntegrationTest, MultipartUploadOfThreePartsAndAbort) {
     done[i] = r->part;
   }
   auto complete = Wait<CompleteMultipartUploadResult>([&](auto cb) {
-    client_->CompleteMultipartUpload({.key = "mpu/three", .upload_id = id->upload_id,
-                                      .parts = done},
-                                     cb);
+    client_->CompleteMultipartUpload(
+        {.key = "mpu/three", .upload_id = id->upload_id, .parts = done}, cb);
   });
   ASSERT_TRUE(complete.ok()) << complete.status().ToString();
   std::string whole = parts[0] + parts[1] + parts[2], got;
@@ -242,8 +248,11 @@ TEST_F(S3ClientIntegrationTest, MultipartUploadOfThreePartsAndAbort) {
       [&](auto cb) { client_->CreateMultipartUpload({.key = "mpu/aborted"}, cb); });
   ASSERT_TRUE(id2.ok());
   auto part = Wait<UploadPartResult>([&](auto cb) {
-    client_->UploadPart({.key = "mpu/aborted", .upload_id = id2->upload_id, .part_number = 1,
-                         .data = parts[2].data(), .size = parts[2].size()},
+    client_->UploadPart({.key = "mpu/aborted",
+                         .upload_id = id2->upload_id,
+                         .part_number = 1,
+                         .data = parts[2].data(),
+                         .size = parts[2].size()},
                         cb);
   });
   ASSERT_TRUE(part.ok());
@@ -252,9 +261,8 @@ TEST_F(S3ClientIntegrationTest, MultipartUploadOfThreePartsAndAbort) {
   });
   ASSERT_TRUE(abort.ok()) << abort.status().ToString();
   auto late = Wait<CompleteMultipartUploadResult>([&](auto cb) {
-    client_->CompleteMultipartUpload({.key = "mpu/aborted", .upload_id = id2->upload_id,
-                                      .parts = {part->part}},
-                                     cb);
+    client_->CompleteMultipartUpload(
+        {.key = "mpu/aborted", .upload_id = id2->upload_id, .parts = {part->part}}, cb);
   });
   EXPECT_FALSE(late.ok());  // S3 says NoSuchUpload; moto answers differently
   auto head = Wait<ObjectInfo>([&](auto cb) { client_->HeadObject({"mpu/aborted"}, cb); });
@@ -270,9 +278,8 @@ TEST_F(S3ClientIntegrationTest, CopyObject) {
   std::string got;
   ASSERT_TRUE(Get("copy/dst+file", 0, 12, &got).ok());
   EXPECT_EQ(got, "copied bytes");
-  auto missing = Wait<CopyObjectResult>([&](auto cb) {
-    client_->CopyObject({.source_key = "copy/none", .dest_key = "copy/x"}, cb);
-  });
+  auto missing = Wait<CopyObjectResult>(
+      [&](auto cb) { client_->CopyObject({.source_key = "copy/none", .dest_key = "copy/x"}, cb); });
   EXPECT_EQ(missing.status().code(), Code::kNotFound);
 }
 
@@ -285,12 +292,12 @@ TEST_F(S3ClientIntegrationTest, SixtyFourConcurrentGetsHoldTheConnectionBound) {
   std::atomic<int> left{64}, ok{0};
   std::promise<void> all_done;
   for (int i = 0; i < 64; i++) {
-    bounded->GetObject({.key = "concurrent/obj", .offset = 0, .length = data.size(),
-                        .buffer = bufs[i].data()},
-                       [&](Result<GetObjectResult> r) {
-                         if (r.ok() && r->bytes == data.size()) ok++;
-                         if (--left == 0) all_done.set_value();
-                       });
+    bounded->GetObject(
+        {.key = "concurrent/obj", .offset = 0, .length = data.size(), .buffer = bufs[i].data()},
+        [&](Result<GetObjectResult> r) {
+          if (r.ok() && r->bytes == data.size()) ok++;
+          if (--left == 0) all_done.set_value();
+        });
   }
   all_done.get_future().wait();
   EXPECT_EQ(ok.load(), 64);

@@ -1,8 +1,8 @@
 #include "cli/config.h"
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -22,7 +22,9 @@ constexpr double kMiBpsPerConnection = 50.0;
 constexpr int kMinConnections = 16;
 constexpr int kMaxConnections = 256;
 
-Status Bad(const std::string& msg) { return Status(Code::kInvalidArgument, msg); }
+Status Bad(const std::string& msg) {
+  return Status(Code::kInvalidArgument, msg);
+}
 
 Result<uint32_t> ParseMode(const std::string& v, const std::string& option) {
   size_t used = 0;
@@ -70,18 +72,22 @@ Status Validate(Config& c) {
     auto sep = c.endpoint_url.find("://");
     std::string scheme = sep == std::string::npos ? "" : c.endpoint_url.substr(0, sep);
     if ((scheme != "http" && scheme != "https") || c.endpoint_url.size() == sep + 3) {
-      return Bad(fmt::format("invalid endpoint URL '{}': expected http://HOST[:PORT] or "
-                             "https://HOST[:PORT]",
-                             c.endpoint_url));
+      return Bad(
+          fmt::format("invalid endpoint URL '{}': expected http://HOST[:PORT] or "
+                      "https://HOST[:PORT]",
+                      c.endpoint_url));
     }
   }
   if (c.max_threads < 1) return Bad("--max-threads must be at least 1");
   if (!(c.maximum_throughput_gbps > 0)) return Bad("--maximum-throughput-gbps must be positive");
-  if (c.allow_other && c.allow_root) return Bad("--allow-other and --allow-root exclude each other");
+  if (c.allow_other && c.allow_root)
+    return Bad("--allow-other and --allow-root exclude each other");
   return Status::Ok();
 }
 
-std::string FirstLine(const std::string& s) { return s.substr(0, s.find('\n')); }
+std::string FirstLine(const std::string& s) {
+  return s.substr(0, s.find('\n'));
+}
 
 }  // namespace
 
@@ -108,8 +114,8 @@ Result<std::chrono::nanoseconds> ParseTtl(const std::string& value, const std::s
 }
 
 uint64_t DefaultMemoryTarget() {
-  uint64_t available = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) *
-                       static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  uint64_t available =
+      static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
   std::ifstream cg("/sys/fs/cgroup/memory.max");
   std::string limit;
   if (cg >> limit && limit != "max") available = std::min<uint64_t>(available, std::stoull(limit));
@@ -130,7 +136,8 @@ ParsedCommandLine ParseCommandLine(int argc, const char* const* argv) {
   app.add_option("BUCKET", c.bucket, "Bucket name, or s3://BUCKET/PREFIX/")->required();
   app.add_option("DIRECTORY", c.mountpoint, "Directory to mount the bucket at")->required();
   app.add_option("--prefix", c.prefix, "Mount only keys under this prefix (ends in '/')");
-  app.add_option("--region", c.region, "AWS region (default: AWS_REGION, profile, IMDS, us-east-1)");
+  app.add_option("--region", c.region,
+                 "AWS region (default: AWS_REGION, profile, IMDS, us-east-1)");
   app.add_option("--endpoint-url", c.endpoint_url, "S3 endpoint URL (default: AWS_ENDPOINT_URL)");
   app.add_flag("--force-path-style", c.force_path_style, "Use path-style addressing");
   app.add_option("--profile", c.profile, "Profile of the AWS shared config files");
@@ -167,7 +174,8 @@ ParsedCommandLine ParseCommandLine(int argc, const char* const* argv) {
   app.add_option("--memory-target", memory_target_mib,
                  "Memory target of the process in MiB; data buffers get all but 96 MiB "
                  "(default: 512, or 1/4 of RAM or the cgroup limit if smaller)");
-  app.add_option("-l,--log-directory", c.log_directory, "Write logs to files here (default: syslog)");
+  app.add_option("-l,--log-directory", c.log_directory,
+                 "Write logs to files here (default: syslog)");
   app.add_flag("-d,--debug", c.debug, "Log every operation");
 
   try {

@@ -27,10 +27,18 @@ TEST(ConfigTest, BucketUrlWithPrefixAndDefaults) {
 }
 
 TEST(ConfigTest, OptionsTakeEffect) {
-  auto p = Parse({"b12", "/m", "--prefix", "p/", "--read-only", "--allow-delete", "-f",
-                  "--file-mode", "600", "--dir-mode", "0700", "--metadata-ttl", "indefinite",
-                  "--negative-metadata-ttl", "minimal", "--part-size", "16777216",
-                  "--upload-checksums", "off", "--uid", "1000", "--memory-target", "256"});
+  auto p = Parse({"b12",         "/m",
+                  "--prefix",    "p/",
+                  "--read-only", "--allow-delete",
+                  "-f",          "--file-mode",
+                  "600",         "--dir-mode",
+                  "0700",        "--metadata-ttl",
+                  "indefinite",  "--negative-metadata-ttl",
+                  "minimal",     "--part-size",
+                  "16777216",    "--upload-checksums",
+                  "off",         "--uid",
+                  "1000",        "--memory-target",
+                  "256"});
   ASSERT_TRUE(p.run) << p.output;
   const Config& c = p.config;
   EXPECT_EQ(c.prefix, "p/");
@@ -48,15 +56,15 @@ TEST(ConfigTest, OptionsTakeEffect) {
 
 TEST(ConfigTest, BadValuesAreOneLineErrorsWithExitCode2) {
   for (auto args : std::vector<std::vector<const char*>>{
-           {"b12"},                                           // missing directory
-           {"b12", "/m", "--no-such-option"},                 // unknown option
-           {"b12", "/m", "--file-mode", "999"},               // not octal
-           {"b12", "/m", "--metadata-ttl", "soon"},           // not a TTL
-           {"b12", "/m", "--max-threads", "many"},            // not a number
-           {"b12", "/m", "--write-part-size", "1024"},        // below S3's 5 MiB
-           {"b12", "/m", "--prefix", "noslash"},              // prefix must end in '/'
-           {"s3://b12/p/", "/m", "--prefix", "q/"},           // prefix twice
-           {"b12", "/m", "--upload-checksums", "md5"},        // unknown algorithm
+           {"b12"},                                            // missing directory
+           {"b12", "/m", "--no-such-option"},                  // unknown option
+           {"b12", "/m", "--file-mode", "999"},                // not octal
+           {"b12", "/m", "--metadata-ttl", "soon"},            // not a TTL
+           {"b12", "/m", "--max-threads", "many"},             // not a number
+           {"b12", "/m", "--write-part-size", "1024"},         // below S3's 5 MiB
+           {"b12", "/m", "--prefix", "noslash"},               // prefix must end in '/'
+           {"s3://b12/p/", "/m", "--prefix", "q/"},            // prefix twice
+           {"b12", "/m", "--upload-checksums", "md5"},         // unknown algorithm
            {"b12", "/m", "--allow-other", "--allow-root"}}) {  // exclusive
     auto p = Parse(args);
     EXPECT_FALSE(p.run) << args.back();

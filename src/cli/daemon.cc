@@ -81,7 +81,9 @@ StartupReporter StartupReporter::Detach() {
   return r;
 }
 
-StartupReporter StartupReporter::Foreground() { return StartupReporter(); }
+StartupReporter StartupReporter::Foreground() {
+  return StartupReporter();
+}
 
 void StartupReporter::Ready() {
   NotifySystemd("READY=1\nMAINPID=" + std::to_string(getpid()));
@@ -133,8 +135,8 @@ Status CheckMountDirectory(const std::string& dir) {
                                      " is a dead mount: unmount it first (fusermount3 -u " + dir +
                                      ")");
     }
-    return Status(Code::kNotFound,
-                  "mount directory " + dir + " does not exist: create it first (mkdir -p " + dir + ")");
+    return Status(Code::kNotFound, "mount directory " + dir +
+                                       " does not exist: create it first (mkdir -p " + dir + ")");
   }
   if (!S_ISDIR(st.st_mode)) {
     return Status(Code::kNotDirectory, "mount point " + dir + " is not a directory");

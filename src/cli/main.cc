@@ -22,8 +22,8 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  StartupReporter reporter = c.foreground ? StartupReporter::Foreground()
-                                          : StartupReporter::Detach();
+  StartupReporter reporter =
+      c.foreground ? StartupReporter::Foreground() : StartupReporter::Detach();
   BlockTerminationSignals();  // before any thread starts: the session's watcher takes them
   LogTarget target = !c.log_directory.empty() ? LogTarget::kDirectory
                      : c.foreground           ? LogTarget::kStderr

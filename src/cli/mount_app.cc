@@ -49,12 +49,13 @@ Status Probe(const Config& c, const S3ClientOptions& options, CredentialsProvide
       return s.set_message(fmt::format("bucket '{}' does not exist at {}", c.bucket, where));
     case Code::kNetwork:
     case Code::kTimeout:
-      return s.set_message(fmt::format("cannot reach the S3 endpoint {}: {} (check --endpoint-url "
-                                       "and the network)",
-                                       where, s.message()));
+      return s.set_message(
+          fmt::format("cannot reach the S3 endpoint {}: {} (check --endpoint-url "
+                      "and the network)",
+                      where, s.message()));
     default:
-      return s.set_message(fmt::format("cannot list bucket '{}' at {}: {}", c.bucket, where,
-                                       s.ToString()));
+      return s.set_message(
+          fmt::format("cannot list bucket '{}' at {}: {}", c.bucket, where, s.ToString()));
   }
 }
 
@@ -94,8 +95,8 @@ int RunMount(const Config& c, StartupReporter& reporter) {
   GetEnvFn env = ProcessEnv();
   CredentialsOptions copts;
   copts.profile = c.profile;
-  bool custom_endpoint = !c.endpoint_url.empty() || env("AWS_ENDPOINT_URL_S3") ||
-                         env("AWS_ENDPOINT_URL");
+  bool custom_endpoint =
+      !c.endpoint_url.empty() || env("AWS_ENDPOINT_URL_S3") || env("AWS_ENDPOINT_URL");
   std::string region = ResolveRegion(c.region, copts, /*ask_imds=*/!custom_endpoint);
   auto endpoint = ResolveEndpoint({c.bucket, region, c.endpoint_url, c.force_path_style}, env);
   if (!endpoint.ok()) {
@@ -112,8 +113,8 @@ int RunMount(const Config& c, StartupReporter& reporter) {
 
   // Declared so that destruction runs: session, file system, client (whose completions
   // still touch buffers), credentials, pool, budget.
-  MemoryBudget budget(DataBudget(c.memory_target_bytes ? c.memory_target_bytes
-                                                       : DefaultMemoryTarget()));
+  MemoryBudget budget(
+      DataBudget(c.memory_target_bytes ? c.memory_target_bytes : DefaultMemoryTarget()));
   BufferPool pool(&budget);
   std::unique_ptr<CredentialsProvider> creds;
   if (!c.no_sign_request) creds = NewDefaultCredentialsChain(copts);

@@ -22,7 +22,8 @@ uint32_t Crc32c(uint32_t crc, const void* data, size_t size) {
 }
 
 std::string Crc32cBase64(uint32_t crc) {
-  unsigned char be[4] = {static_cast<unsigned char>(crc >> 24), static_cast<unsigned char>(crc >> 16),
+  unsigned char be[4] = {static_cast<unsigned char>(crc >> 24),
+                         static_cast<unsigned char>(crc >> 16),
                          static_cast<unsigned char>(crc >> 8), static_cast<unsigned char>(crc)};
   unsigned char out[9] = {};
   int n = EVP_EncodeBlock(out, be, 4);

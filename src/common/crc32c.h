@@ -14,5 +14,4 @@ uint32_t Crc32c(uint32_t crc, const void* data, size_t size);
 // The base64 of the big-endian CRC, the form of the x-amz-checksum-crc32c header.
 std::string Crc32cBase64(uint32_t crc);
 
-
 }  // namespace s3m

@@ -19,8 +19,8 @@ void InitLogging(LogTarget target, const std::string& directory, bool debug);
 #define S3M_TRACE(...) SPDLOG_TRACE(__VA_ARGS__)
 #define S3M_DEBUG(...) spdlog::debug(__VA_ARGS__)
 // Per-operation tracing (-d): formats nothing unless debug logging is on.
-#define S3M_TRACE_OP(...)                                                   \
-  do {                                                                      \
+#define S3M_TRACE_OP(...)                                                     \
+  do {                                                                        \
     if (spdlog::should_log(spdlog::level::debug)) spdlog::debug(__VA_ARGS__); \
   } while (0)
 #define S3M_INFO(...) spdlog::info(__VA_ARGS__)

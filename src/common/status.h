@@ -27,17 +27,17 @@ enum class Code {
   kIo,                  // a local I/O error
   kInternal,            // anything else
   // File-system outcomes (the FUSE adapter maps each to one errno).
-  kNotDirectory,        // ENOTDIR
-  kIsDirectory,         // EISDIR
-  kNotEmpty,            // ENOTEMPTY
-  kExists,              // EEXIST
-  kReadOnly,            // EROFS
-  kPermission,          // EPERM: the mount's options forbid it (e.g. no --allow-delete)
-  kCrossDevice,         // EXDEV: rename, so that mv falls back to copy and delete
-  kBadHandle,           // EBADF
-  kNameTooLong,         // ENAMETOOLONG
-  kStale,               // ESTALE: the object changed under an open handle
-  kBusy,                // EBUSY
+  kNotDirectory,  // ENOTDIR
+  kIsDirectory,   // EISDIR
+  kNotEmpty,      // ENOTEMPTY
+  kExists,        // EEXIST
+  kReadOnly,      // EROFS
+  kPermission,    // EPERM: the mount's options forbid it (e.g. no --allow-delete)
+  kCrossDevice,   // EXDEV: rename, so that mv falls back to copy and delete
+  kBadHandle,     // EBADF
+  kNameTooLong,   // ENAMETOOLONG
+  kStale,         // ESTALE: the object changed under an open handle
+  kBusy,          // EBUSY
 };
 
 const char* CodeName(Code code);
@@ -59,11 +59,26 @@ class Status {
   const std::string& request_id() const { return request_id_; }
   bool retryable() const { return retryable_; }
 
-  Status& set_http_status(int s) { http_status_ = s; return *this; }
-  Status& set_s3_code(std::string c) { s3_code_ = std::move(c); return *this; }
-  Status& set_request_id(std::string r) { request_id_ = std::move(r); return *this; }
-  Status& set_retryable(bool r) { retryable_ = r; return *this; }
-  Status& set_message(std::string m) { message_ = std::move(m); return *this; }
+  Status& set_http_status(int s) {
+    http_status_ = s;
+    return *this;
+  }
+  Status& set_s3_code(std::string c) {
+    s3_code_ = std::move(c);
+    return *this;
+  }
+  Status& set_request_id(std::string r) {
+    request_id_ = std::move(r);
+    return *this;
+  }
+  Status& set_retryable(bool r) {
+    retryable_ = r;
+    return *this;
+  }
+  Status& set_message(std::string m) {
+    message_ = std::move(m);
+    return *this;
+  }
 
   // "NoSuchKey (HTTP 404, request 1234): The specified key does not exist."
   std::string ToString() const;
@@ -81,7 +96,7 @@ class Status {
 template <typename T>
 class Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     assert(!std::get<Status>(v_).ok());
   }

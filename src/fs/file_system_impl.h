@@ -53,10 +53,10 @@ struct FileHandle {
   std::vector<Callback<Empty>> finish_waiters;  // GUARDED_BY(mu)
   // A write that failed (out of order, or the upload failed) spoils the file: it is never
   // committed, and every later write, flush and fsync returns this error.
-  Status write_error;                           // GUARDED_BY(mu)
+  Status write_error;  // GUARDED_BY(mu)
   // An empty object was stored by a flush before any write (see FileSystem::Flush).
-  bool empty_committed = false;                 // GUARDED_BY(mu)
-  ObjectInfo empty_info;                        // GUARDED_BY(mu)
+  bool empty_committed = false;  // GUARDED_BY(mu)
+  ObjectInfo empty_info;         // GUARDED_BY(mu)
 };
 
 struct DirHandle {

@@ -24,8 +24,8 @@ struct MountOptions {
   bool allow_root = false;
   bool auto_unmount = false;
   bool read_only = false;
-  bool debug = false;      // libfuse's own request tracing
-  int max_threads = 16;    // FUSE worker threads
+  bool debug = false;    // libfuse's own request tracing
+  int max_threads = 16;  // FUSE worker threads
 };
 
 // Blocks SIGINT, SIGTERM and SIGHUP in the calling thread and the threads it creates

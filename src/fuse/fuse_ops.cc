@@ -17,8 +17,12 @@
 namespace s3m {
 namespace {
 
-FuseContext* Ctx(fuse_req_t req) { return static_cast<FuseContext*>(fuse_req_userdata(req)); }
-FileSystem* Fs(fuse_req_t req) { return Ctx(req)->fs; }
+FuseContext* Ctx(fuse_req_t req) {
+  return static_cast<FuseContext*>(fuse_req_userdata(req));
+}
+FileSystem* Fs(fuse_req_t req) {
+  return Ctx(req)->fs;
+}
 
 double Seconds(std::chrono::nanoseconds d) {
   // "indefinite" is nanoseconds::max(): a day is as good as forever to the kernel and
@@ -147,7 +151,9 @@ void OpRename(fuse_req_t req, fuse_ino_t, const char* name, fuse_ino_t, const ch
 }
 
 // Objects have no links of either kind.
-void OpLink(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) { fuse_reply_err(req, EPERM); }
+void OpLink(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) {
+  fuse_reply_err(req, EPERM);
+}
 void OpSymlink(fuse_req_t req, const char*, fuse_ino_t, const char*) {
   fuse_reply_err(req, EPERM);
 }
@@ -253,31 +259,33 @@ void ReadDirCommon(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_
   auto ttl = Ctx(req)->attr_ttl;
   Fs(req)->ReadDir(ino, fi->fh, static_cast<uint64_t>(off), max_entries,
                    [req, size, plus, ttl](Result<std::vector<DirEntry>> r) {
-    if (!r.ok()) {
-      ReplyStatus(req, r.status());
-      return;
-    }
-    std::vector<char> buf(size);
-    size_t used = 0;
-    for (const DirEntry& d : *r) {
-      bool dot = d.name == "." || d.name == "..";
-      size_t n;
-      if (plus) {
-        fuse_entry_param p = ToEntryParam(Entry{d.attr, ttl});
-        if (dot) p.ino = 0;  // no lookup is counted for "." and ".."
-        n = fuse_add_direntry_plus(req, buf.data() + used, size - used, d.name.c_str(), &p,
-                                   static_cast<off_t>(d.next_offset));
-      } else {
-        struct stat st = ToStat(d.attr);
-        n = fuse_add_direntry(req, buf.data() + used, size - used, d.name.c_str(), &st,
-                              static_cast<off_t>(d.next_offset));
-      }
-      if (n > size - used) break;  // did not fit: the kernel asks again from this offset
-      if (plus && !dot) Fs(req)->AddLookup(d.attr.ino);
-      used += n;
-    }
-    fuse_reply_buf(req, buf.data(), used);
-  });
+                     if (!r.ok()) {
+                       ReplyStatus(req, r.status());
+                       return;
+                     }
+                     std::vector<char> buf(size);
+                     size_t used = 0;
+                     for (const DirEntry& d : *r) {
+                       bool dot = d.name == "." || d.name == "..";
+                       size_t n;
+                       if (plus) {
+                         fuse_entry_param p = ToEntryParam(Entry{d.attr, ttl});
+                         if (dot) p.ino = 0;  // no lookup is counted for "." and ".."
+                         n = fuse_add_direntry_plus(req, buf.data() + used, size - used,
+                                                    d.name.c_str(), &p,
+                                                    static_cast<off_t>(d.next_offset));
+                       } else {
+                         struct stat st = ToStat(d.attr);
+                         n = fuse_add_direntry(req, buf.data() + used, size - used, d.name.c_str(),
+                                               &st, static_cast<off_t>(d.next_offset));
+                       }
+                       if (n > size - used)
+                         break;  // did not fit: the kernel asks again from this offset
+                       if (plus && !dot) Fs(req)->AddLookup(d.attr.ino);
+                       used += n;
+                     }
+                     fuse_reply_buf(req, buf.data(), used);
+                   });
 }
 
 void OpReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {

@@ -6,8 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <climits>
 #include <cerrno>
+#include <climits>
 #include <csignal>
 #include <cstring>
 #include <fstream>
@@ -76,9 +76,10 @@ void SetKernelReadahead(const std::string& mountpoint) {
   if (ra) {
     S3M_DEBUG("kernel readahead of {} set to {} KiB", mountpoint, kReadAheadKb);
   } else {
-    S3M_INFO("could not raise the kernel readahead of {} (not root?): buffered sequential reads "
-             "will be slower",
-             mountpoint);
+    S3M_INFO(
+        "could not raise the kernel readahead of {} (not root?): buffered sequential reads "
+        "will be slower",
+        mountpoint);
   }
 }
 
@@ -88,7 +89,7 @@ void SetKernelReadahead(const std::string& mountpoint) {
 void DetachMount(const std::string& mountpoint) {
   if (umount2(mountpoint.c_str(), MNT_DETACH) == 0) return;
   if (errno != EPERM) return;  // EINVAL: already unmounted (e.g. by the unit's ExecStop)
-  pid_t pid = fork();  // not root: fusermount3 is setuid and may
+  pid_t pid = fork();          // not root: fusermount3 is setuid and may
   if (pid == 0) {
     execlp("fusermount3", "fusermount3", "-u", "-z", mountpoint.c_str(),
            static_cast<char*>(nullptr));
@@ -188,7 +189,9 @@ Status FuseSession::Run() {
   return Status::Ok();
 }
 
-void FuseSession::Exit() { fuse_session_exit(impl_->session); }
+void FuseSession::Exit() {
+  fuse_session_exit(impl_->session);
+}
 
 void FuseSession::Unmount() {
   if (!impl_->mounted) return;

@@ -44,19 +44,19 @@ struct HttpResponse {
   bool maybe_sent = true;
   int status = 0;
   std::vector<s3m::Header> headers;  // names lower-cased (qualified: see Header() below)
-  std::string body;             // see HttpRequest::response_buffer
-  uint64_t buffer_bytes = 0;    // bytes written to HttpRequest::response_buffer
+  std::string body;                  // see HttpRequest::response_buffer
+  uint64_t buffer_bytes = 0;         // bytes written to HttpRequest::response_buffer
 
   // First header with this lower-case name, or empty.
   std::string Header(const std::string& name) const;
 };
 
 struct HttpStats {
-  uint64_t requests = 0;         // completed requests
+  uint64_t requests = 0;  // completed requests
   uint64_t connections_opened = 0;
   uint64_t bytes_received = 0;
   uint64_t bytes_sent = 0;
-  uint64_t max_in_flight = 0;    // the highest number of requests active at once
+  uint64_t max_in_flight = 0;  // the highest number of requests active at once
 };
 
 class HttpClient {
@@ -71,9 +71,9 @@ class HttpClient {
 };
 
 struct CurlHttpOptions {
-  int max_connections = 64;        // bound on connections, and so on requests in flight
-  int event_threads = 1;           // event-loop threads, each with its own curl multi
-  std::string ca_bundle;           // CA file; empty uses the system store
+  int max_connections = 64;  // bound on connections, and so on requests in flight
+  int event_threads = 1;     // event-loop threads, each with its own curl multi
+  std::string ca_bundle;     // CA file; empty uses the system store
   bool verify_tls = true;
   std::chrono::milliseconds connect_timeout{10000};
   // A transfer that moves fewer than low_speed_bytes per low_speed_window is aborted

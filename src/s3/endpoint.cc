@@ -36,7 +36,9 @@ std::string Endpoint::KeyPath(const std::string& key) const {
   return path_prefix + "/" + UriEncode(key, /*keep_slash=*/true);
 }
 
-std::string Endpoint::BucketPath() const { return path_prefix + "/"; }
+std::string Endpoint::BucketPath() const {
+  return path_prefix + "/";
+}
 
 Status ValidateBucketName(const std::string& bucket) {
   if (bucket.size() < 3 || bucket.size() > 63) {
@@ -45,8 +47,9 @@ Status ValidateBucketName(const std::string& bucket) {
   }
   for (unsigned char c : bucket) {
     if (!(std::isalnum(c) || c == '-' || c == '.' || c == '_')) {
-      return Status(Code::kInvalidArgument, "invalid bucket name '" + bucket +
-                                                "': only letters, digits, '.', '-' and '_' are allowed");
+      return Status(Code::kInvalidArgument,
+                    "invalid bucket name '" + bucket +
+                        "': only letters, digits, '.', '-' and '_' are allowed");
     }
   }
   return Status::Ok();
@@ -66,8 +69,9 @@ Result<Endpoint> ResolveEndpoint(const EndpointOptions& options, const GetEnvFn&
   } else {
     auto sep = url.find("://");
     if (sep == std::string::npos) {
-      return Status(Code::kInvalidArgument, "invalid endpoint URL '" + url +
-                                                "': expected http://HOST[:PORT] or https://HOST[:PORT]");
+      return Status(
+          Code::kInvalidArgument,
+          "invalid endpoint URL '" + url + "': expected http://HOST[:PORT] or https://HOST[:PORT]");
     }
     e.scheme = url.substr(0, sep);
     std::transform(e.scheme.begin(), e.scheme.end(), e.scheme.begin(), ::tolower);
@@ -75,8 +79,9 @@ Result<Endpoint> ResolveEndpoint(const EndpointOptions& options, const GetEnvFn&
     while (!e.host.empty() && e.host.back() == '/') e.host.pop_back();
     if ((e.scheme != "http" && e.scheme != "https") || e.host.empty() ||
         e.host.find('/') != std::string::npos) {
-      return Status(Code::kInvalidArgument, "invalid endpoint URL '" + url +
-                                                "': expected http://HOST[:PORT] or https://HOST[:PORT]");
+      return Status(
+          Code::kInvalidArgument,
+          "invalid endpoint URL '" + url + "': expected http://HOST[:PORT] or https://HOST[:PORT]");
     }
   }
   bool path_style = options.force_path_style || IsIpAddress(e.host) || IsLocalhost(e.host) ||

@@ -24,8 +24,8 @@ TEST(EndpointTest, AwsVirtualHosted) {
 }
 
 TEST(EndpointTest, PathStyleWhenForcedOrForDottedBucketsOverTls) {
-  auto forced = ResolveEndpoint(
-      {.bucket = "b1x", .region = "us-east-1", .force_path_style = true}, Env({}));
+  auto forced =
+      ResolveEndpoint({.bucket = "b1x", .region = "us-east-1", .force_path_style = true}, Env({}));
   EXPECT_EQ(forced->base_url, "https://s3.us-east-1.amazonaws.com");
   EXPECT_EQ(forced->KeyPath("k"), "/b1x/k");
   auto dotted = ResolveEndpoint({.bucket = "a.b.c", .region = "us-east-1"}, Env({}));
@@ -52,11 +52,12 @@ TEST(EndpointTest, CustomEndpointsFromOptionAndEnvironment) {
 }
 
 TEST(EndpointTest, BadInput) {
-  auto bad = ResolveEndpoint({.bucket = "bkt", .region = "r", .endpoint_url = "127.0.0.1:9000"},
-                             Env({}));
+  auto bad =
+      ResolveEndpoint({.bucket = "bkt", .region = "r", .endpoint_url = "127.0.0.1:9000"}, Env({}));
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("expected http://"), std::string::npos);
-  EXPECT_FALSE(ResolveEndpoint({.bucket = "b", .region = "r", .endpoint_url = "ftp://x"}, Env({})).ok());
+  EXPECT_FALSE(
+      ResolveEndpoint({.bucket = "b", .region = "r", .endpoint_url = "ftp://x"}, Env({})).ok());
   EXPECT_FALSE(ValidateBucketName("ab").ok());
   EXPECT_FALSE(ValidateBucketName("a/b/c").ok());
   EXPECT_TRUE(ValidateBucketName("my.bucket-1").ok());

@@ -32,7 +32,7 @@ Status FaultInjectingClient::Check(S3Op op, const std::string& key) {
 }
 
 // Each operation: fail with the injected error, or forward to the wrapped client.
-#define S3M_FORWARD(Method, Op, Params, ResultT, KeyExpr) \
+#define S3M_FORWARD(Method, Op, Params, ResultT, KeyExpr)               \
   void FaultInjectingClient::Method(Params p, Callback<ResultT> done) { \
     Status e = Check(S3Op::Op, KeyExpr);                                \
     if (!e.ok()) {                                                      \

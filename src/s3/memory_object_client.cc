@@ -78,7 +78,9 @@ void MemoryObjectClient::CompletionLoop() {
   }
 }
 
-std::string MemoryObjectClient::NextEtag() { return fmt::format("\"m{:016x}\"", ++generation_); }
+std::string MemoryObjectClient::NextEtag() {
+  return fmt::format("\"m{:016x}\"", ++generation_);
+}
 
 void MemoryObjectClient::Store(const std::string& key, std::string data,
                                const std::string& storage_class) {
@@ -171,7 +173,8 @@ void MemoryObjectClient::GetObject(GetObjectParams p, Callback<GetObjectResult> 
     if (it == objects_.end()) {
       error = NoSuchKey();
     } else if (!p.if_match.empty() && p.if_match != it->second.etag) {
-      error = Status(Code::kPreconditionFailed, "At least one of the pre-conditions you specified did not hold")
+      error = Status(Code::kPreconditionFailed,
+                     "At least one of the pre-conditions you specified did not hold")
                   .set_http_status(412)
                   .set_s3_code("PreconditionFailed");
     } else if (p.offset >= it->second.data->size() && p.length > 0) {
@@ -244,7 +247,8 @@ void MemoryObjectClient::PutObject(PutObjectParams p, Callback<PutObjectResult> 
   {
     std::lock_guard l(mu_);
     if (p.if_none_match && objects_.count(p.key)) {
-      r = Status(Code::kPreconditionFailed, "At least one of the pre-conditions you specified did not hold")
+      r = Status(Code::kPreconditionFailed,
+                 "At least one of the pre-conditions you specified did not hold")
               .set_http_status(412)
               .set_s3_code("PreconditionFailed");
     } else {

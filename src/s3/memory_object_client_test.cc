@@ -58,9 +58,8 @@ TEST(MemoryObjectClientTest, RangedGetAndIfMatch) {
   });
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Code::kPreconditionFailed);
-  r = Wait<GetObjectResult>([&](auto cb) {
-    c.GetObject({.key = "k", .offset = 100, .length = 5, .buffer = buf}, cb);
-  });
+  r = Wait<GetObjectResult>(
+      [&](auto cb) { c.GetObject({.key = "k", .offset = 100, .length = 5, .buffer = buf}, cb); });
   EXPECT_EQ(r.status().code(), Code::kInvalidRange);
 }
 
@@ -73,7 +72,10 @@ TEST(MemoryObjectClientTest, MultipartUpload) {
   for (int i = 1; i <= 3; i++) {
     std::string data(4, static_cast<char>('a' + i));
     auto part = Wait<UploadPartResult>([&](auto cb) {
-      c.UploadPart({.key = "big", .upload_id = id->upload_id, .part_number = i, .data = data.data(),
+      c.UploadPart({.key = "big",
+                    .upload_id = id->upload_id,
+                    .part_number = i,
+                    .data = data.data(),
                     .size = data.size()},
                    cb);
     });
@@ -93,7 +95,8 @@ TEST(FaultInjectingClientTest, FailsChosenCallsThenPasses) {
   MemoryObjectClient mem;
   mem.Put("k", "v");
   FaultInjectingClient c(&mem);
-  c.SetFault(S3Op::kHeadObject, {.error = Status(Code::kServerError, "boom"), .skip = 1, .times = 1});
+  c.SetFault(S3Op::kHeadObject,
+             {.error = Status(Code::kServerError, "boom"), .skip = 1, .times = 1});
   auto head = [&] { return Wait<ObjectInfo>([&](auto cb) { c.HeadObject({"k"}, cb); }); };
   EXPECT_TRUE(head().ok());
   EXPECT_EQ(head().status().code(), Code::kServerError);

@@ -61,8 +61,8 @@ struct HeadObjectParams {
 struct GetObjectParams {
   std::string key;
   uint64_t offset = 0;
-  uint64_t length = 0;   // bytes wanted; the response may be shorter at the end of the object
-  std::string if_match;  // ETag; empty sends no If-Match
+  uint64_t length = 0;     // bytes wanted; the response may be shorter at the end of the object
+  std::string if_match;    // ETag; empty sends no If-Match
   char* buffer = nullptr;  // at least `length` bytes, owned by the caller
   // Called on the client's thread as bytes land in `buffer` (total so far). Optional.
   std::function<void(uint64_t)> on_progress;

@@ -9,7 +9,9 @@ namespace {
 
 using std::chrono::milliseconds;
 
-Status Retryable() { return Status(Code::kServerError, "x").set_retryable(true).set_http_status(500); }
+Status Retryable() {
+  return Status(Code::kServerError, "x").set_retryable(true).set_http_status(500);
+}
 
 TEST(RetryPolicyTest, FullJitterWithinDoublingCeilingUpToCap) {
   RetryPolicy p({.max_attempts = 20, .base = milliseconds(100), .cap = milliseconds(1000)},

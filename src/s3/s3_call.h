@@ -20,9 +20,9 @@ struct S3ObjectClient::Call {
   // 200 responses may carry an <Error> body (CompleteMultipartUpload, CopyObject).
   bool error_in_200 = false;
   std::string method;
-  std::string path;                                  // encoded
+  std::string path;                                        // encoded
   std::vector<std::pair<std::string, std::string>> query;  // encoded
-  std::vector<Header> headers;                       // unsigned extras (lower-case names)
+  std::vector<Header> headers;                             // unsigned extras (lower-case names)
   const char* body = nullptr;
   uint64_t body_size = 0;
   std::string owned_body;  // for small XML bodies built by the client

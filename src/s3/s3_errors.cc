@@ -46,15 +46,23 @@ Kind FromHttpStatus(int status) {
   switch (status) {
     case 301:
     case 307:
-    case 400: return {Code::kInvalidArgument, false};
-    case 403: return {Code::kAccessDenied, false};
-    case 404: return {Code::kNotFound, false};
-    case 412: return {Code::kPreconditionFailed, false};
-    case 416: return {Code::kInvalidRange, false};
+    case 400:
+      return {Code::kInvalidArgument, false};
+    case 403:
+      return {Code::kAccessDenied, false};
+    case 404:
+      return {Code::kNotFound, false};
+    case 412:
+      return {Code::kPreconditionFailed, false};
+    case 416:
+      return {Code::kInvalidRange, false};
     case 429:
-    case 503: return {Code::kThrottled, true};
-    case 501: return {Code::kNotSupported, false};
-    default: break;
+    case 503:
+      return {Code::kThrottled, true};
+    case 501:
+      return {Code::kNotSupported, false};
+    default:
+      break;
   }
   if (status >= 500) return {Code::kServerError, true};
   return {Code::kInternal, false};
@@ -67,8 +75,8 @@ std::string Explain(const Status& s, const HttpResponse& r, const std::string& b
     return fmt::format("bucket '{}' does not exist", bucket);
   }
   std::string actual = r.Header("x-amz-bucket-region");
-  if (code == "PermanentRedirect" || code == "AuthorizationHeaderMalformed" ||
-      r.status == 301 || (!actual.empty() && actual != region)) {
+  if (code == "PermanentRedirect" || code == "AuthorizationHeaderMalformed" || r.status == 301 ||
+      (!actual.empty() && actual != region)) {
     if (!actual.empty() && actual != region) {
       return fmt::format("bucket '{}' is in region {}, not {}: use --region {}", bucket, actual,
                          region, actual);

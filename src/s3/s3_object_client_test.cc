@@ -44,8 +44,9 @@ class ScriptedHttp final : public HttpClient {
     return r;
   }
   static HttpResponse Error(int status, const std::string& code) {
-    return Ok(status, "<Error><Code>" + code + "</Code><Message>m</Message>"
-                      "<RequestId>RID</RequestId></Error>");
+    return Ok(status, "<Error><Code>" + code +
+                          "</Code><Message>m</Message>"
+                          "<RequestId>RID</RequestId></Error>");
   }
   static HttpResponse Transport(Code code, bool maybe_sent) {
     HttpResponse r;
@@ -90,13 +91,12 @@ class S3ObjectClientTest : public ::testing::Test {
 };
 
 TEST_F(S3ObjectClientTest, RangedGetIsSignedAndFillsTheBuffer) {
-  http_->script.push_back(ScriptedHttp::Ok(
-      206, "0123", {{"etag", "\"e\""}, {"content-range", "bytes 10-13/100"}}));
+  http_->script.push_back(
+      ScriptedHttp::Ok(206, "0123", {{"etag", "\"e\""}, {"content-range", "bytes 10-13/100"}}));
   char buf[4];
   auto r = Wait<GetObjectResult>([&](auto cb) {
-    client_->GetObject({.key = "dir/a b", .offset = 10, .length = 4, .if_match = "\"e\"",
-                        .buffer = buf},
-                       cb);
+    client_->GetObject(
+        {.key = "dir/a b", .offset = 10, .length = 4, .if_match = "\"e\"", .buffer = buf}, cb);
   });
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->bytes, 4u);
@@ -161,8 +161,9 @@ TEST_F(S3ObjectClientTest, CompleteIsNotRetriedAfterItMayHaveRun) {
   http_->sent.clear();
   http_->script = {ScriptedHttp::Transport(Code::kNetwork, /*maybe_sent=*/false),
                    ScriptedHttp::Error(200, "InternalError"),
-                   ScriptedHttp::Ok(200, "<CompleteMultipartUploadResult><ETag>\"x-1\"</ETag>"
-                                         "</CompleteMultipartUploadResult>")};
+                   ScriptedHttp::Ok(200,
+                                    "<CompleteMultipartUploadResult><ETag>\"x-1\"</ETag>"
+                                    "</CompleteMultipartUploadResult>")};
   r = Wait<CompleteMultipartUploadResult>([&](auto cb) {
     client_->CompleteMultipartUpload({.key = "k", .upload_id = "u", .parts = {{1, "\"e\"", ""}}},
                                      cb);
@@ -177,8 +178,12 @@ TEST_F(S3ObjectClientTest, UploadPartSendsCrc32c) {
   http_->script = {ScriptedHttp::Ok(200, "", {{"etag", "\"p1\""}})};
   std::string data = "123456789";
   auto r = Wait<UploadPartResult>([&](auto cb) {
-    client_->UploadPart({.key = "k", .upload_id = "u/+", .part_number = 1, .data = data.data(),
-                         .size = data.size(), .checksum = ChecksumAlgorithm::kCrc32c},
+    client_->UploadPart({.key = "k",
+                         .upload_id = "u/+",
+                         .part_number = 1,
+                         .data = data.data(),
+                         .size = data.size(),
+                         .checksum = ChecksumAlgorithm::kCrc32c},
                         cb);
   });
   ASSERT_TRUE(r.ok());

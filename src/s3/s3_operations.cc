@@ -46,7 +46,9 @@ bool ParseContentRangeTotal(const std::string& s, uint64_t* total) {
   return true;
 }
 
-std::string Encode(const std::string& s) { return UriEncode(s, false); }
+std::string Encode(const std::string& s) {
+  return UriEncode(s, false);
+}
 
 }  // namespace
 
@@ -132,8 +134,8 @@ void S3ObjectClient::ListObjects(ListObjectsParams p, Callback<ListObjectsResult
   }
   if (!p.start_after.empty()) call->query.emplace_back("start-after", Encode(p.start_after));
   call->query.emplace_back("max-keys", std::to_string(p.max_keys));
-  call->done = Reply(std::move(done),
-                     [](const HttpResponse& r) { return ParseListObjectsV2(r.body); });
+  call->done =
+      Reply(std::move(done), [](const HttpResponse& r) { return ParseListObjectsV2(r.body); });
   Start(std::move(call));
 }
 
@@ -185,12 +187,12 @@ void S3ObjectClient::UploadPart(UploadPartParams p, Callback<UploadPartResult> d
   call->payload_hash = kUnsignedPayload;
   std::string crc;
   AddChecksum(*call, p.checksum, &crc);
-  call->done = Reply(std::move(done), [n = p.part_number, crc](const HttpResponse& r)
-                                          -> Result<UploadPartResult> {
-    std::string etag = r.Header("etag");
-    if (etag.empty()) return BadResponse("UploadPart without ETag");
-    return UploadPartResult{CompletedPart{n, etag, crc}};
-  });
+  call->done = Reply(std::move(done),
+                     [n = p.part_number, crc](const HttpResponse& r) -> Result<UploadPartResult> {
+                       std::string etag = r.Header("etag");
+                       if (etag.empty()) return BadResponse("UploadPart without ETag");
+                       return UploadPartResult{CompletedPart{n, etag, crc}};
+                     });
   Start(std::move(call));
 }
 
@@ -205,9 +207,8 @@ void S3ObjectClient::CompleteMultipartUpload(CompleteMultipartUploadParams p,
   call->payload_hash = Sha256Hex(call->owned_body.data(), call->owned_body.size());
   call->idempotent = false;
   call->error_in_200 = true;
-  call->done = Reply(std::move(done), [](const HttpResponse& r) {
-    return ParseCompleteMultipartUpload(r.body);
-  });
+  call->done = Reply(std::move(done),
+                     [](const HttpResponse& r) { return ParseCompleteMultipartUpload(r.body); });
   Start(std::move(call));
 }
 
@@ -238,8 +239,8 @@ void S3ObjectClient::CopyObject(CopyObjectParams p, Callback<CopyObjectResult> d
   call->headers.emplace_back("x-amz-copy-source",
                              "/" + options_.bucket + "/" + UriEncode(p.source_key, true));
   call->error_in_200 = true;
-  call->done = Reply(std::move(done),
-                     [](const HttpResponse& r) { return ParseCopyObjectResult(r.body); });
+  call->done =
+      Reply(std::move(done), [](const HttpResponse& r) { return ParseCopyObjectResult(r.body); });
   Start(std::move(call));
 }
 

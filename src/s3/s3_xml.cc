@@ -12,8 +12,8 @@ namespace {
 constexpr size_t kBodyExcerpt = 160;
 
 Status Malformed(const char* what, std::string_view body) {
-  return Status(Code::kInternal, std::string("malformed or truncated ") + what + " response: " +
-                                     std::string(body.substr(0, kBodyExcerpt)))
+  return Status(Code::kInternal, std::string("malformed or truncated ") + what +
+                                     " response: " + std::string(body.substr(0, kBodyExcerpt)))
       .set_retryable(true);
 }
 
@@ -21,7 +21,9 @@ bool Load(pugi::xml_document& doc, std::string_view body) {
   return doc.load_buffer(body.data(), body.size(), pugi::parse_default, pugi::encoding_utf8);
 }
 
-std::string Text(const pugi::xml_node& n, const char* child) { return n.child(child).text().get(); }
+std::string Text(const pugi::xml_node& n, const char* child) {
+  return n.child(child).text().get();
+}
 
 }  // namespace
 

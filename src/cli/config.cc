@@ -172,7 +172,7 @@ ParsedCommandLine ParseCommandLine(int argc, const char* const* argv) {
   app.add_option("--storage-class", c.storage_class, "Storage class of new objects");
   app.add_option("--upload-checksums", checksums, "crc32c or off")->capture_default_str();
   app.add_option("--memory-target", memory_target_mib,
-                 "Memory target of the process in MiB; data buffers get all but 96 MiB "
+                 "Memory target of the process in MiB; data buffers get all but 128 MiB "
                  "(default: 512, or 1/4 of RAM or the cgroup limit if smaller)");
   app.add_option("-l,--log-directory", c.log_directory,
                  "Write logs to files here (default: syslog)");

@@ -24,6 +24,13 @@ class FsTest : public ::testing::TestWithParam<bool> {
   FsTest()
       : mem_(std::make_unique<MemoryObjectClient>(MemoryObjectClient::Options{GetParam()})),
         faults_(std::make_unique<FaultInjectingClient>(mem_.get())) {}
+  // The file system first; then the in-memory client, whose destructor runs the completions
+  // still queued (they may call back through `faults_`, e.g. an upload's abort) and joins
+  // its threads; only then the wrapper.
+  ~FsTest() override {
+    fs_.reset();
+    mem_.reset();
+  }
 
   // (Re)creates the file system with `o` (the fixture's clock is injected).
   FileSystem& Mount(FsOptions o = {}) {

@@ -50,6 +50,7 @@ S3ObjectClient::S3ObjectClient(std::unique_ptr<HttpClient> http, CredentialsProv
 
 S3ObjectClient::~S3ObjectClient() {
   // Completes every outstanding call (kCancelled) while this object is still whole.
+  stopping_ = true;
   http_.reset();
 }
 
@@ -59,6 +60,10 @@ void S3ObjectClient::Start(std::shared_ptr<Call> call) {
 }
 
 void S3ObjectClient::Attempt(const std::shared_ptr<Call>& call) {
+  if (stopping_) {
+    Finish(call, Status(Code::kCancelled, "S3 client shut down"));
+    return;
+  }
   call->attempts++;
   SignableRequest req;
   req.method = call->method;
@@ -110,7 +115,7 @@ void S3ObjectClient::OnResponse(const std::shared_ptr<Call>& call, HttpResponse 
     error = StatusFromResponse(response, options_.bucket, options_.region);
   }
   auto delay = retry_.NextDelay(call->attempts, error, call->idempotent, maybe_sent);
-  if (!delay) {
+  if (!delay || stopping_) {
     Finish(call, std::move(error));
     return;
   }

@@ -84,6 +84,9 @@ class S3ObjectClient final : public ObjectClient {
   void Finish(const std::shared_ptr<Call>& call, Result<HttpResponse> result);
 
   std::unique_ptr<HttpClient> http_;
+  // Set while the destructor cancels outstanding calls: a completion that starts a new
+  // operation (an upload's abort) then completes it at once with kCancelled.
+  std::atomic<bool> stopping_{false};
   CredentialsProvider* credentials_;
   Clock* clock_;
   S3ClientOptions options_;

@@ -16,7 +16,6 @@ void InitLogging(LogTarget target, const std::string& directory, bool debug);
 
 }  // namespace s3m
 
-#define S3M_TRACE(...) SPDLOG_TRACE(__VA_ARGS__)
 #define S3M_DEBUG(...) spdlog::debug(__VA_ARGS__)
 // Per-operation tracing (-d): formats nothing unless debug logging is on.
 #define S3M_TRACE_OP(...)                                                     \

@@ -42,9 +42,8 @@ class FuseSession {
   ~FuseSession();  // unmounts if still mounted
 
   // Serves requests until unmounted (by fusermount3 -u, umount, or a signal once the
-  // files open then are closed) or Exit().
+  // files open then are closed).
   Status Run();
-  void Exit();
   void Unmount();
 
  private:

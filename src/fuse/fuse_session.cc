@@ -189,10 +189,6 @@ Status FuseSession::Run() {
   return Status::Ok();
 }
 
-void FuseSession::Exit() {
-  fuse_session_exit(impl_->session);
-}
-
 void FuseSession::Unmount() {
   if (!impl_->mounted) return;
   fuse_session_unmount(impl_->session);

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,6 +38,8 @@ struct Credentials {
 // Reads an environment variable; tests substitute a map.
 using GetEnvFn = std::function<std::optional<std::string>(const std::string&)>;
 GetEnvFn ProcessEnv();
+// A fixed environment, for tests and tools.
+GetEnvFn MapEnv(std::map<std::string, std::string> vars);
 
 class CredentialsProvider {
  public:

@@ -20,14 +20,6 @@ namespace {
 using namespace std::chrono_literals;
 using Env = std::map<std::string, std::string>;
 
-GetEnvFn MapEnv(Env vars) {
-  return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
-    auto it = vars.find(name);
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-}
-
 // A temporary HOME with an .aws directory, removed afterwards.
 class CredentialsTest : public ::testing::Test {
  protected:

@@ -8,14 +8,6 @@
 namespace s3m {
 namespace {
 
-GetEnvFn MapEnv(std::map<std::string, std::string> vars) {
-  return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
-    auto it = vars.find(name);
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-}
-
 TEST(ProfileFilesTest, ParsesCredentialsFileSectionsCommentsAndWhitespace) {
   ProfileSections s = ParseProfileFile(
       "# leading comment\n"

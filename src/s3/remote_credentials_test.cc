@@ -30,14 +30,6 @@ namespace {
 using namespace std::chrono_literals;
 using Env = std::map<std::string, std::string>;
 
-GetEnvFn MapEnv(Env vars) {
-  return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
-    auto it = vars.find(name);
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-}
-
 // A local port with nothing listening on it.
 int ClosedPort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);

@@ -40,15 +40,9 @@ TEST(RetryPolicyTest, NonIdempotentOnlyWhenCertainlyNotRun) {
 }
 
 TEST(RetryPolicyTest, MaxAttemptsFromEnvironment) {
-  auto env = [](std::map<std::string, std::string> m) {
-    return [m](const std::string& k) -> std::optional<std::string> {
-      auto it = m.find(k);
-      return it == m.end() ? std::nullopt : std::optional<std::string>(it->second);
-    };
-  };
-  EXPECT_EQ(RetryOptionsFromEnv({}, env({{"AWS_MAX_ATTEMPTS", "4"}})).max_attempts, 4);
-  EXPECT_EQ(RetryOptionsFromEnv({}, env({{"AWS_MAX_ATTEMPTS", "zero"}})).max_attempts, 10);
-  EXPECT_EQ(RetryOptionsFromEnv({}, env({})).max_attempts, 10);
+  EXPECT_EQ(RetryOptionsFromEnv({}, MapEnv({{"AWS_MAX_ATTEMPTS", "4"}})).max_attempts, 4);
+  EXPECT_EQ(RetryOptionsFromEnv({}, MapEnv({{"AWS_MAX_ATTEMPTS", "zero"}})).max_attempts, 10);
+  EXPECT_EQ(RetryOptionsFromEnv({}, MapEnv({})).max_attempts, 10);
 }
 
 }  // namespace

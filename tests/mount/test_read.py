@@ -134,6 +134,15 @@ class ReadTest(MountTestCase):
             self.assertEqual(os.pread(fd, 10, len(self.blob) - 3), self.blob[-3:])
             os.close(fd)
 
+    def test_mmap_read_is_byte_exact(self):
+        with Mount(self.moto, self.bucket) as m:
+            with open(m.path("blob"), "rb") as f:
+                with mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ) as mm:
+                    self.assertEqual(len(mm), len(self.blob))
+                    self.assertEqual(mm[:4096], self.blob[:4096])
+                    self.assertEqual(mm[-5000:], self.blob[-5000:])
+                    self.assertEqual(bytes(mm), self.blob)
+
     def test_eight_concurrent_readers(self):
         with Mount(self.moto, self.bucket) as m:
             def read_all(i):

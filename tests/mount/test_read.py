@@ -12,6 +12,11 @@ import unittest
 from harness import Mount, MountTestCase, data, read_bytes
 
 
+def read_text(path):
+    with open(path) as f:
+        return f.read().strip()
+
+
 class ListingTest(MountTestCase):
     @classmethod
     def setUpClass(cls):
@@ -142,6 +147,35 @@ class ReadTest(MountTestCase):
                     self.assertEqual(mm[:4096], self.blob[:4096])
                     self.assertEqual(mm[-5000:], self.blob[-5000:])
                     self.assertEqual(bytes(mm), self.blob)
+
+    @unittest.skipUnless(os.geteuid() == 0, "the BDI readahead is set only as root")
+    def test_buffered_reads_reach_the_daemon_as_1_mib_requests(self):
+        # The kernel lowers the mount's readahead when it takes the INIT reply, so s3mount
+        # raises it afterwards; with the 128 KiB default a buffered reader costs 8x the
+        # FUSE round trips.
+        m = Mount(self.moto, self.bucket, ["-d"])
+        with m:
+            os.stat(m.dir)  # returns once INIT is done
+            device = None
+            with open("/proc/self/mountinfo") as f:
+                for line in f:
+                    fields = line.split()
+                    if fields[4] == m.dir:
+                        device = fields[2]
+            self.assertIsNotNone(device)
+            ra_path = f"/sys/class/bdi/{device}/read_ahead_kb"
+            deadline = time.time() + 5
+            while time.time() < deadline and read_text(ra_path) != "4096":
+                time.sleep(0.05)
+            self.assertEqual(read_text(ra_path), "4096")
+            with open(m.path("blob"), "rb") as f:
+                self.assertEqual(f.read(), self.blob)
+            m.unmount()
+            sizes = [int(s) for s in re.findall(r"read ino=\d+ fh=\d+ off=\d+ size=(\d+)", m.log_text())]
+        self.assertTrue(sizes)
+        self.assertGreaterEqual(max(sizes), 1 << 20)
+        # 9 MiB in 1 MiB requests, plus the kernel's first small synchronous read(s).
+        self.assertLessEqual(len(sizes), 16, sizes)
 
     def test_eight_concurrent_readers(self):
         with Mount(self.moto, self.bucket) as m:

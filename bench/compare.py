@@ -12,6 +12,9 @@ curl --parallel over presigned URLs. See docs/BENCHMARKS.md for what each figure
 Also the helper for the load generators that are plain file I/O (small files, time to first
 byte, parallel readers): `compare.py --helper NAME ARGS...` (run as a child, so that its CPU
 time and wall time are measured like any other load generator's).
+
+Shared helpers are in compare_util.py, the memfs run and the memory check in compare_extra.py,
+the tables in compare_report.py.
 """
 import argparse
 import concurrent.futures
@@ -27,34 +30,27 @@ import subprocess
 import sys
 import time
 
+from compare_extra import ExtraRuns
+from compare_util import (BUCKET, GIB, MIB, Failure, RgwLog, fmt_counts, is_mounted, log,
+                          pids_with_arg, proc_cpu, proc_hwm_mib, reset_hwm, run_measured, size_bytes)
+
 ALL_CLIENTS = ["s3mount", "s3fs", "rclone-off", "rclone-writes"]
 ALL_WORKLOADS = ["ior-write", "ior-read", "dd", "randread", "small-write", "small-read", "ls", "ttfb"]
-MIB = 1 << 20
-GIB = 1 << 30
-BUCKET = "bench-compare"
 RAW_PART = 8 * MIB  # the raw capacity uses the same ranged GET / PUT size as s3mount's default part
 RAW_PARALLEL = 16   # requests in flight for the raw capacity (BENCH-SERVER.md: 8-16 saturate RGW)
 
-# Sizes per mode. "full" is issue 4's shape; "quick" keeps every workload but smaller (~5 min).
+# Sizes per mode. "full" is issue 4's shape (memory check: 8 readers of 1 GiB objects); "quick"
+# keeps every workload but smaller (~5 min).
 MODES = {
     "full": dict(rounds=3, ior_block="512m", ior_transfer="16m", tasks=2, big=1 * GIB,
                  randread_s=20, small_files=1000, small_size=256 * 1024, small_threads=8,
                  ls_objects=10000, ttfb_samples=9, raw_get=2 * GIB, raw_put=1 * GIB,
-                 mem_readers=8, mem_size=512 * MIB, memfs_size=1 * GIB, timeout=300),
+                 mem_readers=8, mem_size=1 * GIB, memfs_size=1 * GIB, timeout=300),
     "quick": dict(rounds=1, ior_block="128m", ior_transfer="16m", tasks=2, big=256 * MIB,
                   randread_s=5, small_files=200, small_size=256 * 1024, small_threads=8,
                   ls_objects=2000, ttfb_samples=5, raw_get=512 * MIB, raw_put=256 * MIB,
                   mem_readers=8, mem_size=128 * MIB, memfs_size=1 * GIB, timeout=120),
 }
-
-
-def size_bytes(text):
-    m = re.fullmatch(r"(\d+)([kmgKMG]?)", text)
-    return int(m.group(1)) << {"": 0, "k": 10, "m": 20, "g": 30}[m.group(2).lower()]
-
-
-def log(msg):
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -109,144 +105,8 @@ def helper(argv):
 
 
 # ---------------------------------------------------------------------------------------------
-# Processes, mounts, measurements
 
-class Failure(Exception):
-    pass
-
-
-def run_measured(cmd, logf, timeout, env=None):
-    """Runs cmd (list) with stdout+stderr appended to logf; returns (wall_s, child_cpu_s, stdout)."""
-    with open(logf, "a") as lf:
-        lf.write(f"\n$ {' '.join(cmd)}\n")
-    out_path = logf + ".out"
-    with open(out_path, "w") as out, open(logf, "a") as err:
-        t0 = time.perf_counter()
-        p = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, start_new_session=True)
-        deadline = t0 + timeout
-        while True:
-            pid, status, ru = os.wait4(p.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.perf_counter() > deadline:
-                os.killpg(p.pid, signal.SIGKILL)
-                pid, status, ru = os.wait4(p.pid, 0)
-                raise Failure(f"timeout after {timeout} s: {' '.join(cmd[:3])}...")
-            time.sleep(0.02)
-        wall = time.perf_counter() - t0
-    text = open(out_path).read()
-    with open(logf, "a") as lf:
-        lf.write(text[-4000:])
-    rc = os.waitstatus_to_exitcode(status)
-    if rc != 0:
-        tail = open(logf).read().strip().splitlines()[-3:]
-        raise Failure(f"exit {rc}: {' | '.join(tail)[:300]}")
-    return wall, ru.ru_utime + ru.ru_stime, text
-
-
-def is_mounted(path):
-    with open("/proc/self/mountinfo") as f:
-        return any(line.split()[4] == path for line in f)
-
-
-def pids_with_arg(path):
-    """The processes whose argv holds `path` (the mount daemons), excluding this runner."""
-    pids = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit() or int(d) == os.getpid():
-            continue
-        try:
-            args = open(f"/proc/{d}/cmdline", "rb").read().split(b"\0")
-        except OSError:
-            continue
-        if path.encode() in args:
-            pids.append(int(d))
-    return pids
-
-
-def proc_cpu(pids):
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick   # utime, stime
-        except OSError:
-            pass
-    return total
-
-
-def reset_hwm(pids):
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/clear_refs", "w") as f:
-                f.write("5")   # resets VmHWM to the current RSS
-        except OSError:
-            pass
-
-
-def proc_hwm_mib(pids):
-    total = 0
-    for pid in pids:
-        try:
-            for line in open(f"/proc/{pid}/status"):
-                if line.startswith("VmHWM:"):
-                    total += int(line.split()[1])
-        except OSError:
-            pass
-    return total / 1024
-
-
-class RgwLog:
-    """Counts the S3 requests RGW served between two marks, from its beast access lines
-    (logged at debug_rgw 1, Ceph's default), classified by operation."""
-
-    LINE = re.compile(r'beast: \S+ \S+ - \S+ \[[^\]]*\] "(\w+) ([^ ]*) HTTP')
-
-    def __init__(self, path):
-        self.path = path
-
-    def mark(self):
-        return os.path.getsize(self.path) if os.path.exists(self.path) else 0
-
-    def count(self, start):
-        time.sleep(0.3)  # RGW writes the access line after the response
-        counts = {}
-        with open(self.path, "rb") as f:
-            f.seek(start)
-            for raw in f:
-                m = self.LINE.search(raw.decode(errors="replace"))
-                if not m:
-                    continue
-                op = self.classify(m.group(1), m.group(2))
-                counts[op] = counts.get(op, 0) + 1
-        return counts
-
-    @staticmethod
-    def classify(method, target):
-        path, _, query = target.partition("?")
-        is_bucket = path.strip("/").count("/") == 0
-        q = query.split("&")
-        if method == "GET":
-            return "List" if is_bucket else "Get"
-        if method == "HEAD":
-            return "HeadBucket" if is_bucket else "Head"
-        if method == "PUT":
-            return "UploadPart" if any(x.startswith("partNumber=") for x in q) else "Put"
-        if method == "POST":
-            return "CreateMPU" if "uploads" in q or "uploads=" in q else "CompleteMPU"
-        if method == "DELETE":
-            return "AbortMPU" if any(x.startswith("uploadId=") for x in q) else "Delete"
-        return method
-
-
-def fmt_counts(counts):
-    return " ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "none"
-
-
-# ---------------------------------------------------------------------------------------------
-
-class Bench:
+class Bench(ExtraRuns):
     def __init__(self, args):
         self.a = args
         self.p = dict(MODES["quick" if args.quick else "full"])
@@ -273,14 +133,7 @@ class Bench:
         self.ior = shutil.which("ior") or ("/opt/ior/bin/ior" if os.access("/opt/ior/bin/ior", os.X_OK) else None)
         if args.no_ior:
             self.ior = None
-        import boto3
-        from botocore.config import Config
-        self.s3 = boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=self.key,
-                               aws_secret_access_key=self.secret, region_name="us-east-1",
-                               config=Config(signature_version="s3v4",
-                                             s3={"addressing_style": "path"},
-                                             max_pool_connections=32, connect_timeout=10,
-                                             read_timeout=60, retries={"max_attempts": 2}))
+        self.s3 = self.s3_client()
         self.s3mount = args.s3mount
         self.reported = False
         self.t0 = time.time()
@@ -290,6 +143,15 @@ class Bench:
         self.memfs = args.memfs
 
     # ----- S3 control plane
+    def s3_client(self):
+        import boto3
+        from botocore.config import Config
+        return boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=self.key,
+                            aws_secret_access_key=self.secret, region_name="us-east-1",
+                            config=Config(signature_version="s3v4", s3={"addressing_style": "path"},
+                                          max_pool_connections=32, connect_timeout=10,
+                                          read_timeout=60, retries={"max_attempts": 2}))
+
     def put_file_as(self, path, key):
         from boto3.s3.transfer import TransferConfig
         self.s3.upload_file(path, BUCKET, key, Config=TransferConfig(
@@ -630,103 +492,6 @@ class Bench:
             self.failures.append(("raw", name, rnd, str(e), logf))
             log(f"r{rnd}-{name}: FAIL {e}")
         self.samples.append(row)
-
-    # ----- memory check: N concurrent sequential buffered readers, s3mount at default settings
-    def run_memory_check(self):
-        p = self.p
-        n, size = p["mem_readers"], p["mem_size"]
-        log(f"memory check: {n} readers of {size // MIB} MiB objects")
-        src = f"{self.work}/shm/mem"
-        subprocess.run(["head", "-c", str(size), "/dev/urandom"], check=True, stdout=open(src, "wb"))
-        with concurrent.futures.ThreadPoolExecutor(4) as ex:
-            list(ex.map(lambda i: self.put_file_as(src, f"mem/m-{i}"), range(n)))
-        os.unlink(src)
-        logdir = f"{self.logs}/memory-check"
-        os.makedirs(logdir, exist_ok=True)
-        row = dict(round=0, client="s3mount", workload=f"mem-{n}x{size // MIB}MiB")
-        mnt = None
-        try:
-            mnt, pids = self.mount("s3mount", logdir)
-            reset_hwm(pids)
-            cpu0 = proc_cpu(pids)
-            script = " & ".join(f"dd if={mnt}/mem/m-{i} of=/dev/null bs=1M status=none" for i in range(n))
-            wall, gen, _ = run_measured(["bash", "-c", script + " & wait"], f"{logdir}/workload.log",
-                                        p["timeout"])
-            row.update(value=round(n * size / MIB / wall, 3), unit="MiB/s", wall_s=round(wall, 3),
-                       client_cpu_s=round(proc_cpu(pids) - cpu0, 3), peak_rss_mib=round(proc_hwm_mib(pids), 1))
-            self.unmount(mnt)
-            mnt = None
-            row["s3mount_log_requests"] = self.s3mount_counts(logdir)
-            log(f"memory check: peak RSS {row['peak_rss_mib']} MiB, {row['value']} MiB/s aggregate")
-        except Exception as e:  # noqa: BLE001
-            row.update(value="fail", reason=str(e))
-            self.failures.append(("s3mount", "memory-check", 0, str(e), f"{logdir}/workload.log"))
-            log(f"memory check: FAIL {e}")
-        finally:
-            if mnt:
-                self.unmount(mnt)
-            self.delete_prefix("mem/")
-        self.memory = row
-
-    # ----- in-memory backend: s3mount-memfs vs libfuse's null example
-    def build_null(self):
-        src = "/usr/share/doc/libfuse3-dev/examples/null.c"
-        exe = f"{self.work}/null"
-        flags = subprocess.run(["pkg-config", "--cflags", "--libs", "fuse3"], check=True,
-                               capture_output=True, text=True).stdout.split()
-        subprocess.run(["gcc", "-O2", "-o", exe, src] + flags, check=True)
-        return exe
-
-    def run_memfs(self, rnd):
-        size = self.p["memfs_size"]
-        order = ["null", "s3mount-memfs"] if rnd % 2 else ["s3mount-memfs", "null"]
-        for name in order:
-            logf = f"{self.logs}/r{rnd}-{name}.log"
-            proc = None
-            try:
-                if name == "null":
-                    target = f"{self.work}/nullfile"
-                    open(target, "a").close()
-                    cmd = [self.null_exe, "-f", target]
-                else:
-                    mnt = f"{self.work}/mnt/memfs"
-                    os.makedirs(mnt, exist_ok=True)
-                    cmd = [self.memfs, "--objects", "1", "--size", str(size), mnt]
-                    target = f"{mnt}/obj-0"
-                proc = subprocess.Popen(cmd, stdout=open(logf, "a"), stderr=subprocess.STDOUT)
-                self.children.append(proc)
-                mp = target if name == "null" else os.path.dirname(target)
-                for _ in range(600):
-                    if is_mounted(mp) or proc.poll() is not None:
-                        break
-                    time.sleep(0.1)
-                if not is_mounted(mp):
-                    raise Failure(f"{name} did not mount")
-                for mode, flag in (("direct", ["iflag=direct"]), ("buffered", [])):
-                    cpu0 = proc_cpu([proc.pid])
-                    wall, _, _ = run_measured(["dd", f"if={target}", "of=/dev/null", "bs=1M",
-                                               f"count={size // MIB}"] + flag, logf, self.p["timeout"])
-                    cpu = proc_cpu([proc.pid]) - cpu0
-                    row = dict(round=rnd, client=name, workload=f"memfs-{mode}",
-                               value=round(size / MIB / wall, 3), unit="MiB/s", wall_s=round(wall, 3),
-                               client_cpu_s=round(cpu, 3), cpu_s_per_gib=round(cpu / (size / GIB), 3))
-                    self.samples.append(row)
-                    log(f"r{rnd}-{name}-{mode}: {row['value']} MiB/s")
-            except Exception as e:  # noqa: BLE001
-                self.samples.append(dict(round=rnd, client=name, workload="memfs-direct", value="fail",
-                                         reason=str(e)))
-                self.failures.append((name, "memfs", rnd, str(e), logf))
-                log(f"r{rnd}-{name}: FAIL {e}")
-            finally:
-                mp = f"{self.work}/nullfile" if name == "null" else f"{self.work}/mnt/memfs"
-                if is_mounted(mp):
-                    subprocess.run(["fusermount3", "-u", mp], stderr=subprocess.DEVNULL)
-                if proc:
-                    try:
-                        proc.wait(timeout=30)
-                    except subprocess.TimeoutExpired:
-                        proc.kill()
-                        proc.wait()
 
     # ----- the run
     def run(self):

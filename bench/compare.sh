@@ -10,7 +10,8 @@
 # --big 1g, --ior-block 512m, --ls-objects N, --small-files N, --randread-s S, --timeout S.
 # Results: bench/results/compare.{md,csv,png} and compare-samples.csv; logs under $WORK_DIR/logs.
 # Environment: WORK_DIR (default /var/tmp/s3mount-compare), BUILD_DIR (default build-bench),
-# RGW_DIR / RGW_PORT / RGW_MON_PORT (default /var/tmp/s3mount-rgw-compare, 17780, 16989).
+# RGW_DIR / RGW_PORT / RGW_MON_PORT (default /var/tmp/s3mount-rgw-compare, 17780, 16989),
+# RGW_MEMSTORE_BYTES (default 12 GiB). Full mode needs ~15 GiB of free RAM (memory check).
 # Facts about the server: ../shared/docs/BENCH-SERVER.md; figures explained in docs/BENCHMARKS.md.
 set -euo pipefail
 
@@ -19,8 +20,9 @@ WORK_DIR=${WORK_DIR:-/var/tmp/s3mount-compare}
 BUILD_DIR=${BUILD_DIR:-$ROOT/build-bench}
 export RGW_DIR=${RGW_DIR:-/var/tmp/s3mount-rgw-compare}
 export RGW_PORT=${RGW_PORT:-17780} RGW_MON_PORT=${RGW_MON_PORT:-16989}
-# memstore holds ~1.7x what is stored; the run keeps at most ~4 GiB live.
-export RGW_MEMSTORE_BYTES=${RGW_MEMSTORE_BYTES:-$((8 << 30))}
+# The memory check (8 readers of 1 GiB objects) restarts RGW empty and stores 8 GiB; the steps
+# before it keep at most ~4 GiB live. memstore holds ~1.7x that in RAM (~14 GiB at the check).
+export RGW_MEMSTORE_BYTES=${RGW_MEMSTORE_BYTES:-$((12 << 30))}
 
 case "${1:-}" in -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 

@@ -1,0 +1,156 @@
+"""compare_util.py: compare.py's process, mount and measurement helpers (no state of a run), so
+that compare.py and compare_extra.py share them."""
+import os
+import re
+import signal
+import subprocess
+import time
+
+MIB = 1 << 20
+GIB = 1 << 30
+BUCKET = "bench-compare"
+
+
+def size_bytes(text):
+    m = re.fullmatch(r"(\d+)([kmgKMG]?)", text)
+    return int(m.group(1)) << {"": 0, "k": 10, "m": 20, "g": 30}[m.group(2).lower()]
+
+
+def log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+class Failure(Exception):
+    pass
+
+
+def run_measured(cmd, logf, timeout, env=None):
+    """Runs cmd (list) with stdout+stderr appended to logf; returns (wall_s, child_cpu_s, stdout)."""
+    with open(logf, "a") as lf:
+        lf.write(f"\n$ {' '.join(cmd)}\n")
+    out_path = logf + ".out"
+    with open(out_path, "w") as out, open(logf, "a") as err:
+        t0 = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, start_new_session=True)
+        deadline = t0 + timeout
+        while True:
+            pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                os.killpg(p.pid, signal.SIGKILL)
+                pid, status, ru = os.wait4(p.pid, 0)
+                raise Failure(f"timeout after {timeout} s: {' '.join(cmd[:3])}...")
+            time.sleep(0.02)
+        wall = time.perf_counter() - t0
+    text = open(out_path).read()
+    with open(logf, "a") as lf:
+        lf.write(text[-4000:])
+    rc = os.waitstatus_to_exitcode(status)
+    if rc != 0:
+        tail = open(logf).read().strip().splitlines()[-3:]
+        raise Failure(f"exit {rc}: {' | '.join(tail)[:300]}")
+    return wall, ru.ru_utime + ru.ru_stime, text
+
+
+def is_mounted(path):
+    with open("/proc/self/mountinfo") as f:
+        return any(line.split()[4] == path for line in f)
+
+
+def pids_with_arg(path):
+    """The processes whose argv holds `path` (the mount daemons), excluding this runner."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit() or int(d) == os.getpid():
+            continue
+        try:
+            args = open(f"/proc/{d}/cmdline", "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if path.encode() in args:
+            pids.append(int(d))
+    return pids
+
+
+def proc_cpu(pids):
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick   # utime, stime
+        except OSError:
+            pass
+    return total
+
+
+def reset_hwm(pids):
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/clear_refs", "w") as f:
+                f.write("5")   # resets VmHWM to the current RSS
+        except OSError:
+            pass
+
+
+def proc_hwm_mib(pids):
+    total = 0
+    for pid in pids:
+        try:
+            for line in open(f"/proc/{pid}/status"):
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024
+
+
+class RgwLog:
+    """Counts the S3 requests RGW served between two marks, from its beast access lines
+    (logged at debug_rgw 1, Ceph's default), classified by operation."""
+
+    LINE = re.compile(r'beast: \S+ \S+ - \S+ \[[^\]]*\] "(\w+) ([^ ]*) HTTP')
+
+    def __init__(self, path):
+        self.path = path
+
+    def mark(self):
+        return os.path.getsize(self.path) if os.path.exists(self.path) else 0
+
+    def count(self, start):
+        time.sleep(0.3)  # RGW writes the access line after the response
+        counts = {}
+        if start > self.mark():
+            start = 0   # a restarted RGW (bench/rgw.sh start) recreates its log
+        with open(self.path, "rb") as f:
+            f.seek(start)
+            for raw in f:
+                m = self.LINE.search(raw.decode(errors="replace"))
+                if not m:
+                    continue
+                op = self.classify(m.group(1), m.group(2))
+                counts[op] = counts.get(op, 0) + 1
+        return counts
+
+    @staticmethod
+    def classify(method, target):
+        path, _, query = target.partition("?")
+        is_bucket = path.strip("/").count("/") == 0
+        q = query.split("&")
+        if method == "GET":
+            return "List" if is_bucket else "Get"
+        if method == "HEAD":
+            return "HeadBucket" if is_bucket else "Head"
+        if method == "PUT":
+            return "UploadPart" if any(x.startswith("partNumber=") for x in q) else "Put"
+        if method == "POST":
+            return "CreateMPU" if "uploads" in q or "uploads=" in q else "CompleteMPU"
+        if method == "DELETE":
+            return "AbortMPU" if any(x.startswith("uploadId=") for x in q) else "Delete"
+        return method
+
+
+def fmt_counts(counts):
+    return " ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "none"
+

@@ -144,9 +144,7 @@ int RunMount(const Config& c, StartupReporter& reporter) {
   }
   S3M_INFO("mounted s3://{}/{} at {} (endpoint {}, region {}, memory target {} MiB)", c.bucket,
            c.prefix, c.mountpoint, endpoint->base_url, region, budget.limit() >> 20);
-  reporter.Ready();
-
-  Status run = (*session)->Run();
+  Status run = (*session)->Run([&reporter] { reporter.Ready(); });
   NotifySystemd("STOPPING=1");
   S3M_INFO("unmounting {}: waiting for uploads of closed files", c.mountpoint);
   fs.DrainUploads();

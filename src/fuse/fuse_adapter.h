@@ -8,6 +8,7 @@
 // here across fuse_reply_*.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -42,8 +43,10 @@ class FuseSession {
   ~FuseSession();  // unmounts if still mounted
 
   // Serves requests until unmounted (by fusermount3 -u, umount, or a signal once the
-  // files open then are closed).
-  Status Run();
+  // files open then are closed). `on_ready` runs once, on another thread, when the kernel
+  // has finished setting up the mount and its readahead is raised: only then is it
+  // ready for applications (see fuse_session.cc).
+  Status Run(std::function<void()> on_ready = nullptr);
   void Unmount();
 
  private:

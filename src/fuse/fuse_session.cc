@@ -12,6 +12,9 @@
 #include <csignal>
 #include <cstring>
 #include <fstream>
+#include <functional>
+#include <memory>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -179,21 +182,35 @@ Result<std::unique_ptr<FuseSession>> FuseSession::Mount(FileSystem* fs, const Fu
 
 FuseSession::~FuseSession() = default;
 
-Status FuseSession::Run() {
-  if (!impl_->real_mountpoint.empty()) {
-    // A stat() of the mount root returns only once INIT is done (the kernel holds every
-    // request until then), so the readahead set after it stays. Detached: it ends as soon
-    // as the loop below answers the stat, or fails it when the session ends first.
-    std::thread([mp = impl_->real_mountpoint] {
-      struct stat st {};
-      if (stat(mp.c_str(), &st) == 0) SetKernelReadahead(mp);
-    }).detach();
-  }
+Status FuseSession::Run(std::function<void()> on_ready) {
+  // `on_ready` runs once the kernel has taken the INIT reply: a stat() of the mount root
+  // returns only then (the kernel holds every request until INIT is done). The readahead
+  // is raised at that point, before anyone is told the mount is ready, because the kernel
+  // copies a BDI's readahead into each file when it is opened. The thread is detached: if
+  // the loop below ends before the stat is answered, `cancelled` keeps it from calling
+  // back into a caller that has returned.
+  struct Gate {
+    std::mutex mu;
+    bool cancelled = false;
+  };
+  auto gate = std::make_shared<Gate>();
+  std::thread([gate, mp = impl_->real_mountpoint, on_ready = std::move(on_ready)] {
+    struct stat st {};
+    bool up = !mp.empty() && stat(mp.c_str(), &st) == 0;
+    std::lock_guard l(gate->mu);
+    if (gate->cancelled) return;
+    if (up) SetKernelReadahead(mp);
+    if (on_ready) on_ready();
+  }).detach();
   fuse_loop_config* config = fuse_loop_cfg_create();
   fuse_loop_cfg_set_max_threads(config, static_cast<unsigned>(impl_->max_threads));
   fuse_loop_cfg_set_idle_threads(config, static_cast<unsigned>(impl_->max_threads));
   int rc = fuse_session_loop_mt(impl_->session, config);
   fuse_loop_cfg_destroy(config);
+  {
+    std::lock_guard l(gate->mu);
+    gate->cancelled = true;
+  }
   if (rc != 0 && rc != SIGINT && rc != SIGTERM && rc != SIGHUP) {
     return Status(Code::kIo, std::string("FUSE loop failed: ") + std::strerror(rc < 0 ? -rc : rc));
   }

@@ -2,7 +2,7 @@
 # compare.sh [--quick] [--rounds N] [--clients a,b] [--workloads x,y] [compare.py options...]
 # The side-by-side benchmark of issue 4: s3mount, s3fs, rclone (--vfs-cache-mode off and writes)
 # and the raw capacity (curl --parallel) on one Ceph RGW started and stopped here.
-#   bench/compare.sh            # default: 3 rounds, issue 4's sizes (~25 min on 2 vCPU)
+#   bench/compare.sh            # default: 3 rounds, issue 4's sizes (~17 min on 2 vCPU)
 #   bench/compare.sh --quick    # 1 round, smaller sizes (~5 min)
 #   bench/compare.sh --clients s3mount,s3fs --workloads ior-write,ior-read,dd --rounds 2
 # Clients: s3mount s3fs rclone-off rclone-writes. Workloads: ior-write ior-read dd randread

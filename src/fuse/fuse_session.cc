@@ -55,8 +55,9 @@ void Init(void* userdata, fuse_conn_info* conn) {
 }
 
 // The kernel's readahead for the mount's backing device. FUSE starts it at 128 KiB, which
-// turns a buffered sequential read into 128 KiB round trips; a few MiB keeps the
-// prefetcher's window busy (measured: 285 MB/s -> over 1 GB/s through the FUSE path alone).
+// turns a buffered sequential read into 128 KiB round trips; a few MiB lets the kernel send
+// 1 MiB reads, several at a time (measured: one buffered dd of 512 MiB from RGW went from
+// 266-466 MB/s at 1.46 CPU s/GiB to 595-645 MB/s at 0.78-0.82 s/GiB).
 constexpr int kReadAheadKb = 4096;
 
 // Sets read_ahead_kb of the mount's BDI (as root; otherwise leaves the default). It must

@@ -167,6 +167,10 @@ Result<std::unique_ptr<FuseSession>> FuseSession::Mount(FileSystem* fs, const Fu
   if (impl.session == nullptr) {
     return Status(Code::kInternal, "cannot create the FUSE session (bad mount options?)");
   }
+  // Resolved before mounting: afterwards the path ends in the mount, which serves nothing
+  // until the loop runs.
+  char real[PATH_MAX];
+  if (realpath(options.mountpoint.c_str(), real) != nullptr) impl.real_mountpoint = real;
   if (fuse_session_mount(impl.session, options.mountpoint.c_str()) != 0) {
     return Status(Code::kIo, "cannot mount at " + options.mountpoint +
                                  ": FUSE refused (is /dev/fuse usable, and for other users is "
@@ -174,8 +178,6 @@ Result<std::unique_ptr<FuseSession>> FuseSession::Mount(FileSystem* fs, const Fu
   }
   impl.mounted = true;
   impl.mountpoint = options.mountpoint;
-  char real[PATH_MAX];
-  if (realpath(options.mountpoint.c_str(), real) != nullptr) impl.real_mountpoint = real;
   // Lives until the process exits: it only ever waits for signals.
   std::thread(WatchSignals, impl.mountpoint, impl.session).detach();
   return s;

@@ -27,6 +27,11 @@ constexpr size_t kMaxCollectedBody = 64 << 20;
 // on RGW over loopback; the curl tool uses 100 KiB), larger sizes gained nothing more. It
 // costs 512 KiB per easy handle, i.e. per connection.
 constexpr long kReceiveBufferBytes = 512 << 10;
+// libcurl's send buffer for bodies at least this large (CURLOPT_UPLOAD_BUFFERSIZE; default
+// 64 KiB): one read callback and one send() per 512 KiB instead of per 64 KiB. Two O_DIRECT
+// writers of 512 MiB each through a fresh mount, 12 runs each against RGW: 377 -> 409 MiB/s
+// and 0.96 -> 0.87 daemon CPU s/GiB (medians); 2 MiB was no better than 64 KiB.
+constexpr long kUploadBufferBytes = 512 << 10;
 // Bodies bound for caller buffers at least this large are copied with non-temporal stores
 // (see stream_copy.h): 1 MiB is about one core's L2 (512 KiB to 2 MiB on current x86
 // servers), so a buffer this size does not stay in the nearest cache anyway.
@@ -194,6 +199,7 @@ CURLcode SetMethod(Transfer& t) {
   // PUT, or another method with a body: stream the body from the caller's memory.
   curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
   curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, size);
+  if (size >= kUploadBufferBytes) curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, kUploadBufferBytes);
   curl_easy_setopt(e, CURLOPT_READFUNCTION, OnRead);
   curl_easy_setopt(e, CURLOPT_READDATA, &t);
   curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, OnSeek);

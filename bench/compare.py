@@ -31,8 +31,9 @@ import sys
 import time
 
 from compare_extra import ExtraRuns
-from compare_util import (BUCKET, GIB, MIB, Failure, RgwLog, fmt_counts, is_mounted, log,
-                          pids_with_arg, proc_cpu, proc_hwm_mib, reset_hwm, run_measured, size_bytes)
+from compare_util import (BUCKET, GIB, MIB, Failure, RgwLog, drop_page_cache, fmt_counts,
+                          is_mounted, log, pids_with_arg, proc_cpu, proc_hwm_mib, reset_hwm,
+                          run_measured, size_bytes)
 
 ALL_CLIENTS = ["s3mount", "s3fs", "rclone-off", "rclone-writes"]
 ALL_WORKLOADS = ["ior-write", "ior-read", "dd", "randread", "small-write", "small-read", "ls", "ttfb"]
@@ -394,6 +395,7 @@ class Bench(ExtraRuns):
                     row["reason"] = "read files uploaded with boto3 (this client's ior-write failed)"
                 if wl == "small-read" and (client, "small-write", rnd) in self.failed:
                     raise Failure("skipped: small-write failed")
+                drop_page_cache()
                 mnt, pids = self.mount(client, logdir)
                 cpu0 = proc_cpu(pids)
                 reset_hwm(pids)

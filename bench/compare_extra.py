@@ -5,8 +5,8 @@ import os
 import subprocess
 import time
 
-from compare_util import (BUCKET, GIB, MIB, Failure, is_mounted, log, proc_cpu, proc_hwm_mib,
-                          reset_hwm, run_measured)
+from compare_util import (BUCKET, GIB, MIB, Failure, drop_page_cache, is_mounted, log, proc_cpu,
+                          proc_hwm_mib, reset_hwm, run_measured)
 
 
 class ExtraRuns:
@@ -35,6 +35,7 @@ class ExtraRuns:
                     os.makedirs(mnt, exist_ok=True)
                     cmd = [self.memfs, "--objects", "1", "--size", str(size), mnt]
                     target = f"{mnt}/obj-0"
+                drop_page_cache()
                 proc = subprocess.Popen(cmd, stdout=open(logf, "a"), stderr=subprocess.STDOUT)
                 self.children.append(proc)
                 mp = target if name == "null" else os.path.dirname(target)
@@ -117,6 +118,7 @@ class ExtraRuns:
             with concurrent.futures.ThreadPoolExecutor(4) as ex:
                 list(ex.map(lambda i: self.put_file_as(src, f"mem/m-{i}"), range(n)))
             os.unlink(src)
+            drop_page_cache()
             mnt, pids = self.mount("s3mount", logdir)
             reset_hwm(pids)
             cpu0 = proc_cpu(pids)

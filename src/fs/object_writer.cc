@@ -347,6 +347,7 @@ void ObjectWriter::Impl::PutWhole() {
 }
 
 void ObjectWriter::Impl::Finish(std::function<void(Result<ObjectInfo>)> done) {
+  const Status closed(Code::kInvalidArgument, "the file was already closed or aborted");
   bool single = false;
   Status refuse;
   {
@@ -354,11 +355,11 @@ void ObjectWriter::Impl::Finish(std::function<void(Result<ObjectInfo>)> done) {
     if (!invalid.ok()) {
       refuse = invalid;
     } else if (state != State::kOpen) {
-      refuse = Status(Code::kInvalidArgument, "the file was already closed or aborted");
-    } else {
+      refuse = closed;
+    } else if (!create_started && error.ok()) {
+      single = true;
       state = State::kFinishing;
       finish_done = std::move(done);
-      single = !create_started && error.ok();
     }
   }
   if (!refuse.ok()) {
@@ -369,10 +370,26 @@ void ObjectWriter::Impl::Finish(std::function<void(Result<ObjectInfo>)> done) {
     PutWhole();
     return;
   }
+  // The last part is counted in `outstanding` before the state says kFinishing: otherwise
+  // the completion of the part before it could see nothing in flight and complete the
+  // upload without the last part (a truncated object reported as stored).
   if (cur && cur_fill > 0) {
     (void)SubmitCurrent();  // an error is already sticky; Advance reports it
   }
   cur.reset();
+  {
+    std::lock_guard l(mu);
+    if (state != State::kOpen) {
+      refuse = closed;  // aborted meanwhile: the abort owns the upload
+    } else {
+      state = State::kFinishing;
+      finish_done = std::move(done);
+    }
+  }
+  if (!refuse.ok()) {
+    done(refuse);
+    return;
+  }
   Advance();
 }
 

@@ -377,6 +377,7 @@ void ObjectWriter::Impl::Finish(std::function<void(Result<ObjectInfo>)> done) {
     (void)SubmitCurrent();  // an error is already sticky; Advance reports it
   }
   cur.reset();
+  if (options.finish_hook_for_test) options.finish_hook_for_test();
   {
     std::lock_guard l(mu);
     if (state != State::kOpen) {

@@ -52,6 +52,10 @@ struct WriterOptions {
   ChecksumAlgorithm checksum = ChecksumAlgorithm::kCrc32c;
   std::string storage_class;
   bool if_none_match = false;  // create only if absent
+  // Test seam, empty in production: runs inside Finish() after the last part is handed
+  // to the upload and before the upload is marked finishing. A part completing in that
+  // window once completed the upload without the last part; tests release parts here.
+  std::function<void()> finish_hook_for_test;
 };
 
 class ObjectWriter {

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
 #include <thread>
 
 #include "fs/test_clients.h"
@@ -206,6 +207,38 @@ TEST_P(ObjectWriterTest, PartsUploadInParallelUpToTheLimit) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_TRUE(SameBytes(*mem_.Contents("k"), data));
   EXPECT_LE(gate.peak_uploads(), 3);
+}
+
+// Regression: Finish() once marked the upload finishing before it counted the last part
+// as in flight, so a part completing in between saw nothing in flight and completed the
+// upload without the last part, and close() reported a truncated object as stored. The
+// hook completes part 1 exactly there (inline completions, so it is done when the hook
+// returns).
+TEST(ObjectWriterFinishTest, PartCompletingDuringFinishDoesNotDropTheLastPart) {
+  MemoryBudget budget(64 * kMiB);
+  BufferPool pool(&budget);
+  MemoryObjectClient mem(MemoryObjectClient::Options{.async = false});
+  GatedClient gate(&mem);
+  WriterOptions o{.write_part_size = kPart};
+  int hook_runs = 0;
+  o.finish_hook_for_test = [&] {
+    hook_runs++;
+    gate.ReleaseOne();  // part 1, held since the write filled it
+  };
+  std::string data = Pattern(kPart + 12345);
+  ObjectWriter w(&gate, &pool, o, "k");
+  gate.Gate(true);
+  ASSERT_TRUE(w.Write(0, data.data(), data.size()).ok());
+  ASSERT_EQ(gate.held(), 1u);
+  std::promise<Result<ObjectInfo>> finished;
+  w.Finish([&](Result<ObjectInfo> r) { finished.set_value(std::move(r)); });
+  EXPECT_EQ(hook_runs, 1);
+  gate.Gate(false);  // the last part
+  auto r = finished.get_future().get();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->size, data.size());
+  EXPECT_TRUE(SameBytes(*mem.Contents("k"), data));
+  EXPECT_EQ(mem.Count(S3Op::kUploadPart), 2u);
 }
 
 TEST_P(ObjectWriterTest, InvalidPartSizeRejected) {

@@ -3,7 +3,8 @@
 // One "stream" per handle: a deque of contiguous chunks (one ranged GET each) from the
 // oldest retained byte to stream_end, the end of what was requested. A sequential stream
 // keeps `window` bytes requested ahead of the furthest byte read (`consumed`); a random
-// stream is the one aligned chunk of the last random read. Reads that are not yet
+// stream is the one aligned chunk of the last random read. The window is judged once per
+// epoch (JudgeWindow, see object_reader.h). Reads that are not yet
 // answerable wait in `pending` and are answered by the GET progress/completion callbacks.
 // Thread-safety: everything below is GUARDED_BY(Impl::mu) except Chunk::arrived/waiters
 // (atomics, so progress callbacks skip the lock when no read waits on their chunk).
@@ -14,10 +15,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <deque>
 #include <list>
 #include <mutex>
 #include <optional>
+
+#include "common/log.h"
 
 namespace s3m {
 namespace {
@@ -44,6 +48,10 @@ struct PendingRead {
 };
 
 using Reply = std::pair<std::function<void(Result<ReadData>)>, Result<ReadData>>;
+
+// An epoch lasts at least this many parts: a throughput measured over one or two parts
+// (a few ms on a fast link) is mostly the luck of when one GET finished.
+constexpr uint64_t kEpochParts = 4;
 
 uint64_t AlignDown(uint64_t x, uint64_t a) {
   return x / a * a;
@@ -76,6 +84,9 @@ struct ObjectReader::Impl : std::enable_shared_from_this<Impl> {
   std::vector<ChunkPtr> Plan(uint64_t offset, uint64_t end, std::vector<ChunkPtr>* issue);
   bool OnStream(uint64_t offset) const;
   void Reset(uint64_t offset, bool sequential);
+  void StartStream();  // sequential from `consumed`: the first window and epoch
+  void StartEpoch();
+  void JudgeWindow();
   ChunkPtr AddChunk(uint64_t length, bool required, uint64_t need_end);
   void Prefetch(std::vector<ChunkPtr>* issue);
   bool DropConsumed();
@@ -102,7 +113,15 @@ struct ObjectReader::Impl : std::enable_shared_from_this<Impl> {
   uint64_t stream_end = 0;         // end of the requested range
   uint64_t consumed = 0;           // furthest byte read from the stream
   uint64_t window = 0;             // bytes to keep requested ahead of `consumed`
-  uint64_t grown_at = UINT64_MAX;  // offset of the chunk the window last grew for
+  // The current epoch (see object_reader.h): where and when it began, whether a read had
+  // to wait for data in it; the throughput before the last doubling (bytes/s, 0 if
+  // unknown); where a doubling is in its trial; epochs left before the next doubling.
+  uint64_t epoch_start = 0;
+  std::chrono::steady_clock::time_point epoch_time;
+  bool waited = false;
+  double last_rate = 0;
+  enum class Trial { kNone, kWarming, kJudging } trial = Trial::kNone;
+  int settled = 0;
   uint64_t last_end = 0;           // end of the previous read (pattern detection)
   Status stale;                    // sticky once the object changed
   std::list<PendingRead> pending;
@@ -123,8 +142,55 @@ void ObjectReader::Impl::Reset(uint64_t offset, bool seq) {
   first_request = seq;
   stream_end = seq ? offset : AlignDown(offset, kRandomReadAlignment);
   consumed = offset;
-  window = seq ? options.read_part_size : 0;
-  grown_at = UINT64_MAX;
+  window = 0;
+  if (seq) StartStream();
+}
+
+void ObjectReader::Impl::StartStream() {
+  window = options.read_part_size;
+  last_rate = 0;
+  trial = Trial::kNone;
+  settled = 0;
+  StartEpoch();
+}
+
+void ObjectReader::Impl::StartEpoch() {
+  epoch_start = consumed;
+  epoch_time = options.clock->Monotonic();
+  waited = false;
+}
+
+// Ends an epoch. A doubling is on trial for two epochs: the first lets the added GETs
+// fill the pipeline (its throughput is still partly the old window's), the second is
+// compared with the epoch before the doubling; a doubling that did not raise throughput
+// by kWindowGain is undone. An epoch in which no read waited ends a trial too: the larger
+// window is enough. Otherwise the window doubles whenever a read waited, except for
+// kWindowProbeEpochs epochs after an undo.
+void ObjectReader::Impl::JudgeWindow() {
+  const double seconds =
+      std::chrono::duration<double>(options.clock->Monotonic() - epoch_time).count();
+  const double rate = seconds > 0 ? static_cast<double>(consumed - epoch_start) / seconds : 0;
+  const uint64_t before = window;
+  if (!waited) {
+    trial = Trial::kNone;
+  } else if (trial == Trial::kWarming) {
+    trial = Trial::kJudging;
+  } else if (trial == Trial::kJudging && rate > 0 && rate < last_rate * kWindowGain) {
+    window = std::max(options.read_part_size, window / 2);  // more GETs did not pay
+    settled = kWindowProbeEpochs;
+    trial = Trial::kNone;
+  } else if ((settled == 0 || --settled == 0) && window < options.max_window_bytes) {
+    window = std::min(window * 2, options.max_window_bytes);
+    trial = rate > 0 ? Trial::kWarming : Trial::kNone;  // an epoch of no length judges nothing
+    last_rate = rate;
+  } else {
+    trial = Trial::kNone;
+  }
+  if (window != before) {
+    S3M_TRACE_OP("read window {}: {} -> {} KiB at {:.0f} MiB/s", key, before >> 10, window >> 10,
+                 rate / (1 << 20));
+  }
+  StartEpoch();
 }
 
 // Appends a chunk at stream_end. A required chunk (a read needs it) falls back to a
@@ -186,7 +252,7 @@ std::vector<ChunkPtr> ObjectReader::Impl::Plan(uint64_t offset, uint64_t end,
     Reset(offset, /*sequential=*/offset == last_end);
   } else if (!sequential && offset == stream_end) {
     sequential = first_request = true;  // a random read continued: now a stream
-    window = options.read_part_size;
+    StartStream();
   } else if (offset > stream_end) {
     chunks.clear();  // a small forward skip: keep the window, drop what was skipped
     stream_end = offset;
@@ -206,10 +272,9 @@ std::vector<ChunkPtr> ObjectReader::Impl::Plan(uint64_t offset, uint64_t end,
   if (sequential) {
     consumed = std::max(consumed, end);
     const ChunkPtr& last = need.back();
-    bool waits = last->arrived.load() < end - last->offset;
-    if (waits && grown_at != last->offset) {  // the reader keeps up with the network
-      window = std::min(window * 2, options.max_window_bytes);
-      grown_at = last->offset;
+    if (last->arrived.load() < end - last->offset) waited = true;  // ahead of the network
+    if (consumed - epoch_start >= std::max(window, kEpochParts * options.read_part_size)) {
+      JudgeWindow();
     }
     Prefetch(issue);
   }

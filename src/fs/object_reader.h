@@ -7,9 +7,15 @@
 // Sequential reads: the first request is small (kFirstRequestBytes) to answer fast; then,
 // while reads stay sequential, a window of parallel ranged GETs of read_part_size grows
 // (doubling) up to max_window_bytes, bounded by the MemoryBudget (TryAcquire; when refused,
-// the window stops growing). Small forward skips stay on the stream; a backward seek
-// within buffered data is served from it; anything else restarts the stream. Random
-// reads fetch only what they need (rounded up to a small alignment), not a whole part.
+// the window stops growing). The window grows only while it pays: it is judged once per
+// "epoch" (the reader consuming a window's worth of bytes, at least 4 parts): it doubles
+// when a read had to wait for data, and a doubling is undone when, once the added GETs
+// are under way, it did not raise throughput by kWindowGain (the server or the link is
+// the limit, so more GETs in flight would only hold memory and page-fault fresh buffers);
+// doubling is tried again kWindowProbeEpochs epochs later, as other streams come and go.
+// Small forward skips stay on the stream; a backward seek within buffered data is served
+// from it; anything else restarts the stream. Random reads fetch only what they need
+// (rounded up to a small alignment), not a whole part.
 //
 // Reads never wait for memory: when the budget refuses even the one buffer a read needs,
 // that read's own range is fetched into a buffer from BufferPool::TakeForced (see
@@ -34,6 +40,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/status.h"
 #include "memory/memory_budget.h"
 #include "s3/object_client.h"
@@ -53,10 +60,19 @@ inline constexpr uint64_t kRandomReadAlignment = 64 << 10;
 // one maximal FUSE read (max_pages 256 x 4 KiB), like Mountpoint's backward seek window.
 inline constexpr uint64_t kBackwardSeekBytes = 1 << 20;
 
+// A doubled window must raise the stream's throughput by this factor to be kept: enough
+// to stand above the noise of a shared server (rates of equal epochs vary by ~10%), small
+// enough that a doubling that helps (nearly 2x while per-connection bandwidth is the
+// limit) is never mistaken for one that does not.
+inline constexpr double kWindowGain = 1.2;
+// Epochs at a window that stopped growing before the next doubling is tried.
+inline constexpr int kWindowProbeEpochs = 8;
+
 struct ReaderOptions {
   uint64_t read_part_size = 8 << 20;                  // --read-part-size
   uint64_t max_window_bytes = 64 << 20;               // the most one stream prefetches ahead
   uint64_t first_request_bytes = kFirstRequestBytes;  // tests make it smaller
+  const Clock* clock = RealClock::Get();              // times the epochs; not owned
 };
 
 // Data for one read reply: iovecs into buffers kept alive by `keep` until the reply has

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <deque>
 #include <future>
 #include <thread>
 
@@ -209,9 +210,18 @@ TEST_P(ObjectReaderTest, FirstReadAnsweredFromPartialData) {
   gate.Gate(false);
 }
 
-// Reads sequentially while the "network" delivers only what each read needs, so the
-// reader always keeps up; returns the most bytes ever requested ahead of the reader.
-uint64_t StreamWithSlowNetwork(ObjectReader& reader, GatedClient& gate, const std::string& data) {
+// A network for the window tests: GETs are held until a read waits; then the oldest one
+// is delivered and the fake clock advances by its length over the aggregate throughput,
+// `per_get` bytes/s for each GET in flight up to `limit` (the server's or the link's).
+struct ModelNetwork {
+  double per_get;
+  double limit;
+};
+
+// Reads sequentially in 16 KiB reads over `net`; returns the most bytes ever requested
+// ahead of the reader.
+uint64_t StreamOver(ObjectReader& reader, GatedClient& gate, FakeClock& clock,
+                    const std::string& data, ModelNetwork net) {
   uint64_t most_ahead = 0;
   gate.Gate(true);
   for (uint64_t off = 0; off < data.size(); off += 16 * kKiB) {
@@ -220,7 +230,12 @@ uint64_t StreamWithSlowNetwork(ObjectReader& reader, GatedClient& gate, const st
     reader.Read(off, 16 * kKiB, [&](Result<ReadData> r) { p.set_value(std::move(r)); });
     while (f.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
       if (gate.held() > 0) {
+        double rate = std::min(net.per_get * static_cast<double>(gate.held()), net.limit);
+        clock.Advance(std::chrono::nanoseconds(
+            static_cast<int64_t>(static_cast<double>(gate.FrontLength()) / rate * 1e9)));
+        const size_t completed = gate.gets_completed();
         gate.ReleaseOne();
+        gate.WaitGetsCompleted(completed + 1);  // async completions: before the next one
       } else {
         f.wait();
       }
@@ -237,14 +252,96 @@ uint64_t StreamWithSlowNetwork(ObjectReader& reader, GatedClient& gate, const st
   return most_ahead;
 }
 
-TEST_P(ObjectReaderTest, WindowGrowsWhileReaderKeepsUpAndIsBounded) {
+constexpr double kMiBps = 1 << 20;
+
+TEST_P(ObjectReaderTest, WindowGrowsWhileMoreGetsRaiseThroughput) {
   std::string data = Pattern(64 * kPart);
   mem_.Put("k", data);
   GatedClient gate(&mem_);
-  auto reader = Open(&gate, "k");
-  uint64_t ahead = StreamWithSlowNetwork(*reader, gate, data);
-  EXPECT_GT(ahead, 2 * kPart);                              // it grew past the initial window
-  EXPECT_LE(ahead, SmallParts().max_window_bytes + kPart);  // and stopped at the maximum
+  FakeClock clock;
+  ReaderOptions o = SmallParts();
+  o.clock = &clock;
+  auto reader = Open(&gate, "k", o);
+  // Each GET brings 1 MiB/s and nothing else limits: every doubling pays.
+  uint64_t ahead = StreamOver(*reader, gate, clock, data, {1 * kMiBps, 1e6 * kMiBps});
+  EXPECT_GT(ahead, 6 * kPart);                // it grew to the maximum (8 parts)
+  EXPECT_LE(ahead, o.max_window_bytes + kPart);  // and no further
+}
+
+TEST_P(ObjectReaderTest, WindowStopsGrowingWhenThroughputDoesNot) {
+  std::string data = Pattern(64 * kPart);
+  mem_.Put("k", data);
+  GatedClient gate(&mem_);
+  FakeClock clock;
+  ReaderOptions o = SmallParts();
+  o.clock = &clock;
+  auto reader = Open(&gate, "k", o);
+  // Two GETs in flight saturate the server: 1 -> 2 parts pays, 2 -> 4 does not and is
+  // undone (and tried again after kWindowProbeEpochs), 8 parts are never reached.
+  uint64_t ahead = StreamOver(*reader, gate, clock, data, {1 * kMiBps, 2 * kMiBps});
+  EXPECT_GT(ahead, 2 * kPart);  // it did try 4 parts
+  EXPECT_LE(ahead, 5 * kPart);
+}
+
+// Each GET takes a fixed time to first byte plus its length at a per-connection rate, and
+// the server has no other limit (S3 over a long path): the added GETs of a doubling
+// arrive late, yet every doubling pays and the window reaches its maximum.
+TEST_P(ObjectReaderTest, WindowGrowsOnAHighLatencyNetwork) {
+  std::string data = Pattern(64 * kPart);
+  mem_.Put("k", data);
+  GatedClient gate(&mem_);
+  FakeClock clock;
+  ReaderOptions o = SmallParts();
+  o.clock = &clock;
+  auto reader = Open(&gate, "k", o);
+  const auto ttfb = std::chrono::milliseconds(30);
+  const auto transfer = std::chrono::milliseconds(10);  // a part at the per-connection rate
+  std::deque<std::chrono::steady_clock::time_point> done_at;  // of the held GETs, in order
+  uint64_t most_ahead = 0;
+  gate.Gate(true);
+  for (uint64_t off = 0; off < data.size(); off += 16 * kKiB) {
+    std::promise<Result<ReadData>> p;
+    auto f = p.get_future();
+    reader->Read(off, 16 * kKiB, [&](Result<ReadData> r) { p.set_value(std::move(r)); });
+    while (done_at.size() < gate.held()) done_at.push_back(clock.Monotonic() + ttfb + transfer);
+    while (f.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      ASSERT_GT(gate.held(), 0u);
+      if (done_at.front() > clock.Monotonic()) clock.Advance(done_at.front() - clock.Monotonic());
+      done_at.pop_front();
+      const size_t completed = gate.gets_completed();
+      gate.ReleaseOne();
+      gate.WaitGetsCompleted(completed + 1);
+    }
+    ASSERT_TRUE(f.get().ok());
+    most_ahead = std::max<uint64_t>(most_ahead, gate.held() * kPart);
+  }
+  gate.Gate(false);
+  EXPECT_GE(most_ahead, 7 * kPart);  // 8 parts in flight at the maximum window
+}
+
+// Inline completions: every GET is complete when issued, so after the first read no read
+// waits, and the window stays at its first doubling (the first read waited).
+TEST(ObjectReaderWindowTest, WindowStaysSmallWhenTheNetworkOutpacesTheReader) {
+  MemoryBudget budget(64 << 20);
+  BufferPool pool(&budget);
+  MemoryObjectClient mem(MemoryObjectClient::Options{.async = false});
+  std::string data = Pattern(64 * kPart);
+  mem.Put("k", data);
+  RecordingClient rec(&mem);
+  FakeClock clock;
+  ReaderOptions o = SmallParts();
+  o.clock = &clock;
+  ObjectReader reader(&rec, &pool, o, "k", mem.Info("k")->etag, data.size());
+  uint64_t most_ahead = 0;
+  for (uint64_t off = 0; off < data.size(); off += 16 * kKiB) {
+    auto r = ReadSync(reader, off, 16 * kKiB);
+    ASSERT_TRUE(r.ok());
+    uint64_t end = 0;
+    for (const auto& g : rec.gets()) end = std::max(end, g.offset + g.length);
+    most_ahead = std::max(most_ahead, end - (off + 16 * kKiB));
+    clock.Advance(std::chrono::milliseconds(1));  // the reader's own pace
+  }
+  EXPECT_LE(most_ahead, 3 * kPart);  // 2 parts, plus what the last GET brought past them
 }
 
 TEST_P(ObjectReaderTest, WindowBoundedByBudget) {
@@ -253,9 +350,12 @@ TEST_P(ObjectReaderTest, WindowBoundedByBudget) {
   GatedClient gate(&mem_);
   MemoryBudget budget(3 * kPart);
   BufferPool pool(&budget);
+  FakeClock clock;
+  ReaderOptions o = SmallParts();
+  o.clock = &clock;
   {
-    auto reader = Open(&gate, "k", SmallParts(), &pool);
-    StreamWithSlowNetwork(*reader, gate, data);
+    auto reader = Open(&gate, "k", o, &pool);
+    StreamOver(*reader, gate, clock, data, {1 * kMiBps, 1e6 * kMiBps});
   }
   EXPECT_LE(budget.peak(), 3 * kPart);
 }

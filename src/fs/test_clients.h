@@ -117,6 +117,11 @@ class GatedClient : public RecordingClient {
     std::lock_guard l(mu_);
     return held_.size();
   }
+  // The length of the oldest held GET.
+  uint64_t FrontLength() const {
+    std::lock_guard l(mu_);
+    return held_.front().get.length;
+  }
   // Releases the oldest held operation.
   void ReleaseOne() {
     std::function<void()> fn;
@@ -141,8 +146,23 @@ class GatedClient : public RecordingClient {
 
   void GetObject(GetObjectParams p, Callback<GetObjectResult> done) override {
     Hold(p, [this, p, done = std::move(done)]() mutable {
-      RecordingClient::GetObject(std::move(p), std::move(done));
+      // Async completions may run after this client is gone: the count is shared.
+      RecordingClient::GetObject(std::move(p), [c = completed_, done = std::move(done)](auto r) {
+        done(std::move(r));
+        std::lock_guard l(c->mu);
+        c->gets++;
+        c->cv.notify_all();
+      });
     });
+  }
+  // GETs whose completion callback has returned.
+  size_t gets_completed() const {
+    std::lock_guard l(completed_->mu);
+    return completed_->gets;
+  }
+  void WaitGetsCompleted(size_t n) {
+    std::unique_lock l(completed_->mu);
+    completed_->cv.wait(l, [&] { return completed_->gets >= n; });
   }
   void UploadPart(UploadPartParams p, Callback<UploadPartResult> done) override {
     Hold({}, [this, p = std::move(p), done = std::move(done)]() mutable {
@@ -178,6 +198,12 @@ class GatedClient : public RecordingClient {
   std::condition_variable cv_;
   bool gated_ = false;     // GUARDED_BY(mu_)
   std::deque<Held> held_;  // GUARDED_BY(mu_)
+  struct Completed {
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t gets = 0;  // GUARDED_BY(mu)
+  };
+  std::shared_ptr<Completed> completed_ = std::make_shared<Completed>();
 };
 
 }  // namespace s3m

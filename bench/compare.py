@@ -31,13 +31,12 @@ import sys
 import time
 
 from compare_extra import ExtraRuns
-from compare_util import (BUCKET, GIB, MIB, Failure, RgwLog, drop_page_cache, fmt_counts,
-                          is_mounted, log, pids_with_arg, proc_cpu, proc_hwm_mib, reset_hwm,
-                          run_measured, size_bytes)
+from compare_util import (BUCKET, GIB, MIB, RAW_PART, Failure, RgwLog, drop_page_cache,
+                          fmt_counts, is_mounted, log, pids_with_arg, proc_cpu, proc_hwm_mib,
+                          reset_hwm, run_measured, size_bytes)
 
 ALL_CLIENTS = ["s3mount", "s3fs", "rclone-off", "rclone-writes"]
 ALL_WORKLOADS = ["ior-write", "ior-read", "dd", "randread", "small-write", "small-read", "ls", "ttfb"]
-RAW_PART = 8 * MIB  # the raw capacity uses the same ranged GET / PUT size as s3mount's default part
 RAW_PARALLEL = 16   # requests in flight for the raw capacity (BENCH-SERVER.md: 8-16 saturate RGW)
 
 # Sizes per mode. "full" is issue 4's shape (memory check: 8 readers of 1 GiB objects); "quick"
@@ -468,6 +467,7 @@ class Bench(ExtraRuns):
         entries = [f'url = "{self.presign("put_object", f"raw/p-{i}")}"\nupload-file = "{body}"\n'
                    f'output = "/dev/null"' for i in range(nput)]
         self.raw_one(rnd, "raw-put", entries, nput * RAW_PART, nput)
+        self.run_raw_mpu(rnd, body)
         self.delete_prefix("raw/")
         # Time to first byte of one GET (curl's time_starttransfer), the same objects.
         lat = []
@@ -478,12 +478,17 @@ class Bench(ExtraRuns):
         self.samples.append(dict(round=rnd, client="raw", workload="ttfb",
                                  value=round(statistics.median(lat) * 1000, 3), unit="ms"))
 
-    def raw_one(self, rnd, name, entries, nbytes, ops):
+    def raw_one(self, rnd, name, entries, nbytes, ops, finish=None):
+        """finish: run after curl and counted in the wall time (completing uploads)."""
         logf = f"{self.logs}/r{rnd}-{name}.log"
         row = dict(round=rnd, client="raw", workload=name)
         try:
             mark = self.rgwlog.mark()
-            wall, cpu = self.curl_parallel(entries, logf, self.p["timeout"])
+            t0 = time.perf_counter()
+            _, cpu = self.curl_parallel(entries, logf, self.p["timeout"])
+            if finish:
+                finish()
+            wall = time.perf_counter() - t0
             counts = self.rgwlog.count(mark)
             row.update(value=round(nbytes / MIB / wall, 3), unit="MiB/s", wall_s=round(wall, 3),
                        client_cpu_s=round(cpu, 3), cpu_s_per_gib=round(cpu / (nbytes / GIB), 3),

@@ -1,15 +1,46 @@
-"""compare_extra.py: the runs of compare.py outside the client rounds, as a mixin of its Bench: the
-in-memory backend (s3mount-memfs vs libfuse's null example) and the memory check."""
+"""compare_extra.py: runs of compare.py beside the client workloads, as a mixin of its Bench: the
+raw multipart reference, the in-memory backend (s3mount-memfs vs libfuse's null example) and the
+memory check."""
 import concurrent.futures
 import os
 import subprocess
 import time
 
-from compare_util import (BUCKET, GIB, MIB, Failure, drop_page_cache, is_mounted, log, proc_cpu,
-                          proc_hwm_mib, reset_hwm, run_measured)
+from compare_util import (BUCKET, GIB, MIB, RAW_PART, Failure, drop_page_cache, is_mounted, log,
+                          proc_cpu, proc_hwm_mib, reset_hwm, run_measured, size_bytes)
 
 
 class ExtraRuns:
+    # ----- raw multipart uploads: the write reference shaped like the IOR files
+    def run_raw_mpu(self, rnd, body):
+        """The uploads a file client makes for the IOR write: one multipart upload per task
+        of ior_block in 8 MiB parts (UploadPart, then CompleteMultipartUpload), sent by one
+        curl process as raw-put sends 8 MiB PutObjects. RGW's cost per byte differs between
+        the two, so both references are shown."""
+        p = self.p
+        nparts = size_bytes(p["ior_block"]) // RAW_PART
+        uploads, entries = {}, []
+        for t in range(p["tasks"]):
+            key = f"raw/m-{t}"
+            uid = self.s3.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
+            uploads[key] = uid
+            for n in range(1, nparts + 1):
+                url = self.s3.generate_presigned_url(
+                    "upload_part", Params=dict(Bucket=BUCKET, Key=key, UploadId=uid, PartNumber=n),
+                    ExpiresIn=7200)
+                entries.append(f'url = "{url}"\nupload-file = "{body}"\noutput = "/dev/null"')
+
+        def complete():
+            for key, uid in uploads.items():
+                parts = self.s3.list_parts(Bucket=BUCKET, Key=key, UploadId=uid, MaxParts=1000)["Parts"]
+                if len(parts) != nparts:
+                    raise Failure(f"{key}: {len(parts)} of {nparts} parts uploaded")
+                self.s3.complete_multipart_upload(
+                    Bucket=BUCKET, Key=key, UploadId=uid,
+                    MultipartUpload={"Parts": [{"PartNumber": x["PartNumber"], "ETag": x["ETag"]}
+                                               for x in parts]})
+        self.raw_one(rnd, "raw-mpu", entries, nparts * RAW_PART * p["tasks"], len(entries), complete)
+
     # ----- in-memory backend: s3mount-memfs vs libfuse's null example
     def build_null(self):
         src = "/usr/share/doc/libfuse3-dev/examples/null.c"

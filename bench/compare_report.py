@@ -141,7 +141,13 @@ def markdown(bench, med):
         add(f"| {label} | {unit} | " + " | ".join(cells) + f" | {r_raw} | {r_fs} |")
     add("\nraw = one curl process over presigned URLs: `raw-get` (8 MiB ranged GETs) is the reference for "
         "reads, `raw-put` (8 MiB PUTs) for writes. Ratios on time rows (ls, TTFB) are time ratios: "
-        "lower is better.\n")
+        "lower is better.")
+    mpu = med.get(("raw", "raw-mpu"))
+    if mpu and mpu["value"] is not None:
+        add(f"`raw-mpu`, the same multipart uploads as the IOR write ({p['tasks']} objects of "
+            f"{p['ior_block']} in 8 MiB UploadParts, then CompleteMultipartUpload): {mpu['value']:.0f} MiB/s "
+            f"median, {cell(med, 'raw', 'raw-mpu', 'cpu_s_per_gib')} curl CPU s/GiB.")
+    add("")
 
     add("## Client CPU (daemon utime+stime; s per GiB moved, or ms per operation)\n")
     add("| workload | per | " + " | ".join(clients) + " |")
@@ -241,6 +247,8 @@ def targets(med, bench):
             check("IOR read vs raw ranged GETs", v("s3mount", "ior-read"), v("raw", "raw-get"), 0.9),
             check("IOR read vs s3fs", v("s3mount", "ior-read"), v("s3fs", "ior-read"), 3),
             check("IOR write vs raw parallel PUTs", v("s3mount", "ior-write"), v("raw", "raw-put"), 0.9),
+            check("IOR write vs raw multipart uploads (same parts)", v("s3mount", "ior-write"),
+                  v("raw", "raw-mpu"), 0.9),
             check("buffered dd vs O_DIRECT IOR read", v("s3mount", "dd"), v("s3mount", "ior-read"), 0.7),
             check("memfs O_DIRECT vs null", v("s3mount-memfs", "memfs-direct"), v("null", "memfs-direct"), 0.9),
             check("memfs buffered vs null", v("s3mount-memfs", "memfs-buffered"), v("null", "memfs-buffered"), 0.9)]

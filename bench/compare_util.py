@@ -9,6 +9,8 @@ import time
 MIB = 1 << 20
 GIB = 1 << 30
 BUCKET = "bench-compare"
+# The raw capacity uses the same ranged GET / PUT size as s3mount's default part.
+RAW_PART = 8 * MIB
 
 
 def size_bytes(text):

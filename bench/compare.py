@@ -31,7 +31,7 @@ import sys
 import time
 
 from compare_extra import ExtraRuns
-from compare_util import (BUCKET, GIB, MIB, RAW_PART, Failure, RgwLog, drop_page_cache,
+from compare_util import (BUCKET, GIB, MIB, RAW_PART, Failure, RgwLog, drop_page_cache, machine_cpu,
                           fmt_counts, is_mounted, log, pids_with_arg, proc_cpu, proc_hwm_mib,
                           reset_hwm, run_measured, size_bytes)
 
@@ -137,6 +137,7 @@ class Bench(ExtraRuns):
         self.s3mount = args.s3mount
         self.reported = False
         self.t0 = time.time()
+        self.steal0 = machine_cpu()[2]
         self.started = datetime.datetime.now(datetime.timezone.utc)
         self.memory = None
         self.failed = set()
@@ -392,21 +393,27 @@ class Bench(ExtraRuns):
                 if wl == "ior-read" and (client, "ior-write", rnd) in self.failed:
                     self.seed_ior_files(client)
                     row["reason"] = "read files uploaded with boto3 (this client's ior-write failed)"
+                elif wl == "ior-read" and "ior-write" not in self.a.workloads:
+                    self.seed_ior_files(client)  # --workloads without ior-write
                 if wl == "small-read" and (client, "small-write", rnd) in self.failed:
                     raise Failure("skipped: small-write failed")
                 drop_page_cache()
                 mnt, pids = self.mount(client, logdir)
                 cpu0 = proc_cpu(pids)
+                busy0, total0, _ = machine_cpu()
                 reset_hwm(pids)
                 mark = self.rgwlog.mark()
                 self.upload_wait = None
                 value, unit, nbytes, ops, wall, gen_cpu = self.workload(client, wl, mnt, logf)
                 cpu = proc_cpu(pids) - cpu0
+                busy1, total1, _ = machine_cpu()
                 row.update(value=round(value, 3), unit=unit, wall_s=round(wall, 3),
                            client_cpu_s=round(cpu, 3), loadgen_cpu_s=round(gen_cpu, 3),
                            cpu_s_per_gib=round(cpu / (nbytes / GIB), 3) if nbytes >= 64 * MIB else "",
                            cpu_ms_per_op=round(cpu * 1000 / ops, 4) if ops else "",
-                           peak_rss_mib=round(proc_hwm_mib(pids), 1), nprocs=len(pids))
+                           peak_rss_mib=round(proc_hwm_mib(pids), 1), nprocs=len(pids),
+                           machine_busy_pct=round(100 * (busy1 - busy0) / max(total1 - total0, 1e-9), 1),
+                           load1=open("/proc/loadavg").read().split()[0])
                 if self.upload_wait is not None:
                     row["upload_wait_s"] = round(self.upload_wait, 2)
                 self.unmount(mnt)
@@ -537,7 +544,7 @@ class Bench(ExtraRuns):
     def write_samples(self):
         keys = ["round", "client", "workload", "value", "unit", "wall_s", "client_cpu_s", "loadgen_cpu_s",
                 "cpu_s_per_gib", "cpu_ms_per_op", "peak_rss_mib", "nprocs", "requests", "requests_total",
-                "s3mount_log_requests", "upload_wait_s", "reason"]
+                "s3mount_log_requests", "upload_wait_s", "machine_busy_pct", "load1", "reason"]
         with open(f"{self.results}/compare-samples.csv", "w", newline="") as f:
             w = csv.DictWriter(f, keys, extrasaction="ignore")
             w.writeheader()

@@ -6,6 +6,8 @@ import platform
 import statistics
 import subprocess
 
+from compare_util import machine_cpu
+
 CLIENT_ORDER = ["raw", "s3mount", "s3fs", "rclone-off", "rclone-writes"]
 WORKLOAD_INFO = {  # name -> (label, unit, better, raw counterpart)
     "ior-write": ("IOR write, 2 tasks, O_DIRECT, file per process", "MiB/s", "high", "raw-put"),
@@ -116,7 +118,8 @@ def markdown(bench, med):
         f"{p['rounds']} round(s), client order rotated every round, medians; took {bench.elapsed / 60:.1f} min.")
     add(f"- Machine: {os.cpu_count()} vCPU, {mem} GiB RAM, Linux {platform.release()}; server Ceph RGW "
         f"(memstore) on 127.0.0.1, client and server on the same cores. Load average at the end: "
-        f"{' '.join(load)} (other sessions were sharing the machine if that exceeds ~2).")
+        f"{' '.join(load)} (RGW's threads count); CPU stolen by the hypervisor during the run: "
+        f"{machine_cpu()[2] - bench.steal0:.1f} s.")
     gen = "IOR (mpirun, ior -a POSIX --posix.odirect)" if bench.ior else "fio (numjobs, direct=1)"
     add(f"- Sizes: IOR/fio shape {p['tasks']} tasks x {p['ior_block']} block, {p['ior_transfer']} transfer via {gen}; "
         f"dd and random reads on a {p['big'] >> 20} MiB object; {p['small_files']} files of "

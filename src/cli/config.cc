@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <sstream>
 
 namespace s3m {
 namespace {
@@ -113,12 +114,55 @@ Result<std::chrono::nanoseconds> ParseTtl(const std::string& value, const std::s
   return std::chrono::nanoseconds(static_cast<int64_t>(seconds * 1e9));
 }
 
+uint64_t CgroupMemoryLimit(const std::string& cgroup_root, const std::string& proc_cgroup) {
+  uint64_t limit = 0;
+  auto consider = [&](const std::string& file) {
+    std::ifstream in(file);
+    std::string value;
+    if (!(in >> value) || value == "max") return;
+    try {
+      uint64_t v = std::stoull(value);
+      if (v > 0 && (limit == 0 || v < limit)) limit = v;
+    } catch (const std::exception&) {
+    }
+  };
+  // Each line: "hierarchy-id:controllers:path". A limit set on an ancestor binds as well, so
+  // walk from the process's group up to the root (which, in a cgroup namespace, is the
+  // container's group: its paths read "/").
+  std::istringstream lines(proc_cgroup);
+  std::string line;
+  while (std::getline(lines, line)) {
+    size_t a = line.find(':'), b = line.find(':', a + 1);
+    if (a == std::string::npos || b == std::string::npos) continue;
+    std::string controllers = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
+    std::string dir, file;
+    if (controllers.empty()) {  // v2
+      dir = cgroup_root;
+      file = "memory.max";
+    } else if (("," + controllers + ",").find(",memory,") != std::string::npos) {
+      dir = cgroup_root + "/memory";
+      file = "memory.limit_in_bytes";
+    } else {
+      continue;
+    }
+    while (!path.empty() && path.back() == '/') path.pop_back();
+    for (;;) {
+      consider(dir + path + "/" + file);
+      if (path.empty()) break;
+      path.resize(path.rfind('/'));
+    }
+  }
+  return limit;
+}
+
 uint64_t DefaultMemoryTarget() {
   uint64_t available =
       static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-  std::ifstream cg("/sys/fs/cgroup/memory.max");
-  std::string limit;
-  if (cg >> limit && limit != "max") available = std::min<uint64_t>(available, std::stoull(limit));
+  std::ifstream self("/proc/self/cgroup");
+  std::stringstream text;
+  text << self.rdbuf();
+  uint64_t cgroup = CgroupMemoryLimit("/sys/fs/cgroup", text.str());
+  if (cgroup) available = std::min(available, cgroup);
   return std::min(kDefaultMemoryTarget, available / 4);
 }
 

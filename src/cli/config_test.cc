@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <vector>
 
 namespace s3m {
@@ -96,6 +100,54 @@ TEST(ConfigTest, ConnectionsFollowTargetThroughput) {
   EXPECT_EQ(c.MaxConnections(), 16);  // the floor
   c.maximum_throughput_gbps = 400;
   EXPECT_EQ(c.MaxConnections(), 256);  // the ceiling
+}
+
+class CgroupLimitTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = std::filesystem::temp_directory_path() /
+            ("s3mount-cgroup-test-" + std::to_string(getpid()));
+    std::filesystem::remove_all(root_);
+  }
+  void TearDown() override { std::filesystem::remove_all(root_); }
+  void Write(const std::string& rel, const std::string& value) {
+    auto path = root_ / rel;
+    std::filesystem::create_directories(path.parent_path());
+    std::ofstream(path) << value << "\n";
+  }
+  uint64_t Limit(const std::string& proc_cgroup) {
+    return CgroupMemoryLimit(root_.string(), proc_cgroup);
+  }
+  std::filesystem::path root_;
+};
+
+TEST_F(CgroupLimitTest, V2TakesTheSmallestLimitOfTheGroupAndItsAncestors) {
+  Write("memory.max", "max");
+  Write("slurm/memory.max", "8589934592");
+  Write("slurm/job_7/memory.max", "max");
+  Write("slurm/job_7/step_0/memory.max", "17179869184");
+  EXPECT_EQ(Limit("0::/slurm/job_7/step_0\n"), 8589934592u);
+  EXPECT_EQ(Limit("0::/\n"), 0u);  // "max" everywhere that applies
+}
+
+TEST_F(CgroupLimitTest, V1ReadsTheMemoryControllersHierarchy) {
+  Write("memory/memory.limit_in_bytes", "9223372036854771712");  // v1's "no limit"
+  Write("memory/slurm/uid_0/job_9/memory.limit_in_bytes", "2147483648");
+  const std::string text =
+      "9:name=systemd:/\n4:memory:/slurm/uid_0/job_9\n3:cpuset,cpu:/slurm/uid_0/job_9\n";
+  EXPECT_EQ(Limit(text), 2147483648u);
+}
+
+TEST_F(CgroupLimitTest, NoControllerOrNoFilesMeansNoLimit) {
+  EXPECT_EQ(Limit("0::/user.slice\n"), 0u);
+  EXPECT_EQ(Limit("3:cpu:/x\n"), 0u);
+  EXPECT_EQ(Limit(""), 0u);
+}
+
+TEST(ConfigTest, DefaultMemoryTargetIsAtMost512MiB) {
+  uint64_t t = DefaultMemoryTarget();
+  EXPECT_GT(t, 0u);
+  EXPECT_LE(t, 512u << 20);
 }
 
 }  // namespace

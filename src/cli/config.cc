@@ -148,8 +148,9 @@ uint64_t CgroupMemoryLimit(const std::string& cgroup_root, const std::string& pr
     while (!path.empty() && path.back() == '/') path.pop_back();
     for (;;) {
       consider(dir + path + "/" + file);
-      if (path.empty()) break;
-      path.resize(path.rfind('/'));
+      size_t up = path.rfind('/');
+      if (up == std::string::npos) break;
+      path.resize(up);
     }
   }
   return limit;

@@ -73,7 +73,8 @@ Result<std::chrono::nanoseconds> ParseTtl(const std::string& value, const std::s
 uint64_t DefaultMemoryTarget();
 
 // The smallest memory limit of this process's cgroup and its ancestors, cgroup v2
-// (memory.max) or v1 (memory/.../memory.limit_in_bytes), or 0 if none is set.
+// (memory.max) or v1 (memory/.../memory.limit_in_bytes), or 0 if none is set. An unlimited
+// v1 group reads as ~2^63, which the caller's min() with the RAM size absorbs.
 // `cgroup_root` is where the hierarchy is mounted (/sys/fs/cgroup) and `proc_cgroup` the
 // text of /proc/self/cgroup; both are parameters so that tests can fake them.
 uint64_t CgroupMemoryLimit(const std::string& cgroup_root, const std::string& proc_cgroup);

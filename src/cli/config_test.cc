@@ -142,6 +142,7 @@ TEST_F(CgroupLimitTest, NoControllerOrNoFilesMeansNoLimit) {
   EXPECT_EQ(Limit("0::/user.slice\n"), 0u);
   EXPECT_EQ(Limit("3:cpu:/x\n"), 0u);
   EXPECT_EQ(Limit(""), 0u);
+  EXPECT_EQ(Limit("0::relative\n4:memory:\n"), 0u);  // malformed paths: no crash, no limit
 }
 
 TEST(ConfigTest, DefaultMemoryTargetIsAtMost512MiB) {

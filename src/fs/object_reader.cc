@@ -36,8 +36,11 @@ struct Chunk {
   const std::shared_ptr<Buffer> buffer;
   std::atomic<uint64_t> arrived{0};  // bytes in buffer so far
   std::atomic<int> waiters{0};       // pending reads that need this chunk
-  bool finished = false;             // GUARDED_BY(Impl::mu)
-  Status status;                     // GUARDED_BY(Impl::mu)
+  // Set for stream GETs (AddChunk): when planned, and the stream's GETs in flight then.
+  std::chrono::steady_clock::time_point issued;
+  int in_flight_at_issue = 0;
+  bool finished = false;  // GUARDED_BY(Impl::mu)
+  Status status;          // GUARDED_BY(Impl::mu)
 };
 using ChunkPtr = std::shared_ptr<Chunk>;
 
@@ -87,6 +90,7 @@ struct ObjectReader::Impl : std::enable_shared_from_this<Impl> {
   void StartStream();  // sequential from `consumed`: the first window and epoch
   void StartEpoch();
   void JudgeWindow();
+  uint64_t NextSequentialLength();
   ChunkPtr AddChunk(uint64_t length, bool required, uint64_t need_end);
   void Prefetch(std::vector<ChunkPtr>* issue);
   bool DropConsumed();
@@ -109,21 +113,24 @@ struct ObjectReader::Impl : std::enable_shared_from_this<Impl> {
   std::deque<ChunkPtr> chunks;  // the stream, contiguous and ascending
   bool have_stream = false;
   bool sequential = false;
-  bool first_request = false;      // the next sequential chunk is the first one
-  uint64_t stream_end = 0;         // end of the requested range
-  uint64_t consumed = 0;           // furthest byte read from the stream
-  uint64_t window = 0;             // bytes to keep requested ahead of `consumed`
+  bool first_request = false;  // the next sequential chunk is the first one
+  uint64_t stream_end = 0;     // end of the requested range
+  uint64_t consumed = 0;       // furthest byte read from the stream
+  uint64_t window = 0;         // bytes to keep requested ahead of `consumed`
   // The current epoch (see object_reader.h): where and when it began, whether a read had
   // to wait for data in it; the throughput before the last doubling (bytes/s, 0 if
   // unknown); where a doubling is in its trial; epochs left before the next doubling.
   uint64_t epoch_start = 0;
-  std::chrono::steady_clock::time_point epoch_time;
   bool waited = false;
+  // Whole-part GETs that ended in the epoch: the sum of the stream's GETs in flight when
+  // each was issued, and of their durations (see JudgeWindow).
+  double get_parallel = 0, get_seconds = 0;
+  int in_flight = 0;  // the stream's GETs (AddChunk's) not yet ended
   double last_rate = 0;
   enum class Trial { kNone, kWarming, kJudging } trial = Trial::kNone;
   int settled = 0;
-  uint64_t last_end = 0;           // end of the previous read (pattern detection)
-  Status stale;                    // sticky once the object changed
+  uint64_t last_end = 0;  // end of the previous read (pattern detection)
+  Status stale;           // sticky once the object changed
   std::list<PendingRead> pending;
 };
 
@@ -156,20 +163,24 @@ void ObjectReader::Impl::StartStream() {
 
 void ObjectReader::Impl::StartEpoch() {
   epoch_start = consumed;
-  epoch_time = options.clock->Monotonic();
   waited = false;
+  get_parallel = get_seconds = 0;
 }
 
-// Ends an epoch. A doubling is on trial for two epochs: the first lets the added GETs
-// fill the pipeline (its throughput is still partly the old window's), the second is
-// compared with the epoch before the doubling; a doubling that did not raise throughput
-// by kWindowGain is undone. An epoch in which no read waited ends a trial too: the larger
-// window is enough. Otherwise the window doubles whenever a read waited, except for
-// kWindowProbeEpochs epochs after an undo.
+// Ends an epoch. The stream's throughput is estimated from its GETs, not from its reads:
+// by Little's law, GETs in flight / a GET's duration (parts per second). Reads measure it
+// poorly: GETs issued together finish together, so an epoch of a few parts spans one
+// burst of arrivals or two, by the luck of where its ends fall (a 2x error). A GET's
+// duration against the GETs in flight shows what a doubling did: it stays the same while
+// the network's latency is the limit (more GETs pay), and grows with the GETs in flight
+// once the server or the link is saturated (they do not).
+// A doubling is on trial for two epochs: the first lets the added GETs fill the pipeline,
+// the second is compared with the epoch before the doubling; a doubling that did not
+// raise throughput by kWindowGain is undone. An epoch in which no read waited ends a
+// trial too: the larger window is enough. Otherwise the window doubles whenever a read
+// waited, except for kWindowProbeEpochs epochs after an undo.
 void ObjectReader::Impl::JudgeWindow() {
-  const double seconds =
-      std::chrono::duration<double>(options.clock->Monotonic() - epoch_time).count();
-  const double rate = seconds > 0 ? static_cast<double>(consumed - epoch_start) / seconds : 0;
+  const double rate = get_seconds > 0 ? get_parallel / get_seconds : 0;
   const uint64_t before = window;
   if (!waited) {
     trial = Trial::kNone;
@@ -181,14 +192,15 @@ void ObjectReader::Impl::JudgeWindow() {
     trial = Trial::kNone;
   } else if ((settled == 0 || --settled == 0) && window < options.max_window_bytes) {
     window = std::min(window * 2, options.max_window_bytes);
-    trial = rate > 0 ? Trial::kWarming : Trial::kNone;  // an epoch of no length judges nothing
+    trial =
+        rate > 0 ? Trial::kWarming : Trial::kNone;  // no whole-part GET ended: nothing to judge by
     last_rate = rate;
   } else {
     trial = Trial::kNone;
   }
   if (window != before) {
     S3M_TRACE_OP("read window {}: {} -> {} KiB at {:.0f} MiB/s", key, before >> 10, window >> 10,
-                 rate / (1 << 20));
+                 rate * static_cast<double>(options.read_part_size) / (1 << 20));
   }
   StartEpoch();
 }
@@ -206,6 +218,8 @@ ChunkPtr ObjectReader::Impl::AddChunk(uint64_t length, bool required, uint64_t n
     buffer = pool->TakeForced(length);
   }
   auto c = std::make_shared<Chunk>(stream_end, length, std::move(buffer));
+  c->issued = options.clock->Monotonic();
+  c->in_flight_at_issue = ++in_flight;
   chunks.push_back(c);
   stream_end += length;
   return c;
@@ -222,10 +236,27 @@ bool ObjectReader::Impl::DropConsumed() {
   return dropped;
 }
 
+// The length of the next GET of a sequential stream: the small first request, then chunks
+// that end on multiples of the part size, so each GET covers one part of an object
+// uploaded with that part size (AWS's advice for ranged GETs; our own uploads and the
+// AWS CLI's use 8 MiB parts). The chunk that realigns the stream after the first request
+// takes in the next part when it would be under a quarter part: a tiny GET costs a
+// whole request.
+uint64_t ObjectReader::Impl::NextSequentialLength() {
+  if (first_request) {
+    first_request = false;
+    return options.first_request_bytes;
+  }
+  const uint64_t part = options.read_part_size;
+  uint64_t length = AlignDown(stream_end, part) + part - stream_end;
+  if (length < part / 4) length += part;
+  return length;
+}
+
 void ObjectReader::Impl::Prefetch(std::vector<ChunkPtr>* issue) {
   const uint64_t target = std::min(object_size, consumed + window);
   while (stream_end < target) {
-    auto c = AddChunk(options.read_part_size, /*required=*/false, 0);
+    auto c = AddChunk(NextSequentialLength(), /*required=*/false, 0);
     if (!c) {
       // Refused: the window shrinks to what this stream already holds.
       window = std::max(options.read_part_size, stream_end - consumed);
@@ -259,10 +290,8 @@ std::vector<ChunkPtr> ObjectReader::Impl::Plan(uint64_t offset, uint64_t end,
   }
   last_end = end;
   while (stream_end < end) {
-    uint64_t length = !sequential     ? AlignUp(end, kRandomReadAlignment) - stream_end
-                      : first_request ? options.first_request_bytes
-                                      : options.read_part_size;
-    first_request = false;
+    uint64_t length =
+        sequential ? NextSequentialLength() : AlignUp(end, kRandomReadAlignment) - stream_end;
     issue->push_back(AddChunk(length, /*required=*/true, end));
   }
   std::vector<ChunkPtr> need;
@@ -371,6 +400,14 @@ void ObjectReader::Impl::OnDone(const ChunkPtr& c, Result<GetObjectResult> r) {
       if (c->status.code() == Code::kStale) stale = c->status;
     }
     if (r.ok()) c->arrived.store(std::min(r->bytes, c->length));
+    if (c->in_flight_at_issue > 0) {
+      --in_flight;
+      if (c->status.ok() && c->length >= options.read_part_size) {
+        get_parallel += c->in_flight_at_issue;
+        get_seconds +=
+            std::chrono::duration<double>(options.clock->Monotonic() - c->issued).count();
+      }
+    }
     if (!c->status.ok()) {
       chunks.clear();  // drop the stream: a later read starts afresh (and retries)
       have_stream = false;

@@ -5,14 +5,18 @@
 // two versions: if the object changes, reads fail with kStale.
 //
 // Sequential reads: the first request is small (kFirstRequestBytes) to answer fast; then,
-// while reads stay sequential, a window of parallel ranged GETs of read_part_size grows
-// (doubling) up to max_window_bytes, bounded by the MemoryBudget (TryAcquire; when refused,
-// the window stops growing). The window grows only while it pays: it is judged once per
-// "epoch" (the reader consuming a window's worth of bytes, at least 4 parts): it doubles
-// when a read had to wait for data, and a doubling is undone when, once the added GETs
-// are under way, it did not raise throughput by kWindowGain (the server or the link is
-// the limit, so more GETs in flight would only hold memory and page-fault fresh buffers);
-// doubling is tried again kWindowProbeEpochs epochs later, as other streams come and go.
+// while reads stay sequential, a window of parallel ranged GETs grows (doubling) up to
+// max_window_bytes, bounded by the MemoryBudget (TryAcquire; when refused, the window stops
+// growing). After the first request, GETs end on multiples of read_part_size, so each
+// covers one part of an object uploaded with that part size (AWS's advice for ranged
+// GETs). The window grows only while it pays: it is judged once per "epoch" (the reader
+// consuming a window's worth of bytes, at least 4 parts): it doubles when a read had to
+// wait for data, and a doubling is undone when, once the added GETs are under way, it did
+// not raise throughput by kWindowGain (the server or the link is the limit, so more GETs
+// in flight would only hold memory and page-fault fresh buffers). Throughput is estimated
+// from the GETs themselves (GETs in flight / a GET's duration), which bursts of arrivals
+// do not distort; doubling is tried again kWindowProbeEpochs epochs later, as other
+// streams come and go.
 // Small forward skips stay on the stream; a backward seek within buffered data is served
 // from it; anything else restarts the stream. Random reads fetch only what they need
 // (rounded up to a small alignment), not a whole part.
@@ -22,8 +26,9 @@
 // memory_budget.h), so a stream that holds memory can never deadlock another.
 //
 // Reads are answered with iovecs into the part buffers GETs write into (ReadData.keep
-// holds them), so a byte is copied twice on its way to the application: by the client
-// from the socket into the part buffer, and by FUSE from the buffer into the kernel.
+// holds them), so the daemon copies a byte twice: libcurl's receive buffer into the part
+// buffer (user space), and the part buffer into the kernel's reply pages (FUSE). The
+// socket's copy into libcurl's buffer is the kernel's (docs/ARCHITECTURE.md counts them).
 //
 // Thread-safe: FUSE may issue several reads on one handle at once, possibly slightly out
 // of order; reordering within the buffered range or the window does not break sequential

@@ -100,6 +100,38 @@ TEST_P(ObjectReaderTest, SequentialReadCostsAboutOneGetPerPart) {
   EXPECT_EQ(rec.gets().size(), gets.size());
 }
 
+// After the small first request, GETs end on part boundaries, so each covers one part of
+// an object uploaded with that part size; a realigning GET under a quarter part takes in
+// the next part instead of costing a request of its own.
+TEST_P(ObjectReaderTest, SequentialGetsEndOnPartBoundaries) {
+  std::string data = Pattern(8 * kPart + 100);
+  mem_.Put("k", data);
+  for (uint64_t first : {kFirst, kPart - 8 * kKiB}) {
+    RecordingClient rec(&mem_);
+    ReaderOptions o = SmallParts();
+    o.first_request_bytes = first;
+    auto reader = Open(&rec, "k", o);
+    std::string got;
+    for (uint64_t off = 0; off < data.size(); off += 16 * kKiB) {
+      auto r = ReadSync(*reader, off, 16 * kKiB);
+      ASSERT_TRUE(r.ok());
+      got += Flatten(*r);
+    }
+    EXPECT_EQ(got, data);
+    auto gets = rec.gets();
+    ASSERT_GE(gets.size(), 3u);
+    EXPECT_EQ(gets[0].offset, 0u);
+    EXPECT_EQ(gets[0].length, first);
+    // 48 KiB up to the boundary; or 8 KiB, too small alone, plus the next part.
+    EXPECT_EQ(gets[1].length, first == kFirst ? kPart - kFirst : kPart + 8 * kKiB);
+    for (size_t i = 1; i < gets.size(); ++i) {
+      const uint64_t end = gets[i].offset + gets[i].length;
+      EXPECT_TRUE(end % kPart == 0 || end == data.size()) << "GET " << i << " ends at " << end;
+      EXPECT_EQ(gets[i].offset, gets[i - 1].offset + gets[i - 1].length);
+    }
+  }
+}
+
 TEST_P(ObjectReaderTest, RandomReadFetchesOnlyAnAlignedRange) {
   std::string data = Pattern(4 << 20);
   mem_.Put("k", data);
@@ -264,7 +296,7 @@ TEST_P(ObjectReaderTest, WindowGrowsWhileMoreGetsRaiseThroughput) {
   auto reader = Open(&gate, "k", o);
   // Each GET brings 1 MiB/s and nothing else limits: every doubling pays.
   uint64_t ahead = StreamOver(*reader, gate, clock, data, {1 * kMiBps, 1e6 * kMiBps});
-  EXPECT_GT(ahead, 6 * kPart);                // it grew to the maximum (8 parts)
+  EXPECT_GT(ahead, 6 * kPart);                   // it grew to the maximum (8 parts)
   EXPECT_LE(ahead, o.max_window_bytes + kPart);  // and no further
 }
 
@@ -276,10 +308,10 @@ TEST_P(ObjectReaderTest, WindowStopsGrowingWhenThroughputDoesNot) {
   ReaderOptions o = SmallParts();
   o.clock = &clock;
   auto reader = Open(&gate, "k", o);
-  // Two GETs in flight saturate the server: 1 -> 2 parts pays, 2 -> 4 does not and is
-  // undone (and tried again after kWindowProbeEpochs), 8 parts are never reached.
+  // Two GETs in flight saturate the server: a doubling past that does not pay and is
+  // undone (and tried again after kWindowProbeEpochs); 8 parts are never reached.
   uint64_t ahead = StreamOver(*reader, gate, clock, data, {1 * kMiBps, 2 * kMiBps});
-  EXPECT_GT(ahead, 2 * kPart);  // it did try 4 parts
+  EXPECT_GT(ahead, 2 * kPart);  // it did try a doubling
   EXPECT_LE(ahead, 5 * kPart);
 }
 
@@ -295,7 +327,7 @@ TEST_P(ObjectReaderTest, WindowGrowsOnAHighLatencyNetwork) {
   o.clock = &clock;
   auto reader = Open(&gate, "k", o);
   const auto ttfb = std::chrono::milliseconds(30);
-  const auto transfer = std::chrono::milliseconds(10);  // a part at the per-connection rate
+  const auto transfer = std::chrono::milliseconds(10);        // a part at the per-connection rate
   std::deque<std::chrono::steady_clock::time_point> done_at;  // of the held GETs, in order
   uint64_t most_ahead = 0;
   gate.Gate(true);

@@ -31,8 +31,8 @@ import sys
 import time
 
 from compare_extra import ExtraRuns
-from compare_util import (BUCKET, GIB, MIB, RAW_PART, Failure, RgwLog, drop_page_cache, machine_cpu,
-                          fmt_counts, is_mounted, log, pids_with_arg, proc_cpu, proc_hwm_mib,
+from compare_util import (BUCKET, GIB, MIB, RAW_PART, BusySampler, Failure, RgwLog, drop_page_cache,
+                          machine_cpu, fmt_counts, is_mounted, log, pids_with_arg, proc_cpu, proc_hwm_mib,
                           reset_hwm, run_measured, size_bytes)
 
 ALL_CLIENTS = ["s3mount", "s3fs", "rclone-off", "rclone-writes"]
@@ -389,6 +389,7 @@ class Bench(ExtraRuns):
             logf = f"{logdir}/workload.log"
             row = dict(round=rnd, client=client, workload=wl)
             mnt = None
+            sampler = None
             try:
                 if wl == "ior-read" and (client, "ior-write", rnd) in self.failed:
                     self.seed_ior_files(client)
@@ -401,18 +402,21 @@ class Bench(ExtraRuns):
                 mnt, pids = self.mount(client, logdir)
                 cpu0 = proc_cpu(pids)
                 busy0, total0, _ = machine_cpu()
+                sampler = BusySampler()
                 reset_hwm(pids)
                 mark = self.rgwlog.mark()
                 self.upload_wait = None
                 value, unit, nbytes, ops, wall, gen_cpu = self.workload(client, wl, mnt, logf)
                 cpu = proc_cpu(pids) - cpu0
                 busy1, total1, _ = machine_cpu()
+                busy_median = sampler.stop()
                 row.update(value=round(value, 3), unit=unit, wall_s=round(wall, 3),
                            client_cpu_s=round(cpu, 3), loadgen_cpu_s=round(gen_cpu, 3),
                            cpu_s_per_gib=round(cpu / (nbytes / GIB), 3) if nbytes >= 64 * MIB else "",
                            cpu_ms_per_op=round(cpu * 1000 / ops, 4) if ops else "",
                            peak_rss_mib=round(proc_hwm_mib(pids), 1), nprocs=len(pids),
                            machine_busy_pct=round(100 * (busy1 - busy0) / max(total1 - total0, 1e-9), 1),
+                           machine_busy_median_pct=busy_median if busy_median is not None else "",
                            load1=open("/proc/loadavg").read().split()[0])
                 if self.upload_wait is not None:
                     row["upload_wait_s"] = round(self.upload_wait, 2)
@@ -431,6 +435,8 @@ class Bench(ExtraRuns):
                 self.failures.append((client, wl, rnd, reason, logf))
                 log(f"{tag}: FAIL {reason}")
             finally:
+                if sampler:
+                    sampler.stop()  # after a failure: its thread must not outlive the workload
                 if mnt:
                     try:
                         self.unmount(mnt)
@@ -544,7 +550,8 @@ class Bench(ExtraRuns):
     def write_samples(self):
         keys = ["round", "client", "workload", "value", "unit", "wall_s", "client_cpu_s", "loadgen_cpu_s",
                 "cpu_s_per_gib", "cpu_ms_per_op", "peak_rss_mib", "nprocs", "requests", "requests_total",
-                "s3mount_log_requests", "upload_wait_s", "machine_busy_pct", "load1", "reason"]
+                "s3mount_log_requests", "upload_wait_s", "machine_busy_pct", "machine_busy_median_pct", "load1",
+                "reason"]
         with open(f"{self.results}/compare-samples.csv", "w", newline="") as f:
             w = csv.DictWriter(f, keys, extrasaction="ignore")
             w.writeheader()

@@ -3,7 +3,9 @@ that compare.py and compare_extra.py share them."""
 import os
 import re
 import signal
+import statistics
 import subprocess
+import threading
 import time
 
 MIB = 1 << 20
@@ -94,6 +96,34 @@ def machine_cpu():
     hz = os.sysconf("SC_CLK_TCK")
     idle = f[3] + f[4]
     return (sum(f[:8]) - idle) / hz, sum(f[:8]) / hz, f[7] / hz
+
+
+class BusySampler:
+    """The machine's busy share (all CPUs, from /proc/stat) in 0.1 s slices while a workload
+    runs. The median slice is the steady state: the whole-workload share also counts mpirun's
+    start and stop, ~0.4 s of a 1.5 s IOR run with little to do (whole 70-75% busy where the
+    I/O phase itself sampled 85-100%)."""
+
+    def __init__(self, interval=0.1):
+        self.interval = interval
+        self.slices = []
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        busy0, total0, _ = machine_cpu()
+        while not self.stop_event.wait(self.interval):
+            busy1, total1, _ = machine_cpu()
+            if total1 > total0:
+                self.slices.append(100 * (busy1 - busy0) / (total1 - total0))
+            busy0, total0 = busy1, total1
+
+    def stop(self):
+        """Median busy % of the slices (None when the workload was shorter than a slice)."""
+        self.stop_event.set()
+        self.thread.join()
+        return round(statistics.median(self.slices), 1) if self.slices else None
 
 
 def drop_page_cache():

@@ -117,9 +117,9 @@ struct ObjectReader::Impl : std::enable_shared_from_this<Impl> {
   uint64_t stream_end = 0;     // end of the requested range
   uint64_t consumed = 0;       // furthest byte read from the stream
   uint64_t window = 0;         // bytes to keep requested ahead of `consumed`
-  // The current epoch (see object_reader.h): where and when it began, whether a read had
-  // to wait for data in it; the throughput before the last doubling (bytes/s, 0 if
-  // unknown); where a doubling is in its trial; epochs left before the next doubling.
+  // The current epoch (see object_reader.h): where it began, whether a read had to wait
+  // for data in it; the throughput before the last doubling (parts/s, 0 if unknown); where
+  // a doubling is in its trial; epochs left before the next doubling.
   uint64_t epoch_start = 0;
   bool waited = false;
   // Whole-part GETs that ended in the epoch: the sum of the stream's GETs in flight when
@@ -192,8 +192,8 @@ void ObjectReader::Impl::JudgeWindow() {
     trial = Trial::kNone;
   } else if ((settled == 0 || --settled == 0) && window < options.max_window_bytes) {
     window = std::min(window * 2, options.max_window_bytes);
-    trial =
-        rate > 0 ? Trial::kWarming : Trial::kNone;  // no whole-part GET ended: nothing to judge by
+    // With no whole-part GET ended in this epoch there is no rate to judge the doubling by.
+    trial = rate > 0 ? Trial::kWarming : Trial::kNone;
     last_rate = rate;
   } else {
     trial = Trial::kNone;

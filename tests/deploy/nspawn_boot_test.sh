@@ -234,6 +234,10 @@ in_m systemctl stop "$U" s3mount-mnt-data2.service
 for u in "$U" s3mount-mnt-data2.service; do
   check "$u stopped cleanly (inactive, Result=success)" \
     test "$(in_m systemctl is-active "$u" || true)" = inactive -a "$(in_m systemctl show -p Result --value "$u")" = success
+  if [ "$(in_m systemctl show -p Result --value "$u")" != success ]; then  # say why
+    in_m systemctl show -p ActiveState,SubState,Result,ExecMainCode,ExecMainStatus,NRestarts "$u" | sed 's/^/  /'
+    in_m journalctl --no-pager -q -n 25 -u "$u" | sed 's/^/  journal: /'
+  fi
 done
 check "/mnt/data and /mnt/data2 no longer mounted" bash -c "! nsenter -t $pid1 -a -- grep -qE ' /mnt/data2? [^-]* - fuse' /proc/self/mountinfo"
 # shellcheck disable=SC2016  # expanded by the machine's sh

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "common/log.h"
 #include "fs/file_system.h"
@@ -113,10 +114,13 @@ int RunMount(const Config& c, StartupReporter& reporter) {
   so.retry = RetryOptionsFromEnv(RetryOptions{}, env);
 
   // Declared so that destruction runs: session, file system, client (whose completions
-  // still touch buffers), credentials, pool, budget.
+  // still touch buffers), credentials, trimmer, pool, budget.
   MemoryBudget budget(
       DataBudget(c.memory_target_bytes ? c.memory_target_bytes : DefaultMemoryTarget()));
   BufferPool pool(&budget);
+  // Buffers left cached by streams that ended go back to the system after 10-15 s idle,
+  // so a mount between jobs holds no data memory (streaming recycles them every few ms).
+  IdleTrimmer trimmer(&pool, std::chrono::seconds(5), std::chrono::seconds(10));
   std::unique_ptr<CredentialsProvider> creds;
   if (!c.no_sign_request) creds = NewDefaultCredentialsChain(copts);
   if (Status s = Probe(c, so, creds.get()); !s.ok()) {

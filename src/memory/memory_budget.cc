@@ -1,6 +1,9 @@
 // MemoryBudget and BufferPool; see memory_budget.h for the contract and lock order.
 #include "memory/memory_budget.h"
 
+#include <sys/mman.h>
+
+#include <algorithm>
 #include <cstdlib>
 
 namespace s3m {
@@ -96,7 +99,7 @@ class BufferPool::PooledBuffer final : public Buffer {
   size_t capacity_;
 };
 
-BufferPool::BufferPool(MemoryBudget* budget) : budget_(budget) {}
+BufferPool::BufferPool(MemoryBudget* budget, const Clock* clock) : budget_(budget), clock_(clock) {}
 
 BufferPool::~BufferPool() {
   Trim();
@@ -109,24 +112,25 @@ size_t BufferPool::RoundToPages(size_t size) {
 
 std::shared_ptr<Buffer> BufferPool::Wrap(char* data, size_t capacity) {
   if (data == nullptr) {
-    void* p = nullptr;
+    void* p = mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     // Out of memory is a crash, not an error: the budget exists to keep us clear of it.
-    if (posix_memalign(&p, kPageSize, capacity) != 0) std::abort();
+    if (p == MAP_FAILED) std::abort();
     data = static_cast<char*>(p);
   }
   return std::make_shared<PooledBuffer>(this, data, capacity);
 }
 
-BufferPool::Block BufferPool::TakeCachedLocked(size_t capacity) {
-  for (size_t i = 0; i < free_.size(); ++i) {
-    if (free_[i].second != capacity) continue;
-    Block b = free_[i];
-    free_[i] = free_.back();
-    free_.pop_back();
+char* BufferPool::TakeCachedLocked(size_t capacity) {
+  // The most recently cached first, so that when fewer buffers are in use than are
+  // cached, the same ones cycle and the rest age out (TrimIdle).
+  for (size_t i = free_.size(); i-- > 0;) {
+    if (free_[i].capacity != capacity) continue;
+    char* data = free_[i].data;
+    free_.erase(free_.begin() + static_cast<std::ptrdiff_t>(i));
     free_bytes_ -= capacity;
-    return b;
+    return data;
   }
-  return {nullptr, 0};
+  return nullptr;
 }
 
 void BufferPool::EvictAllLocked(std::vector<Block>* out) {
@@ -137,9 +141,9 @@ void BufferPool::EvictAllLocked(std::vector<Block>* out) {
 
 void BufferPool::FreeBlocks(const std::vector<Block>& blocks) {
   uint64_t bytes = 0;
-  for (const auto& [data, capacity] : blocks) {
-    std::free(data);
-    bytes += capacity;
+  for (const Block& b : blocks) {
+    munmap(b.data, b.capacity);
+    bytes += b.capacity;
   }
   if (bytes > 0) budget_->Release(bytes);
 }
@@ -148,8 +152,8 @@ std::shared_ptr<Buffer> BufferPool::TryTake(size_t size) {
   const size_t capacity = RoundToPages(size);
   {
     std::lock_guard l(mu_);
-    Block cached = TakeCachedLocked(capacity);  // its bytes are already charged
-    if (cached.first != nullptr) return Wrap(cached.first, capacity);
+    char* cached = TakeCachedLocked(capacity);  // its bytes are already charged
+    if (cached != nullptr) return Wrap(cached, capacity);
   }
   if (budget_->TryAcquire(capacity)) return Wrap(nullptr, capacity);
   // Refused: give the cached buffers back to the budget and ask once more.
@@ -198,12 +202,12 @@ void BufferPool::Return(char* data, size_t capacity) {
     std::lock_guard l(mu_);
     // Keep it (still charged) unless someone waits for memory: then it must go back.
     if (pending_takes_ == 0 && budget_->waiters() == 0) {
-      free_.emplace_back(data, capacity);
+      free_.push_back(Block{data, capacity, clock_->Monotonic()});
       free_bytes_ += capacity;
       return;
     }
   }
-  FreeBlocks({{data, capacity}});
+  FreeBlocks({Block{data, capacity, {}}});
 }
 
 void BufferPool::Trim() {
@@ -213,6 +217,43 @@ void BufferPool::Trim() {
     EvictAllLocked(&evicted);
   }
   FreeBlocks(evicted);
+}
+
+uint64_t BufferPool::TrimIdle(std::chrono::steady_clock::duration idle) {
+  const auto cutoff = clock_->Monotonic() - idle;
+  std::vector<Block> evicted;
+  {
+    std::lock_guard l(mu_);
+    auto old = std::stable_partition(free_.begin(), free_.end(),
+                                     [&](const Block& b) { return b.returned > cutoff; });
+    for (auto it = old; it != free_.end(); ++it) free_bytes_ -= it->capacity;
+    evicted.assign(old, free_.end());
+    free_.erase(old, free_.end());
+  }
+  FreeBlocks(evicted);
+  uint64_t bytes = 0;
+  for (const Block& b : evicted) bytes += b.capacity;
+  return bytes;
+}
+
+IdleTrimmer::IdleTrimmer(BufferPool* pool, std::chrono::milliseconds period,
+                         std::chrono::milliseconds idle)
+    : thread_([this, pool, period, idle] {
+        std::unique_lock l(mu_);
+        while (!cv_.wait_for(l, period, [this] { return stop_; })) {
+          l.unlock();
+          pool->TrimIdle(idle);
+          l.lock();
+        }
+      }) {}
+
+IdleTrimmer::~IdleTrimmer() {
+  {
+    std::lock_guard l(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
 }
 
 uint64_t BufferPool::cached_bytes() const {

@@ -17,20 +17,26 @@
 // Readers use TryTake() and shrink their window when refused; writers use Take() and
 // wait (their callback runs once the bytes are granted, on the thread that released
 // them). Cached free buffers are evicted whenever a request would otherwise be refused
-// or has to wait, so the cache never starves anyone.
+// or has to wait, so the cache never starves anyone, and when nobody has taken them for
+// a while (TrimIdle, run by IdleTrimmer), so an idle process gives its memory back.
 //
 // Thread-safe. Lock order: BufferPool::mu_ before MemoryBudget::mu_. No callback runs
 // under either lock. The pool must outlive every buffer it handed out.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <utility>
 #include <vector>
+
+#include "common/clock.h"
 
 namespace s3m {
 
@@ -78,10 +84,13 @@ class Buffer {
 
 // Recycles page-aligned buffers so steady streaming does not page-fault and zero fresh
 // memory for every part: a freed buffer is kept and handed out again for a request of
-// the same capacity (capacities are rounded up to whole pages). Thread-safe.
+// the same capacity (capacities are rounded up to whole pages). Buffers are mapped with
+// mmap and unmapped when freed, so freed memory leaves the process (glibc's malloc would
+// keep large freed blocks in its heap once its mmap threshold has grown past them).
+// Thread-safe.
 class BufferPool {
  public:
-  explicit BufferPool(MemoryBudget* budget);
+  explicit BufferPool(MemoryBudget* budget, const Clock* clock = RealClock::Get());
   ~BufferPool();
 
   MemoryBudget* budget() const { return budget_; }
@@ -97,26 +106,51 @@ class BufferPool {
 
   // Frees the cached free buffers (under memory pressure or at shutdown).
   void Trim();
+  // Frees the cached buffers nobody has taken for `idle` or longer, so a mount gives its
+  // memory back between jobs; returns the bytes freed. See IdleTrimmer.
+  uint64_t TrimIdle(std::chrono::steady_clock::duration idle);
   uint64_t cached_bytes() const;
 
  private:
   class PooledBuffer;
-  using Block = std::pair<char*, size_t>;  // memory and capacity
+  struct Block {
+    char* data;
+    size_t capacity;
+    std::chrono::steady_clock::time_point returned;  // when it was cached
+  };
 
   static size_t RoundToPages(size_t size);
   std::shared_ptr<Buffer> Wrap(char* data, size_t capacity);
-  // Removes a cached block of exactly `capacity`, or returns {nullptr, 0}.
-  Block TakeCachedLocked(size_t capacity);  // requires mu_
+  // Removes a cached block of exactly `capacity` and returns its memory, or null.
+  char* TakeCachedLocked(size_t capacity);  // requires mu_
   // Moves every cached block into `out` (to be freed outside the lock).
   void EvictAllLocked(std::vector<Block>* out);       // requires mu_
   void FreeBlocks(const std::vector<Block>& blocks);  // frees and releases their bytes
   void Return(char* data, size_t capacity);
 
   MemoryBudget* budget_;
+  const Clock* clock_;
   mutable std::mutex mu_;
   std::vector<Block> free_;  // GUARDED_BY(mu_)
   uint64_t free_bytes_ = 0;  // GUARDED_BY(mu_)
   int pending_takes_ = 0;    // GUARDED_BY(mu_): Take() calls waiting for the budget
+};
+
+// Calls pool->TrimIdle(idle) every `period` on its own thread until destroyed: memory
+// cached for a stream that ended goes back to the system within idle + period, while
+// buffers in steady use (recycled every few ms) are never touched.
+class IdleTrimmer {
+ public:
+  IdleTrimmer(BufferPool* pool, std::chrono::milliseconds period, std::chrono::milliseconds idle);
+  ~IdleTrimmer();
+  IdleTrimmer(const IdleTrimmer&) = delete;
+  IdleTrimmer& operator=(const IdleTrimmer&) = delete;
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;  // GUARDED_BY(mu_)
+  std::thread thread_;
 };
 
 }  // namespace s3m

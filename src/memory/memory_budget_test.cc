@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstring>
 #include <future>
 #include <thread>
 #include <vector>
@@ -165,6 +166,52 @@ TEST(BufferPoolTest, ConcurrentTakersNeverExceedLimit) {
   for (auto& th : threads) th.join();
   EXPECT_LE(budget.peak(), kLimit);
   pool.Trim();
+  EXPECT_EQ(budget.used(), 0u);
+}
+
+// A buffer cached longer than `idle` is freed (its bytes back to the budget, its memory
+// unmapped); one cached more recently stays.
+TEST(BufferPoolTest, TrimIdleFreesOnlyBuffersIdleLongEnough) {
+  MemoryBudget budget(16 * kMiB);
+  FakeClock clock;
+  BufferPool pool(&budget, &clock);
+  auto a = pool.TryTake(kMiB);
+  auto b = pool.TryTake(2 * kMiB);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  std::memset(a->data(), 1, kMiB);  // touched memory, as a part buffer would be
+  a.reset();
+  clock.Advance(std::chrono::seconds(8));
+  b.reset();
+  EXPECT_EQ(pool.cached_bytes(), 3 * kMiB);
+  EXPECT_EQ(pool.TrimIdle(std::chrono::seconds(10)), 0u);  // a: 8 s, b: 0 s
+  clock.Advance(std::chrono::seconds(3));
+  EXPECT_EQ(pool.TrimIdle(std::chrono::seconds(10)), kMiB);  // a: 11 s
+  EXPECT_EQ(pool.cached_bytes(), 2 * kMiB);
+  EXPECT_EQ(budget.used(), 2 * kMiB);
+  clock.Advance(std::chrono::seconds(10));
+  EXPECT_EQ(pool.TrimIdle(std::chrono::seconds(10)), 2 * kMiB);
+  EXPECT_EQ(budget.used(), 0u);
+  // A buffer taken again is no longer idle: trimming never frees one in use.
+  auto c = pool.TryTake(kMiB);
+  clock.Advance(std::chrono::seconds(60));
+  EXPECT_EQ(pool.TrimIdle(std::chrono::seconds(10)), 0u);
+  EXPECT_EQ(budget.used(), kMiB);
+}
+
+// The trimmer's thread calls TrimIdle periodically and stops when destroyed.
+TEST(BufferPoolTest, IdleTrimmerFreesCachedBuffers) {
+  MemoryBudget budget(16 * kMiB);
+  BufferPool pool(&budget);
+  pool.TryTake(kMiB).reset();
+  ASSERT_EQ(pool.cached_bytes(), kMiB);
+  {
+    IdleTrimmer trimmer(&pool, std::chrono::milliseconds(5), std::chrono::milliseconds(0));
+    for (int i = 0; i < 2000 && pool.cached_bytes() != 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  EXPECT_EQ(pool.cached_bytes(), 0u);
   EXPECT_EQ(budget.used(), 0u);
 }
 

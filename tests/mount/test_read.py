@@ -172,6 +172,24 @@ class ReadTest(MountTestCase):
         # 9 MiB in 1 MiB requests, plus the kernel's first small synchronous read(s).
         self.assertLessEqual(len(sizes), 16, sizes)
 
+    def test_read_buffers_go_back_to_the_system_when_idle(self):
+        # Part buffers stay cached while streams use them and are unmapped after 10-15 s
+        # without use, so an idle mount does not keep the memory of its last job.
+        def rss_kib(pid):
+            with open(f"/proc/{pid}/status") as f:
+                return int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1))
+        with Mount(self.moto, self.bucket) as m:
+            with open(m.path("blob"), "rb") as f:
+                self.assertEqual(f.read(), self.blob)
+            after_read = rss_kib(m.pid)
+            deadline = time.monotonic() + 40
+            while time.monotonic() < deadline and rss_kib(m.pid) > after_read - 6 * 1024:
+                time.sleep(0.5)
+            # The ~9 MiB of part buffers the read filled are gone (RSS in KiB).
+            self.assertLessEqual(rss_kib(m.pid), after_read - 6 * 1024)
+            with open(m.path("blob"), "rb") as f:  # and the mount reads on as before
+                self.assertEqual(f.read(), self.blob)
+
     def test_eight_concurrent_readers(self):
         with Mount(self.moto, self.bucket) as m:
             def read_all(i):

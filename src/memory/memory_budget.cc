@@ -14,6 +14,32 @@ namespace {
 // of every platform s3mount targets (x86-64, aarch64 with 4 KiB pages).
 constexpr size_t kPageSize = 4096;
 
+// Buffers this large are mapped on their own, so freeing one returns its memory to the
+// system; smaller ones (random-read chunks, small files, whose sizes vary) come from
+// malloc, which reuses freed memory without new page faults or system calls.
+constexpr size_t kMapMinBytes = 1 << 20;
+
+char* Allocate(size_t capacity) {
+  void* p = nullptr;
+  if (capacity >= kMapMinBytes) {
+    p = mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) p = nullptr;
+  } else if (posix_memalign(&p, kPageSize, capacity) != 0) {
+    p = nullptr;
+  }
+  // Out of memory is a crash, not an error: the budget exists to keep us clear of it.
+  if (p == nullptr) std::abort();
+  return static_cast<char*>(p);
+}
+
+void Deallocate(char* data, size_t capacity) {
+  if (capacity >= kMapMinBytes) {
+    munmap(data, capacity);
+  } else {
+    std::free(data);
+  }
+}
+
 }  // namespace
 
 MemoryBudget::MemoryBudget(uint64_t limit_bytes) : limit_(limit_bytes) {}
@@ -111,12 +137,7 @@ size_t BufferPool::RoundToPages(size_t size) {
 }
 
 std::shared_ptr<Buffer> BufferPool::Wrap(char* data, size_t capacity) {
-  if (data == nullptr) {
-    void* p = mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    // Out of memory is a crash, not an error: the budget exists to keep us clear of it.
-    if (p == MAP_FAILED) std::abort();
-    data = static_cast<char*>(p);
-  }
+  if (data == nullptr) data = Allocate(capacity);
   return std::make_shared<PooledBuffer>(this, data, capacity);
 }
 
@@ -142,7 +163,7 @@ void BufferPool::EvictAllLocked(std::vector<Block>* out) {
 void BufferPool::FreeBlocks(const std::vector<Block>& blocks) {
   uint64_t bytes = 0;
   for (const Block& b : blocks) {
-    munmap(b.data, b.capacity);
+    Deallocate(b.data, b.capacity);
     bytes += b.capacity;
   }
   if (bytes > 0) budget_->Release(bytes);

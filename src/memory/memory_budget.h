@@ -84,10 +84,10 @@ class Buffer {
 
 // Recycles page-aligned buffers so steady streaming does not page-fault and zero fresh
 // memory for every part: a freed buffer is kept and handed out again for a request of
-// the same capacity (capacities are rounded up to whole pages). Buffers are mapped with
-// mmap and unmapped when freed, so freed memory leaves the process (glibc's malloc would
-// keep large freed blocks in its heap once its mmap threshold has grown past them).
-// Thread-safe.
+// the same capacity (capacities are rounded up to whole pages). Buffers of 1 MiB and more
+// are mapped with mmap and unmapped when freed, so freed memory leaves the process (glibc's
+// malloc would keep large freed blocks in its heap once its mmap threshold has grown past
+// them). Thread-safe.
 class BufferPool {
  public:
   explicit BufferPool(MemoryBudget* budget, const Clock* clock = RealClock::Get());

@@ -401,21 +401,19 @@ class Bench(ExtraRuns):
                 drop_page_cache()
                 mnt, pids = self.mount(client, logdir)
                 cpu0 = proc_cpu(pids)
-                busy0, total0, _ = machine_cpu()
                 sampler = BusySampler()
                 reset_hwm(pids)
                 mark = self.rgwlog.mark()
                 self.upload_wait = None
                 value, unit, nbytes, ops, wall, gen_cpu = self.workload(client, wl, mnt, logf)
                 cpu = proc_cpu(pids) - cpu0
-                busy1, total1, _ = machine_cpu()
-                busy_median = sampler.stop()
+                busy_whole, busy_median = sampler.stop()
                 row.update(value=round(value, 3), unit=unit, wall_s=round(wall, 3),
                            client_cpu_s=round(cpu, 3), loadgen_cpu_s=round(gen_cpu, 3),
                            cpu_s_per_gib=round(cpu / (nbytes / GIB), 3) if nbytes >= 64 * MIB else "",
                            cpu_ms_per_op=round(cpu * 1000 / ops, 4) if ops else "",
                            peak_rss_mib=round(proc_hwm_mib(pids), 1), nprocs=len(pids),
-                           machine_busy_pct=round(100 * (busy1 - busy0) / max(total1 - total0, 1e-9), 1),
+                           machine_busy_pct=busy_whole,
                            machine_busy_median_pct=busy_median if busy_median is not None else "",
                            load1=open("/proc/loadavg").read().split()[0])
                 if self.upload_wait is not None:

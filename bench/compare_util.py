@@ -99,20 +99,21 @@ def machine_cpu():
 
 
 class BusySampler:
-    """The machine's busy share (all CPUs, from /proc/stat) in 0.1 s slices while a workload
-    runs. The median slice is the steady state: the whole-workload share also counts mpirun's
-    start and stop, ~0.4 s of a 1.5 s IOR run with little to do (whole 70-75% busy where the
-    I/O phase itself sampled 85-100%)."""
+    """The machine's busy share (all CPUs, from /proc/stat) while a workload runs: over the
+    whole workload, and the median of its 0.1 s slices. The median slice is the steady state:
+    the whole share also counts mpirun's start and stop, ~0.4 s of a 1.5 s IOR run with little
+    to do (whole 70-75% busy where the I/O phase itself sampled 85-100%)."""
 
     def __init__(self, interval=0.1):
         self.interval = interval
         self.slices = []
+        self.first = machine_cpu()
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
     def _run(self):
-        busy0, total0, _ = machine_cpu()
+        busy0, total0, _ = self.first
         while not self.stop_event.wait(self.interval):
             busy1, total1, _ = machine_cpu()
             if total1 > total0:
@@ -120,10 +121,12 @@ class BusySampler:
             busy0, total0 = busy1, total1
 
     def stop(self):
-        """Median busy % of the slices (None when the workload was shorter than a slice)."""
+        """(whole-workload busy %, median slice busy % or None if shorter than a slice)."""
         self.stop_event.set()
         self.thread.join()
-        return round(statistics.median(self.slices), 1) if self.slices else None
+        busy, total, _ = machine_cpu()
+        whole = 100 * (busy - self.first[0]) / max(total - self.first[1], 1e-9)
+        return round(whole, 1), round(statistics.median(self.slices), 1) if self.slices else None
 
 
 def drop_page_cache():

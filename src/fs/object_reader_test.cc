@@ -36,6 +36,18 @@ Result<ReadData> ReadSync(ObjectReader& r, uint64_t offset, uint64_t size) {
   return Wait<ReadData>([&](auto cb) { r.Read(offset, size, cb); });
 }
 
+// Reads [0, size) in sequential reads of `step`; what came back, or "" after a failed read.
+std::string ReadInSteps(ObjectReader& r, uint64_t size, uint64_t step) {
+  std::string got;
+  for (uint64_t off = 0; off < size; off += step) {
+    auto res = ReadSync(r, off, step);
+    EXPECT_TRUE(res.ok()) << res.status().ToString();
+    if (!res.ok()) return "";
+    got += Flatten(*res);
+  }
+  return got;
+}
+
 ReaderOptions SmallParts() {
   return ReaderOptions{
       .read_part_size = kPart, .max_window_bytes = 8 * kPart, .first_request_bytes = kFirst};
@@ -81,13 +93,7 @@ TEST_P(ObjectReaderTest, SequentialReadCostsAboutOneGetPerPart) {
   mem_.Put("k", data);
   RecordingClient rec(&mem_);
   auto reader = Open(&rec, "k");
-  std::string got;
-  for (uint64_t off = 0; off < data.size(); off += 16 * kKiB) {
-    auto r = ReadSync(*reader, off, 16 * kKiB);
-    ASSERT_TRUE(r.ok());
-    got += Flatten(*r);
-  }
-  EXPECT_EQ(got, data);
+  EXPECT_EQ(ReadInSteps(*reader, data.size(), 16 * kKiB), data);
   auto gets = rec.gets();
   EXPECT_LE(gets.size(), kParts + 1);  // the small first request, then one per part
   ASSERT_FALSE(gets.empty());
@@ -111,13 +117,7 @@ TEST_P(ObjectReaderTest, SequentialGetsEndOnPartBoundaries) {
     ReaderOptions o = SmallParts();
     o.first_request_bytes = first;
     auto reader = Open(&rec, "k", o);
-    std::string got;
-    for (uint64_t off = 0; off < data.size(); off += 16 * kKiB) {
-      auto r = ReadSync(*reader, off, 16 * kKiB);
-      ASSERT_TRUE(r.ok());
-      got += Flatten(*r);
-    }
-    EXPECT_EQ(got, data);
+    EXPECT_EQ(ReadInSteps(*reader, data.size(), 16 * kKiB), data);
     auto gets = rec.gets();
     ASSERT_GE(gets.size(), 3u);
     EXPECT_EQ(gets[0].offset, 0u);

@@ -160,13 +160,14 @@ void BufferPool::EvictAllLocked(std::vector<Block>* out) {
   free_bytes_ = 0;
 }
 
-void BufferPool::FreeBlocks(const std::vector<Block>& blocks) {
+uint64_t BufferPool::FreeBlocks(const std::vector<Block>& blocks) {
   uint64_t bytes = 0;
   for (const Block& b : blocks) {
     Deallocate(b.data, b.capacity);
     bytes += b.capacity;
   }
   if (bytes > 0) budget_->Release(bytes);
+  return bytes;
 }
 
 std::shared_ptr<Buffer> BufferPool::TryTake(size_t size) {
@@ -251,10 +252,7 @@ uint64_t BufferPool::TrimIdle(std::chrono::steady_clock::duration idle) {
     evicted.assign(old, free_.end());
     free_.erase(old, free_.end());
   }
-  FreeBlocks(evicted);
-  uint64_t bytes = 0;
-  for (const Block& b : evicted) bytes += b.capacity;
-  return bytes;
+  return FreeBlocks(evicted);
 }
 
 IdleTrimmer::IdleTrimmer(BufferPool* pool, std::chrono::milliseconds period,

@@ -124,8 +124,8 @@ class BufferPool {
   // Removes a cached block of exactly `capacity` and returns its memory, or null.
   char* TakeCachedLocked(size_t capacity);  // requires mu_
   // Moves every cached block into `out` (to be freed outside the lock).
-  void EvictAllLocked(std::vector<Block>* out);       // requires mu_
-  void FreeBlocks(const std::vector<Block>& blocks);  // frees and releases their bytes
+  void EvictAllLocked(std::vector<Block>* out);           // requires mu_
+  uint64_t FreeBlocks(const std::vector<Block>& blocks);  // frees and releases their bytes
   void Return(char* data, size_t capacity);
 
   MemoryBudget* budget_;

@@ -219,6 +219,11 @@ ParsedCommandLine ParseCommandLine(int argc, const char* const* argv) {
   app.add_option("--memory-target", memory_target_mib,
                  "Memory target of the process in MiB; data buffers get all but 128 MiB "
                  "(default: 512, or 1/4 of RAM or the cgroup limit if smaller)");
+  bool keep_read_pages = false;
+  app.add_flag("--keep-read-pages", keep_read_pages,
+               "Keep in the page cache what long buffered reads leave behind (by default the "
+               "pages more than 32 MiB behind a sequential reader are dropped, unless it maps "
+               "the file)");
   app.add_option("-l,--log-directory", c.log_directory,
                  "Write logs to files here (default: syslog)");
   app.add_flag("-d,--debug", c.debug, "Log every operation");
@@ -243,6 +248,7 @@ ParsedCommandLine ParseCommandLine(int argc, const char* const* argv) {
     return out;
   };
   if (part_size) c.read_part_size = c.write_part_size = part_size;
+  c.drop_behind = !keep_read_pages;
   if (memory_target_mib) c.memory_target_bytes = memory_target_mib * kMiB;
   auto fm = ParseMode(file_mode, "--file-mode");
   if (!fm.ok()) return fail(fm.status());

@@ -46,6 +46,7 @@ struct Config {
   std::string storage_class;
   bool upload_checksums = true;
   uint64_t memory_target_bytes = 0;  // 0: the default (see DefaultMemoryTarget)
+  bool drop_behind = true;           // drop cached pages behind long buffered reads
 
   std::string log_directory;
   bool debug = false;

@@ -28,6 +28,7 @@ TEST(ConfigTest, BucketUrlWithPrefixAndDefaults) {
   EXPECT_EQ(p.config.write_part_size, 8u << 20);
   EXPECT_TRUE(p.config.upload_checksums);
   EXPECT_FALSE(p.config.foreground);
+  EXPECT_TRUE(p.config.drop_behind);
 }
 
 TEST(ConfigTest, OptionsTakeEffect) {
@@ -42,7 +43,7 @@ TEST(ConfigTest, OptionsTakeEffect) {
                   "16777216",    "--upload-checksums",
                   "off",         "--uid",
                   "1000",        "--memory-target",
-                  "256"});
+                  "256",         "--keep-read-pages"});
   ASSERT_TRUE(p.run) << p.output;
   const Config& c = p.config;
   EXPECT_EQ(c.prefix, "p/");
@@ -56,6 +57,7 @@ TEST(ConfigTest, OptionsTakeEffect) {
   EXPECT_FALSE(c.upload_checksums);
   EXPECT_EQ(c.uid, 1000u);
   EXPECT_EQ(c.memory_target_bytes, 256u << 20);
+  EXPECT_FALSE(c.drop_behind);
 }
 
 TEST(ConfigTest, BadValuesAreOneLineErrorsWithExitCode2) {

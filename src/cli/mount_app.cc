@@ -138,6 +138,7 @@ int RunMount(const Config& c, StartupReporter& reporter) {
   mo.auto_unmount = c.auto_unmount;
   mo.read_only = c.read_only;
   mo.max_threads = c.max_threads;
+  mo.drop_behind = c.drop_behind;
   FuseContext ctx;
   ctx.attr_ttl = c.metadata_ttl;
   ctx.negative_ttl = c.negative_metadata_ttl;

@@ -25,8 +25,9 @@ struct MountOptions {
   bool allow_root = false;
   bool auto_unmount = false;
   bool read_only = false;
-  bool debug = false;    // libfuse's own request tracing
-  int max_threads = 16;  // FUSE worker threads
+  bool debug = false;       // libfuse's own request tracing
+  int max_threads = 16;     // FUSE worker threads
+  bool drop_behind = true;  // drop cached pages behind long buffered reads (drop_behind.h)
 };
 
 // Blocks SIGINT, SIGTERM and SIGHUP in the calling thread and the threads it creates

@@ -1,6 +1,7 @@
 // The FUSE low-level operations: each translates one request into a FileSystem call and
 // replies exactly once.
 #define FUSE_USE_VERSION 34
+#include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <sys/stat.h>
 
@@ -11,6 +12,7 @@
 
 #include "common/log.h"
 #include "fs/file_system.h"
+#include "fuse/drop_behind.h"
 #include "fuse/errno_map.h"
 #include "fuse/fuse_ops.h"
 
@@ -198,6 +200,10 @@ void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
 
 void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
   S3M_TRACE_OP("read ino={} fh={} off={} size={}", ino, fi->fh, off, size);
+  // O_DIRECT reads leave nothing in the page cache.
+  if (DropBehind* db = Ctx(req)->drop_behind; db != nullptr && (fi->flags & O_DIRECT) == 0) {
+    db->OnRead(fi->fh, ino, fuse_req_ctx(req)->pid, static_cast<uint64_t>(off), size);
+  }
   Fs(req)->Read(ino, fi->fh, static_cast<uint64_t>(off), size, [req](Result<ReadData> r) {
     if (!r.ok()) {
       ReplyStatus(req, r.status());
@@ -234,6 +240,7 @@ void OpFsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info* fi) {
 
 void OpRelease(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   S3M_TRACE_OP("release ino={} fh={}", ino, fi->fh);
+  if (DropBehind* db = Ctx(req)->drop_behind) db->OnRelease(fi->fh);
   Fs(req)->Release(ino, fi->fh, [req](Result<Empty> r) { ReplyStatus(req, r.status()); });
 }
 

@@ -7,6 +7,7 @@ struct fuse_lowlevel_ops;
 
 namespace s3m {
 
+class DropBehind;
 class FileSystem;
 
 // The session's userdata. Immutable while mounted.
@@ -14,6 +15,7 @@ struct FuseContext {
   FileSystem* fs = nullptr;
   std::chrono::nanoseconds attr_ttl{0};
   std::chrono::nanoseconds negative_ttl{0};
+  DropBehind* drop_behind = nullptr;  // null: keep the pages of buffered reads
 };
 
 void FillFuseOps(fuse_lowlevel_ops* ops);

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <climits>
 #include <csignal>
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "fuse/drop_behind.h"
 #include "fuse/fuse_adapter.h"
 #include "fuse/fuse_ops.h"
 
@@ -133,9 +135,12 @@ struct FuseSession::Impl {
   bool mounted = false;
   int max_threads = 16;
   std::string mountpoint;
-  std::string real_mountpoint;  // canonical path, empty if it could not be resolved
+  std::string real_mountpoint;      // canonical path, empty if it could not be resolved
+  std::atomic<uint64_t> device{0};  // st_dev of the mount once it serves; 0 before
+  std::unique_ptr<DropBehind> drop_behind;
 
   ~Impl() {
+    drop_behind.reset();  // its thread sends notifications on `session`
     if (mounted) fuse_session_unmount(session);
     if (session) fuse_session_destroy(session);
   }
@@ -151,6 +156,21 @@ Result<std::unique_ptr<FuseSession>> FuseSession::Mount(FileSystem* fs, const Fu
   impl.max_threads = options.max_threads;
   FillFuseOps(&impl.ops);
   impl.ops.init = Init;
+  if (options.drop_behind) {
+    Impl* ip = &impl;
+    DropBehind::Hooks hooks;
+    hooks.drop = [ip](const DropBehind::Range& r) {
+      int rc = fuse_lowlevel_notify_inval_inode(ip->session, r.ino, static_cast<off_t>(r.offset),
+                                                static_cast<off_t>(r.length));
+      if (rc != 0 && rc != -ENOENT) S3M_DEBUG("dropping cached pages of {}: {}", r.ino, rc);
+    };
+    hooks.mapped = [ip](int pid, uint64_t ino) {
+      uint64_t dev = ip->device.load();
+      return dev == 0 || ProcessMapsFile(pid, dev, ino);
+    };
+    impl.drop_behind = std::make_unique<DropBehind>(std::move(hooks));
+    impl.context.drop_behind = impl.drop_behind.get();
+  }
 
   std::string opts = "fsname=" + options.fsname + ",subtype=s3mount,default_permissions";
   if (options.allow_other) opts += ",allow_other";
@@ -197,12 +217,16 @@ Status FuseSession::Run(std::function<void()> on_ready) {
     bool cancelled = false;
   };
   auto gate = std::make_shared<Gate>();
-  std::thread([gate, mp = impl_->real_mountpoint, on_ready = std::move(on_ready)] {
+  std::thread([gate, impl = impl_.get(), mp = impl_->real_mountpoint,
+               on_ready = std::move(on_ready)] {
     struct stat st {};
     bool up = !mp.empty() && stat(mp.c_str(), &st) == 0;
     std::lock_guard l(gate->mu);
     if (gate->cancelled) return;
-    if (up) SetKernelReadahead(mp);
+    if (up) {
+      SetKernelReadahead(mp);
+      impl->device = st.st_dev;
+    }
     if (on_ready) on_ready();
   }).detach();
   fuse_loop_config* config = fuse_loop_cfg_create();

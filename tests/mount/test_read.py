@@ -1,6 +1,7 @@
 """Reading through a real mount: listings, directories, names, byte-exact reads,
 concurrency and consistency with changes made elsewhere."""
 import concurrent.futures
+import ctypes
 import errno
 import mmap
 import os
@@ -200,6 +201,76 @@ class ReadTest(MountTestCase):
                 results = list(pool.map(read_all, range(8)))
             for i, r in enumerate(results):
                 self.assertEqual(r, self.blob[i * 4096:])
+
+
+_libc = ctypes.CDLL("libc.so.6", use_errno=True)
+_libc.mmap.restype = ctypes.c_void_p
+_libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                       ctypes.c_long]
+_libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+_libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+
+
+def resident_mib(fd, size):
+    """MiB of the file's pages in the page cache, seen through a mapping of the same open file
+    (a new open would empty the cache: FOPEN_KEEP_CACHE is off). Mapping it does not read it."""
+    addr = _libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
+    if addr in (None, ctypes.c_void_p(-1).value):
+        raise OSError(ctypes.get_errno(), "mmap")
+    try:
+        vec = (ctypes.c_ubyte * ((size + 4095) // 4096))()
+        if _libc.mincore(addr, size, vec) != 0:
+            raise OSError(ctypes.get_errno(), "mincore")
+        return sum(v & 1 for v in vec) * 4096 / (1 << 20)
+    finally:
+        _libc.munmap(addr, size)
+
+
+class DropBehindTest(MountTestCase):
+    """Long buffered reads leave only their last pages cached; readers that map the file keep
+    theirs. 80 MiB: more than the 32 MiB lag plus one 32 MiB batch."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.bucket = cls.moto.bucket()
+        cls.blob = data(80 << 20, seed=11)
+        cls.moto.put(cls.bucket, "long", cls.blob)
+
+    def read_then_count(self, options=()):
+        with Mount(self.moto, self.bucket, list(options)) as m:
+            fd = os.open(m.path("long"), os.O_RDONLY)
+            try:
+                got = bytearray()
+                while chunk := os.read(fd, 1 << 20):
+                    got += chunk
+                self.assertEqual(bytes(got), self.blob)
+                time.sleep(0.5)  # the drops run on the daemon's own thread
+                return resident_mib(fd, len(self.blob))
+            finally:
+                os.close(fd)
+
+    def test_a_long_buffered_read_keeps_only_its_tail_cached(self):
+        # [0, 32 MiB) went once the reader passed 64 MiB; the rest is within lag + batch.
+        self.assertLessEqual(self.read_then_count(), 52)
+        # --keep-read-pages: all 80 MiB stay.
+        self.assertGreaterEqual(self.read_then_count(["--keep-read-pages"]), 79)
+
+    def test_a_reader_that_maps_the_file_keeps_every_page(self):
+        with Mount(self.moto, self.bucket) as m:
+            fd = os.open(m.path("long"), os.O_RDONLY)
+            try:
+                with mmap.mmap(fd, len(self.blob), prot=mmap.PROT_READ) as mp:
+                    # One page at a time, front to back, like a program walking its data
+                    # (in a trial, one copy of the whole mapping never looked sequential
+                    # to the daemon, so it would not test the check).
+                    for off in range(0, len(self.blob), 4096):
+                        self.assertEqual(mp[off], self.blob[off])
+                    time.sleep(0.5)
+                    self.assertGreaterEqual(resident_mib(fd, len(self.blob)), 79)
+                    self.assertEqual(mp[:], self.blob)
+            finally:
+                os.close(fd)
 
 
 class ConsistencyTest(MountTestCase):

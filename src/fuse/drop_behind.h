@@ -4,9 +4,9 @@
 // Why: a buffered stream of GiBs otherwise makes the kernel take a new page for every 4 KiB
 // read and reclaim them all later. Those pages are charged to the reader's cgroup (a Slurm
 // job's memory limit), and on VMs that hand free memory back to the host (free page
-// reporting, as here) the first write to each costs a host fault: a buffered dd ran at
-// 314-490 MiB/s instead of 662-916 when the free memory had gone cold. Dropped pages are
-// taken again by the same stream's readahead while still warm.
+// reporting, as here) the first write to each is slow (by all signs a fault in the host): a
+// buffered dd ran at 289-490 MiB/s instead of 662-908 when the free memory had gone cold.
+// Dropped pages are taken again by the same stream's readahead while still warm.
 //
 // What is kept: pages a process maps (before each drop, the reading process's
 // /proc/<pid>/maps is checked; a stream that maps the file is left alone for good), and

@@ -1,8 +1,11 @@
 #define FUSE_USE_VERSION 34
 #include <fuse_lowlevel.h>
 
+#include <poll.h>
 #include <pthread.h>
+#include <sys/eventfd.h>
 #include <sys/mount.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -105,19 +108,65 @@ void DetachMount(const std::string& mountpoint) {
 }
 
 // Waits for SIGINT/SIGTERM/SIGHUP (blocked in every thread by BlockTerminationSignals) and
-// detaches the mount; a second signal ends the loop at once.
-void WatchSignals(std::string mountpoint, fuse_session* session) {
-  sigset_t set;
-  sigemptyset(&set);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, sig);
-  int sig = 0;
-  sigwait(&set, &sig);
-  S3M_INFO("received signal {}: unmounting {} once open files are closed", sig, mountpoint);
-  DetachMount(mountpoint);
-  sigwait(&set, &sig);
-  S3M_WARN("received signal {} again: stopping now", sig);
-  fuse_session_exit(session);
-}
+// detaches the mount; a second signal ends the loop at once. It is stopped and joined before
+// the session goes: a systemd stop unmounts (ExecStop) and then sends SIGTERM, which can
+// land while the process exits, and a detached watcher then logged into spdlog's sinks as
+// exit destroyed them (SIGSEGV in 23 of 300 stops by hand; nspawn_boot's rare failure).
+class SignalWatcher {
+ public:
+  SignalWatcher(std::string mountpoint, fuse_session* session)
+      : mountpoint_(std::move(mountpoint)), session_(session) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, sig);
+    signals_ = signalfd(-1, &set, SFD_CLOEXEC);
+    stop_ = eventfd(0, EFD_CLOEXEC);
+    if (signals_ >= 0 && stop_ >= 0) {
+      thread_ = std::thread([this] { Run(); });
+    } else {
+      S3M_ERROR("cannot watch for signals ({}): stop the mount with fusermount3 -u",
+                std::strerror(errno));
+    }
+  }
+  ~SignalWatcher() {
+    uint64_t one = 1;
+    if (thread_.joinable() && write(stop_, &one, sizeof one) == sizeof one) thread_.join();
+    if (thread_.joinable()) thread_.detach();  // cannot happen with a working eventfd
+    if (signals_ >= 0) close(signals_);
+    if (stop_ >= 0) close(stop_);
+  }
+  SignalWatcher(const SignalWatcher&) = delete;
+  SignalWatcher& operator=(const SignalWatcher&) = delete;
+
+ private:
+  void Run() {
+    pollfd fds[2] = {{signals_, POLLIN, 0}, {stop_, POLLIN, 0}};
+    for (int received = 0;;) {
+      if (poll(fds, 2, -1) < 0) {
+        if (errno == EINTR) continue;
+        S3M_ERROR("signal watcher: poll: {}", std::strerror(errno));
+        return;
+      }
+      if (fds[1].revents != 0) return;
+      signalfd_siginfo info{};
+      if (read(signals_, &info, sizeof info) != static_cast<ssize_t>(sizeof info)) continue;
+      if (received++ == 0) {
+        S3M_INFO("received signal {}: unmounting {} once open files are closed", info.ssi_signo,
+                 mountpoint_);
+        DetachMount(mountpoint_);
+      } else {
+        S3M_WARN("received signal {} again: stopping now", info.ssi_signo);
+        fuse_session_exit(session_);
+      }
+    }
+  }
+
+  const std::string mountpoint_;
+  fuse_session* const session_;
+  int signals_ = -1;
+  int stop_ = -1;
+  std::thread thread_;
+};
 
 }  // namespace
 
@@ -138,9 +187,12 @@ struct FuseSession::Impl {
   std::string real_mountpoint;      // canonical path, empty if it could not be resolved
   std::atomic<uint64_t> device{0};  // st_dev of the mount once it serves; 0 before
   std::unique_ptr<DropBehind> drop_behind;
+  std::unique_ptr<SignalWatcher> watcher;
 
   ~Impl() {
-    drop_behind.reset();  // its thread sends notifications on `session`
+    // Their threads use `session` (and the logger): stopped first.
+    watcher.reset();
+    drop_behind.reset();
     if (mounted) fuse_session_unmount(session);
     if (session) fuse_session_destroy(session);
   }
@@ -198,8 +250,7 @@ Result<std::unique_ptr<FuseSession>> FuseSession::Mount(FileSystem* fs, const Fu
   }
   impl.mounted = true;
   impl.mountpoint = options.mountpoint;
-  // Lives until the process exits: it only ever waits for signals.
-  std::thread(WatchSignals, impl.mountpoint, impl.session).detach();
+  impl.watcher = std::make_unique<SignalWatcher>(impl.mountpoint, impl.session);
   return s;
 }
 

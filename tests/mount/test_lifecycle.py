@@ -139,6 +139,37 @@ class RunningDaemonTest(MountTestCase):
                 p.kill()
             os.rmdir(mnt)
 
+    def test_sigterm_during_exit_after_an_unmount_is_harmless(self):
+        # systemd's stop: ExecStop unmounts, then SIGTERM goes to the daemon, which may be
+        # exiting by then. The signal watcher used to log into a logger being destroyed
+        # (SIGSEGV in 23 of 300 such stops by hand, after a file was written).
+        bucket = self.new_bucket()
+        mnt = tempfile.mkdtemp(prefix="s3mount-fg-")
+        env = dict(os.environ, **TEST_ENV)
+        codes = []
+        try:
+            for i in range(100):
+                p = subprocess.Popen([S3MOUNT, "-f", "--endpoint-url", self.moto.endpoint, bucket,
+                                      mnt], env=env, stderr=subprocess.DEVNULL)
+                try:
+                    deadline = time.time() + 30
+                    while not is_mounted(mnt) and time.time() < deadline:
+                        time.sleep(0.02)
+                    with open(os.path.join(mnt, f"f{i}"), "wb") as f:
+                        f.write(b"x")
+                    subprocess.run(["fusermount3", "-u", mnt], check=True)
+                    p.send_signal(signal.SIGTERM)
+                    codes.append(p.wait(30))
+                finally:
+                    if p.poll() is None:
+                        p.kill()
+                        p.wait()
+            self.assertEqual(codes, [0] * 100)
+        finally:
+            if is_mounted(mnt):
+                subprocess.run(["umount", "-l", mnt])
+            os.rmdir(mnt)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -129,9 +129,14 @@ class SignalWatcher {
     }
   }
   ~SignalWatcher() {
-    uint64_t one = 1;
-    if (thread_.joinable() && write(stop_, &one, sizeof one) == sizeof one) thread_.join();
-    if (thread_.joinable()) thread_.detach();  // cannot happen with a working eventfd
+    if (thread_.joinable()) {
+      // Adding 1 to a new eventfd's counter cannot fail, and a detached watcher is the
+      // very crash this class exists to prevent: always join.
+      uint64_t one = 1;
+      ssize_t n = write(stop_, &one, sizeof one);
+      (void)n;
+      thread_.join();
+    }
     if (signals_ >= 0) close(signals_);
     if (stop_ >= 0) close(stop_);
   }

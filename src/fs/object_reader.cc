@@ -39,6 +39,7 @@ struct Chunk {
   // Set for stream GETs (AddChunk): when planned, and the stream's GETs in flight then.
   std::chrono::steady_clock::time_point issued;
   int in_flight_at_issue = 0;
+  uint64_t read = 0;      // GUARDED_BY(Impl::mu): bytes of the reads planned on it
   bool finished = false;  // GUARDED_BY(Impl::mu)
   Status status;          // GUARDED_BY(Impl::mu)
 };
@@ -94,6 +95,7 @@ struct ObjectReader::Impl : std::enable_shared_from_this<Impl> {
   ChunkPtr AddChunk(uint64_t length, bool required, uint64_t need_end);
   void Prefetch(std::vector<ChunkPtr>* issue);
   bool DropConsumed();
+  void TrimBehind();
   void Issue(const std::vector<ChunkPtr>& chunks);
   void OnProgress(const ChunkPtr& c);
   void OnDone(const ChunkPtr& c, Result<GetObjectResult> r);
@@ -226,10 +228,12 @@ ChunkPtr ObjectReader::Impl::AddChunk(uint64_t length, bool required, uint64_t n
 }
 
 // Under memory pressure the data kept for backward seeks goes first: drops the chunks
-// read to their end (their buffers return to the budget unless a reply still holds them).
+// wholly read (their buffers return to the budget unless a reply still holds them). One
+// with reads still to come stays: dropping it would cost a GET per late read.
 bool ObjectReader::Impl::DropConsumed() {
   bool dropped = false;
-  while (!chunks.empty() && chunks.front()->end() <= consumed && chunks.front()->finished) {
+  while (!chunks.empty() && chunks.front()->end() <= consumed && chunks.front()->finished &&
+         chunks.front()->read >= chunks.front()->length) {
     chunks.pop_front();
     dropped = true;
   }
@@ -284,10 +288,9 @@ std::vector<ChunkPtr> ObjectReader::Impl::Plan(uint64_t offset, uint64_t end,
   } else if (!sequential && offset == stream_end) {
     sequential = first_request = true;  // a random read continued: now a stream
     StartStream();
-  } else if (offset > stream_end) {
-    chunks.clear();  // a small forward skip: keep the window, drop what was skipped
-    stream_end = offset;
   }
+  // A small forward skip (under a part) is fetched through: it is most often a readahead
+  // request that overtook the one before it, and the GET covers that part anyway.
   last_end = end;
   while (stream_end < end) {
     uint64_t length =
@@ -307,10 +310,24 @@ std::vector<ChunkPtr> ObjectReader::Impl::Plan(uint64_t offset, uint64_t end,
     }
     Prefetch(issue);
   }
-  while (!chunks.empty() && chunks.front()->end() + kBackwardSeekBytes <= consumed) {
+  for (const auto& c : need) c->read += std::min(end, c->end()) - std::max(offset, c->offset);
+  TrimBehind();
+  return need;
+}
+
+// Drops the chunks the reader is done with (requires mu). The kernel's readahead requests
+// reach the workers out of order, by several MiB when many files are read at once (16
+// buffered readers at the default readahead: reads up to 7 MiB behind the furthest one),
+// so a chunk is kept until all of it was read, and kBackwardSeekBytes longer for backward
+// seeks; one the reader skipped parts of goes once the stream is kReorderBytes (or the
+// window, if larger) past it.
+void ObjectReader::Impl::TrimBehind() {
+  while (!chunks.empty()) {
+    const Chunk& c = *chunks.front();
+    uint64_t keep = c.read >= c.length ? kBackwardSeekBytes : std::max(window, kReorderBytes);
+    if (c.end() + keep > consumed) break;
     chunks.pop_front();
   }
-  return need;
 }
 
 std::optional<Result<ReadData>> ObjectReader::Impl::TryAnswer(const PendingRead& r) const {

@@ -17,9 +17,10 @@
 // from the GETs themselves (GETs in flight / a GET's duration), which bursts of arrivals
 // do not distort; doubling is tried again kWindowProbeEpochs epochs later, as other
 // streams come and go.
-// Small forward skips stay on the stream; a backward seek within buffered data is served
-// from it; anything else restarts the stream. Random reads fetch only what they need
-// (rounded up to a small alignment), not a whole part.
+// Small forward skips stay on the stream (fetched through); a backward seek within
+// buffered data is served from it; anything else restarts the stream. A part is kept until
+// all of it was read, for reads that arrive late (see kReorderBytes). Random reads fetch
+// only what they need (rounded up to a small alignment), not a whole part.
 //
 // Reads never wait for memory: when the budget refuses even the one buffer a read needs,
 // that read's own range is fetched into a buffer from BufferPool::TakeForced (see
@@ -61,9 +62,13 @@ inline constexpr uint64_t kFirstRequestBytes = (1 << 20) + (128 << 10);
 // free, and reads of neighbouring records (the common case after a random read) are
 // then served from the retained buffer. 16 pages, a multiple of every page size.
 inline constexpr uint64_t kRandomReadAlignment = 64 << 10;
-// Consumed data kept for backward seeks (and for reads that arrive out of order): 1 MiB,
-// one maximal FUSE read (max_pages 256 x 4 KiB), like Mountpoint's backward seek window.
+// Data kept behind the furthest read for backward seeks: 1 MiB, one maximal FUSE read
+// (max_pages 256 x 4 KiB), like Mountpoint's backward seek window.
 inline constexpr uint64_t kBackwardSeekBytes = 1 << 20;
+// A part not yet wholly read is kept until the stream is this far past it (or the window,
+// if larger): readahead requests arrive out of order by up to a few readahead windows
+// (4 MiB each) when many files are read at once.
+inline constexpr uint64_t kReorderBytes = 16 << 20;
 
 // A doubled window must raise the stream's throughput by this factor to be kept: enough
 // to stand above the noise of a shared server (rates of equal epochs vary by ~10%), small

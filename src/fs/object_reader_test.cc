@@ -458,6 +458,70 @@ TEST_P(ObjectReaderTest, SlightlyReorderedReadsStaySequential) {
   EXPECT_LE(rec.gets().size(), 16u + 2u);
 }
 
+// Many buffered readers at once make the kernel's readahead requests arrive several MiB
+// out of order; a part is kept until all of it was read, however far the stream has gone
+// past it (here 1.5 MiB, more than kBackwardSeekBytes), so the late read needs no GET.
+TEST_P(ObjectReaderTest, ReadsArrivingMiBsLateCostNoGet) {
+  constexpr uint64_t kRead = kPart;
+  constexpr uint64_t kLate = 8 * kPart;  // the read that comes last
+  std::string data = Pattern(40 * kPart);
+  mem_.Put("k", data);
+  RecordingClient rec(&mem_);
+  auto reader = Open(&rec, "k");
+  for (uint64_t off = 0; off < kLate + kRead + kBackwardSeekBytes + kBackwardSeekBytes / 2;
+       off += kRead) {
+    if (off == kLate) continue;
+    auto r = ReadSync(*reader, off, kRead);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(Flatten(*r), data.substr(off, kRead));
+  }
+  const size_t before = rec.gets().size();
+  auto late = ReadSync(*reader, kLate, kRead);
+  ASSERT_TRUE(late.ok());
+  EXPECT_EQ(Flatten(*late), data.substr(kLate, kRead));
+  EXPECT_EQ(rec.gets().size(), before);
+}
+
+// A read just past what was requested (a readahead request that overtook the one before
+// it) is fetched through, not a restart: the one it overtook then needs no GET of its own.
+TEST_P(ObjectReaderTest, ASmallForwardSkipIsFetchedThrough) {
+  std::string data = Pattern(16 * kPart);
+  mem_.Put("k", data);
+  RecordingClient rec(&mem_);
+  auto reader = Open(&rec, "k");
+  ASSERT_TRUE(ReadSync(*reader, 0, kFirst).ok());
+  uint64_t requested = 0;  // the end of what the GETs so far cover
+  for (const auto& g : rec.gets()) requested = std::max(requested, g.offset + g.length);
+  auto ahead = ReadSync(*reader, requested + 16 * kKiB, 16 * kKiB);
+  ASSERT_TRUE(ahead.ok());
+  EXPECT_EQ(Flatten(*ahead), data.substr(requested + 16 * kKiB, 16 * kKiB));
+  const size_t before = rec.gets().size();
+  auto overtaken = ReadSync(*reader, requested, 16 * kKiB);
+  ASSERT_TRUE(overtaken.ok());
+  EXPECT_EQ(Flatten(*overtaken), data.substr(requested, 16 * kKiB));
+  EXPECT_EQ(rec.gets().size(), before);
+}
+
+// What the reader skipped is not kept forever: once the stream is kReorderBytes past it,
+// its buffer is released, and a read of it then costs a GET.
+TEST_P(ObjectReaderTest, ASkippedPartIsLetGoOnceTheStreamIsFarPast) {
+  constexpr uint64_t kSkipped = 8 * kPart;
+  const uint64_t size = kSkipped + kPart + kReorderBytes + 4 * kPart;
+  std::string data = Pattern(size);
+  mem_.Put("k", data);
+  RecordingClient rec(&mem_);
+  auto reader = Open(&rec, "k");
+  for (uint64_t off = 0; off < size; off += kPart) {
+    if (off == kSkipped) continue;
+    ASSERT_TRUE(ReadSync(*reader, off, kPart).ok());
+  }
+  const size_t before = rec.gets().size();
+  auto late = ReadSync(*reader, kSkipped, kPart);
+  ASSERT_TRUE(late.ok());
+  EXPECT_EQ(Flatten(*late), data.substr(kSkipped, kPart));
+  EXPECT_GT(rec.gets().size(), before);
+}
+
 INSTANTIATE_TEST_SUITE_P(Completions, ObjectReaderTest, ::testing::Values(false, true),
                          [](const auto& info) { return info.param ? "async" : "inline"; });
 

@@ -97,6 +97,31 @@ class RequestEconomyTest(MountTestCase):
         self.assertEqual(counts, {"ListObjectsV2": 2, "GetObject": 1}, counts)
 
 
+    def test_reading_an_open_file_costs_no_list_per_metadata_ttl(self):
+        # The kernel must not re-ask for the attributes before reads (auto_inval_data):
+        # with it, every read once the TTL had passed cost a LIST (a long read, one per
+        # second). With the TTL at zero that is one per read() here, 32 of them.
+        bucket = self.new_bucket()
+        blob = data(2 << 20, seed=12)
+        self.moto.put(bucket, "long.bin", blob)
+        m = Mount(self.moto, bucket, ["--metadata-ttl", "minimal"])
+        with m:
+            fd = os.open(m.path("long.bin"), os.O_RDONLY)
+            try:
+                got = bytearray()
+                while chunk := os.read(fd, 64 << 10):
+                    got += chunk
+            finally:
+                os.close(fd)
+            self.assertEqual(bytes(got), blob)
+            m.unmount()
+            counts = request_counts(m)
+        # None per read: with the TTL at zero, the lookup's LIST, the kernel's getattr after
+        # it and its check for growth at the end of the file (LISTs), and open's HEAD for a
+        # fresh ETag. (With auto_inval_data on: 35 LISTs.)
+        self.assertLessEqual(counts.get("ListObjectsV2", 0), 3, counts)
+        self.assertLessEqual(counts.get("HeadObject", 0), 1, counts)
+
 class ReadTest(MountTestCase):
     @classmethod
     def setUpClass(cls):

@@ -220,6 +220,11 @@ def markdown(bench, med):
             f"readers, each of its own {p['mem_size'] >> 20} MiB object: peak RSS "
             f"**{_fmt(_num(r.get('peak_rss_mib')), 0) if r.get('peak_rss_mib') else 'fail'} MiB** "
             f"(target <= 512 MiB), aggregate {r.get('value')} MiB/s. {r.get('reason', '')}\n")
+        if r.get("s3mount_log_requests"):
+            parts = -(-p["mem_size"] // (8 << 20))
+            add(f"S3 requests (s3mount's count): `{r['s3mount_log_requests']}`; the floor for the GETs "
+                f"is {p['mem_readers'] * (parts + 1)} (per object, the small first GET and one per "
+                f"8 MiB part).\n")
     add("## Targets of issue 4\n")
     add(targets(med, bench))
     notes = [r for r in bench.samples if r.get("reason") and _num(r.get("value")) is not None]

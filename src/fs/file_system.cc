@@ -195,6 +195,11 @@ void FileSystem::GetAttr(InodeId ino, Callback<Attr> done) {
   if (inode == nullptr) return done(StaleInode(ino));
   InodeState st = inode->Snapshot();
   if (Inode::Fresh(st, impl_->Now())) return done(impl_->MakeAttr(*inode, st));
+  if (!inode->is_dir() && st.open_handles > 0 &&
+      impl_->table.Find(inode->parent, inode->name) != inode) {
+    // An old version that files still have open (the name moved on): its own attributes.
+    return done(impl_->MakeAttr(*inode, st));
+  }
   impl_->RemoteLookup(
       inode->parent_key(), inode->name, [impl = impl_.get(), inode, done](Result<RemoteEntry> r) {
         if (!r.ok()) return done(r.status());
@@ -204,12 +209,18 @@ void FileSystem::GetAttr(InodeId ino, Callback<Attr> done) {
           return done(NotFound(inode->name));
         }
         InodeState now;
+        bool changed_while_open = false;
         {
           std::lock_guard l(inode->mu);
-          if (inode->st.where == Locality::kRemote) {
+          changed_while_open = !inode->is_dir() && Impl::ChangedWhileOpen(inode->st, r->info.etag);
+          if (inode->st.where == Locality::kRemote && !changed_while_open) {
             Inode::ApplyRemote(inode->st, inode->is_dir() ? nullptr : &r->info, impl->Expiry());
           }
           now = inode->st;
+        }
+        // The open files keep this inode and version; the next lookup gives the name a new one.
+        if (changed_while_open) {
+          impl->table.RemoveName(inode->parent, inode->name, inode.get(), /*keep_local=*/true);
         }
         done(impl->MakeAttr(*inode, now));
       });

@@ -48,6 +48,22 @@ void FileSystem::Impl::ReapClosed() {
   }
 }
 
+// Whether the object behind a file that is open for reading has a new version (`etag`).
+// The kernel keeps one page cache per inode, so opening the new version on the same inode
+// would let the files reading the old one read pages of the new (two versions in one file).
+bool FileSystem::Impl::ChangedWhileOpen(const InodeState& st, const std::string& etag) {
+  return st.where == Locality::kRemote && st.open_handles > 0 && !st.etag.empty() &&
+         !SameEtag(etag, st.etag);
+}
+
+// The inode lets go of its name and the open fails with ESTALE, on which the kernel walks
+// the path again with revalidation (once): that lookup gives the name a new inode, which
+// the open then uses, while the files already open keep the old one.
+Status FileSystem::Impl::RetryOnNewInode(const Inode& inode) {
+  table.RemoveName(inode.parent, inode.name, &inode, /*keep_local=*/true);
+  return Status(Code::kStale, "the object changed while open: open it again (" + inode.key + ")");
+}
+
 void FileSystem::Impl::OpenForRead(std::shared_ptr<Inode> inode, Callback<OpenResult> done) {
   auto start = [this, inode, done](const std::string& etag, uint64_t size) {
     {
@@ -71,10 +87,15 @@ void FileSystem::Impl::OpenForRead(std::shared_ptr<Inode> inode, Callback<OpenRe
       }
       return done(r.status());
     }
+    bool changed_while_open = false;
     {
       std::lock_guard l(inode->mu);
-      if (inode->st.where == Locality::kRemote) Inode::ApplyRemote(inode->st, &*r, Expiry());
+      changed_while_open = ChangedWhileOpen(inode->st, r->etag);
+      if (!changed_while_open && inode->st.where == Locality::kRemote) {
+        Inode::ApplyRemote(inode->st, &*r, Expiry());
+      }
     }
+    if (changed_while_open) return done(RetryOnNewInode(*inode));
     start(r->etag, r->size);
   });
 }
@@ -84,6 +105,7 @@ Result<OpenResult> FileSystem::Impl::OpenForWrite(const std::shared_ptr<Inode>& 
   if ((flags & O_APPEND) != 0) {
     return Status(Code::kNotSupported, "appending to an S3 object is not supported");
   }
+  bool open_for_reading = false;
   {
     std::lock_guard l(inode->mu);
     if (inode->st.where == Locality::kWriting) return BeingWritten();
@@ -91,10 +113,16 @@ Result<OpenResult> FileSystem::Impl::OpenForWrite(const std::shared_ptr<Inode>& 
       return Status(Code::kPermission,
                     "overwriting an object needs O_TRUNC and a mount with --allow-overwrite");
     }
-    inode->st.where = Locality::kWriting;
-    inode->st.size = 0;
-    inode->st.open_handles++;
+    open_for_reading = inode->st.open_handles > 0;
+    if (!open_for_reading) {
+      inode->st.where = Locality::kWriting;
+      inode->st.size = 0;
+      inode->st.open_handles++;
+    }
   }
+  // The new object gets an inode of its own (see ChangedWhileOpen): its pages must not
+  // reach the files still reading the old one.
+  if (open_for_reading) return RetryOnNewInode(*inode);
   auto h = std::make_shared<FileHandle>(inode, FileHandle::Mode::kWrite);
   h->writer = std::make_unique<ObjectWriter>(client, pool, options.writer, inode->key);
   return OpenResult{AddFileHandle(std::move(h)), false, false};
@@ -142,10 +170,16 @@ void FileSystem::Read(InodeId ino, uint64_t handle, uint64_t offset, uint64_t si
   std::shared_ptr<FileHandle> h = impl_->GetFileHandle(handle, ino);
   if (h == nullptr) return done(BadHandle("unknown file handle"));
   if (h->mode != FileHandle::Mode::kRead) return done(BadHandle("file opened for writing"));
-  h->reader->Read(offset, size, [done = std::move(done)](Result<ReadData> r) {
+  h->reader->Read(offset, size, [inode = h->inode, done = std::move(done)](Result<ReadData> r) {
     Code c = r.status().code();
-    if (c == Code::kPreconditionFailed || c == Code::kNotFound) {
-      // The object changed or went away since open: never mix two versions.
+    if (c == Code::kStale || c == Code::kPreconditionFailed || c == Code::kNotFound) {
+      // The object changed or went away since open: never mix two versions. What is cached
+      // about it is stale too, so that opening it again asks S3 rather than waiting out the
+      // metadata TTL.
+      {
+        std::lock_guard l(inode->mu);
+        if (inode->st.where == Locality::kRemote) inode->st.expiry = MonoTime::min();
+      }
       return done(Status(Code::kStale, "the object changed since it was opened; open it again"));
     }
     done(std::move(r));

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "fs/fs_test_fixture.h"
+#include "fs/inode_table.h"
 
 namespace s3m {
 namespace {
@@ -235,6 +236,117 @@ TEST_P(InodeTest, KindChangeMakesANewInode) {
   EXPECT_CODE(GetAttr(file->attr.ino), Code::kNotFound);  // the old inode is gone from S3
   fs().Forget(file->attr.ino, 1);
   EXPECT_TRUE(GetAttr(dir->attr.ino).ok());
+}
+
+TEST(SameEtagTest, OnlyTheValueCounts) {
+  EXPECT_TRUE(SameEtag("\"abc\"", "abc"));
+  EXPECT_TRUE(SameEtag("\"abc\"", "\"abc\""));
+  EXPECT_FALSE(SameEtag("\"abc\"", "\"abd\""));
+  EXPECT_FALSE(SameEtag("abc", ""));
+}
+
+// The kernel keeps one page cache per inode: a new version of an object on the inode that
+// files read the old version through would hand those files pages of the new one.
+TEST_P(InodeTest, AnObjectReplacedWhileOpenGetsANewInode) {
+  mem().Put("k", "old!");
+  FsOptions o;
+  o.metadata_ttl = milliseconds(1);
+  Mount(o);
+  auto old_entry = Lookup(kRootInode, "k");
+  ASSERT_TRUE(old_entry.ok());
+  const InodeId old_ino = old_entry->attr.ino;
+  auto h = Open(old_ino, O_RDONLY);
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(*ReadString(old_ino, h->handle, 0, 100), "old!");  // now in the handle's buffer
+  mem().Put("k", "the new one");
+  clock_.Advance(milliseconds(2));
+  auto now = Lookup(kRootInode, "k");  // the kernel revalidating the name
+  ASSERT_TRUE(now.ok());
+  EXPECT_NE(now->attr.ino, old_ino);
+  EXPECT_EQ(now->attr.size, 11u);
+  // The open file keeps its inode, its attributes and its version.
+  clock_.Advance(milliseconds(2));
+  auto old_attr = GetAttr(old_ino);
+  ASSERT_TRUE(old_attr.ok());
+  EXPECT_EQ(old_attr->size, 4u);
+  EXPECT_EQ(*ReadString(old_ino, h->handle, 0, 100), "old!");
+  auto h2 = Open(now->attr.ino, O_RDONLY);
+  ASSERT_TRUE(h2.ok());
+  EXPECT_EQ(*ReadString(now->attr.ino, h2->handle, 0, 100), "the new one");
+  ASSERT_TRUE(Release(old_ino, h->handle).ok());
+  ASSERT_TRUE(Release(now->attr.ino, h2->handle).ok());
+  // With nothing open, a new version stays on the same inode.
+  mem().Put("k", "third");
+  clock_.Advance(milliseconds(2));
+  auto third = Lookup(kRootInode, "k");
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(third->attr.ino, now->attr.ino);
+  EXPECT_EQ(third->attr.size, 5u);
+}
+
+// When the change shows first at open (the HEAD of an inode whose attributes expired) or in
+// a getattr, the open fails with ESTALE and the name lets go of the inode: the kernel then
+// looks the path up again (once) and opens the new inode.
+TEST_P(InodeTest, AChangeSeenAtOpenOrGetattrSendsTheOpenToANewInode) {
+  mem().Put("k", "old!");
+  FsOptions o;
+  o.metadata_ttl = milliseconds(1);
+  Mount(o);
+  auto old_entry = Lookup(kRootInode, "k");
+  ASSERT_TRUE(old_entry.ok());
+  const InodeId old_ino = old_entry->attr.ino;
+  auto h = Open(old_ino, O_RDONLY);
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(*ReadString(old_ino, h->handle, 0, 100), "old!");  // now in the handle's buffer
+  mem().Put("k", "the new one");
+  clock_.Advance(milliseconds(2));
+  EXPECT_CODE(Open(old_ino, O_RDONLY), Code::kStale);
+  auto retry = Lookup(kRootInode, "k");
+  ASSERT_TRUE(retry.ok());
+  EXPECT_NE(retry->attr.ino, old_ino);
+  EXPECT_EQ(retry->attr.size, 11u);
+  EXPECT_EQ(*ReadString(old_ino, h->handle, 0, 100), "old!");
+  // A getattr that sees the change keeps the old attributes for the open file.
+  auto h2 = Open(retry->attr.ino, O_RDONLY);
+  ASSERT_TRUE(h2.ok());
+  mem().Put("k", "a third version");
+  clock_.Advance(milliseconds(2));
+  auto attr = GetAttr(retry->attr.ino);
+  ASSERT_TRUE(attr.ok());
+  EXPECT_EQ(attr->size, 11u);
+  auto third = Lookup(kRootInode, "k");
+  ASSERT_TRUE(third.ok());
+  EXPECT_NE(third->attr.ino, retry->attr.ino);
+  EXPECT_EQ(third->attr.size, 15u);
+  ASSERT_TRUE(Release(old_ino, h->handle).ok());
+  ASSERT_TRUE(Release(retry->attr.ino, h2->handle).ok());
+}
+
+// An overwrite through the mount while the file is open for reading: the writer gets an
+// inode of its own (ESTALE, then the kernel's lookup), the reader keeps the old version.
+TEST_P(InodeTest, OverwritingAFileOpenForReadingUsesANewInode) {
+  mem().Put("k", "old!");
+  FsOptions o;
+  o.allow_overwrite = true;
+  Mount(o);
+  auto old_entry = Lookup(kRootInode, "k");
+  ASSERT_TRUE(old_entry.ok());
+  const InodeId old_ino = old_entry->attr.ino;
+  auto r = Open(old_ino, O_RDONLY);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*ReadString(old_ino, r->handle, 0, 100), "old!");
+  EXPECT_CODE(Open(old_ino, O_WRONLY | O_TRUNC), Code::kStale);
+  auto fresh = Lookup(kRootInode, "k");
+  ASSERT_TRUE(fresh.ok());
+  ASSERT_NE(fresh->attr.ino, old_ino);
+  auto w = Open(fresh->attr.ino, O_WRONLY | O_TRUNC);
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE(Write(fresh->attr.ino, w->handle, 0, "new bytes").ok());
+  ASSERT_TRUE(Release(fresh->attr.ino, w->handle).ok());
+  fs().DrainUploads();
+  EXPECT_EQ(mem().Contents("k"), "new bytes");
+  EXPECT_EQ(*ReadString(old_ino, r->handle, 0, 100), "old!");
+  ASSERT_TRUE(Release(old_ino, r->handle).ok());
 }
 
 }  // namespace

@@ -57,23 +57,43 @@ std::shared_ptr<Inode> InodeTable::Upsert(const Inode& parent, const std::string
   if (it != by_name_.end()) {
     std::shared_ptr<Inode> old = by_ino_.at(it->second);
     std::lock_guard il(old->mu);
-    if (old->kind == kind || old->st.where != Locality::kRemote) {
+    if (NewVersionOfOpenFile(*old, kind, info)) {
+      // The files open on the old version keep its inode (and page cache) to themselves.
+      by_name_.erase(it);
+    } else if (old->kind == kind || old->st.where != Locality::kRemote) {
       if (old->kind == kind && old->st.where == Locality::kLocalDir) {
         old->st.where = Locality::kRemote;
       }
       if (old->st.where == Locality::kRemote) Inode::ApplyRemote(old->st, info, expiry);
       if (add_lookup) old->st.lookups++;
       return old;
+    } else {
+      by_name_.erase(it);  // the kind changed: the old inode loses its name
+      if (Unused(*old)) by_ino_.erase(old->ino);
     }
-    by_name_.erase(it);  // the kind changed: the old inode loses its name
-    if (Unused(*old)) by_ino_.erase(old->ino);
   }
+  return InsertRemoteLocked(parent, name, kind, info, expiry, add_lookup);
+}
+
+// The kernel keeps one page cache per inode, shared by every open file of it; a new version
+// of an object on the inode that files still read the old version through would let those
+// files read cached pages of the new one (two versions in one file). So an object that
+// changed while open gets a new inode.
+bool InodeTable::NewVersionOfOpenFile(const Inode& old, EntryKind kind, const ObjectInfo* info) {
+  return old.kind == EntryKind::kFile && kind == EntryKind::kFile && info != nullptr &&
+         old.st.where == Locality::kRemote && old.st.open_handles > 0 && !old.st.etag.empty() &&
+         !SameEtag(info->etag, old.st.etag);
+}
+
+std::shared_ptr<Inode> InodeTable::InsertRemoteLocked(const Inode& parent, const std::string& name,
+                                                      EntryKind kind, const ObjectInfo* info,
+                                                      MonoTime expiry, bool add_lookup) {
   auto inode = std::make_shared<Inode>(next_ino_++, parent.ino, name, kind,
                                        ChildKey(parent.key, name, kind));
   Inode::ApplyRemote(inode->st, info, expiry);
   inode->st.lookups = add_lookup ? 1 : 0;
   by_ino_[inode->ino] = inode;
-  by_name_[nk] = inode->ino;
+  by_name_[NameKey(parent.ino, name)] = inode->ino;
   MaybeSweepLocked();
   return inode;
 }

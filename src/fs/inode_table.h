@@ -3,7 +3,8 @@
 //
 // An inode is stable per (parent, name, kind): when a name changes kind (file <-> dir) a
 // new inode takes the name and the old one lives on, nameless, until the kernel forgets
-// it. A remote inode goes when its lookup count reaches zero with no open handle; local
+// it. The same happens when a file's object changes (new ETag) while it is open, so that
+// the files open on the old version keep a page cache of their own. A remote inode goes when its lookup count reaches zero with no open handle; local
 // inodes (a directory made by mkdir, a file being written) stay until rmdir or upload.
 // Inodes created by listings (lookup count 0) are swept once expired and unreferenced.
 //
@@ -17,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -43,6 +45,17 @@ struct InodeState {
   uint64_t lookups = 0;  // references held by the kernel
   uint32_t open_handles = 0;
 };
+
+// Whether two ETags name the same version. Compared without surrounding quotes: listings
+// (XML) and headers carry them alike on S3, not on every S3-compatible server, and a
+// difference in form alone must not look like a new version.
+inline bool SameEtag(std::string_view a, std::string_view b) {
+  auto bare = [](std::string_view e) {
+    if (e.size() >= 2 && e.front() == '"' && e.back() == '"') e = e.substr(1, e.size() - 2);
+    return e;
+  };
+  return bare(a) == bare(b);
+}
 
 class Inode {
  public:
@@ -125,6 +138,12 @@ class InodeTable {
   bool Unused(const Inode& inode) const;
   void DropLocked(const Inode& inode);
   void MaybeSweepLocked();
+  // Both require mu_; the first also the old inode's mu, the second no inode's mu (its
+  // sweep takes them).
+  static bool NewVersionOfOpenFile(const Inode& old, EntryKind kind, const ObjectInfo* info);
+  std::shared_ptr<Inode> InsertRemoteLocked(const Inode& parent, const std::string& name,
+                                            EntryKind kind, const ObjectInfo* info,
+                                            MonoTime expiry, bool add_lookup);
 
   Clock* const clock_;
   mutable std::mutex mu_;

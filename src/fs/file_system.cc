@@ -212,7 +212,7 @@ void FileSystem::GetAttr(InodeId ino, Callback<Attr> done) {
         bool changed_while_open = false;
         {
           std::lock_guard l(inode->mu);
-          changed_while_open = !inode->is_dir() && Impl::ChangedWhileOpen(inode->st, r->info.etag);
+          changed_while_open = !inode->is_dir() && ChangedWhileOpen(inode->st, r->info.etag);
           if (inode->st.where == Locality::kRemote && !changed_while_open) {
             Inode::ApplyRemote(inode->st, inode->is_dir() ? nullptr : &r->info, impl->Expiry());
           }

@@ -48,14 +48,6 @@ void FileSystem::Impl::ReapClosed() {
   }
 }
 
-// Whether the object behind a file that is open for reading has a new version (`etag`).
-// The kernel keeps one page cache per inode, so opening the new version on the same inode
-// would let the files reading the old one read pages of the new (two versions in one file).
-bool FileSystem::Impl::ChangedWhileOpen(const InodeState& st, const std::string& etag) {
-  return st.where == Locality::kRemote && st.open_handles > 0 && !st.etag.empty() &&
-         !SameEtag(etag, st.etag);
-}
-
 // The inode lets go of its name and the open fails with ESTALE, on which the kernel walks
 // the path again with revalidation (once): that lookup gives the name a new inode, which
 // the open then uses, while the files already open keep the old one.

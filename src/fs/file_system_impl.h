@@ -107,7 +107,6 @@ struct FileSystem::Impl {
   // --- file_system_file.cc ---
   void OpenForRead(std::shared_ptr<Inode> inode, Callback<OpenResult> done);
   Result<OpenResult> OpenForWrite(const std::shared_ptr<Inode>& inode, int flags);
-  static bool ChangedWhileOpen(const InodeState& st, const std::string& etag);
   Status RetryOnNewInode(const Inode& inode);
   uint64_t AddFileHandle(std::shared_ptr<FileHandle> h);
   std::shared_ptr<FileHandle> GetFileHandle(uint64_t handle, InodeId ino);

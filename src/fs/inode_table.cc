@@ -57,7 +57,8 @@ std::shared_ptr<Inode> InodeTable::Upsert(const Inode& parent, const std::string
   if (it != by_name_.end()) {
     std::shared_ptr<Inode> old = by_ino_.at(it->second);
     std::lock_guard il(old->mu);
-    if (NewVersionOfOpenFile(*old, kind, info)) {
+    if (old->kind == EntryKind::kFile && kind == EntryKind::kFile && info != nullptr &&
+        ChangedWhileOpen(old->st, info->etag)) {
       // The files open on the old version keep its inode (and page cache) to themselves.
       by_name_.erase(it);
     } else if (old->kind == kind || old->st.where != Locality::kRemote) {
@@ -73,16 +74,6 @@ std::shared_ptr<Inode> InodeTable::Upsert(const Inode& parent, const std::string
     }
   }
   return InsertRemoteLocked(parent, name, kind, info, expiry, add_lookup);
-}
-
-// The kernel keeps one page cache per inode, shared by every open file of it; a new version
-// of an object on the inode that files still read the old version through would let those
-// files read cached pages of the new one (two versions in one file). So an object that
-// changed while open gets a new inode.
-bool InodeTable::NewVersionOfOpenFile(const Inode& old, EntryKind kind, const ObjectInfo* info) {
-  return old.kind == EntryKind::kFile && kind == EntryKind::kFile && info != nullptr &&
-         old.st.where == Locality::kRemote && old.st.open_handles > 0 && !old.st.etag.empty() &&
-         !SameEtag(info->etag, old.st.etag);
 }
 
 std::shared_ptr<Inode> InodeTable::InsertRemoteLocked(const Inode& parent, const std::string& name,

@@ -57,6 +57,14 @@ inline bool SameEtag(std::string_view a, std::string_view b) {
   return bare(a) == bare(b);
 }
 
+// Whether a file with open handles on the version in `st` now has a new version `etag`.
+// The kernel keeps one page cache per inode, so the new version must not open on this
+// inode: the files reading the old one would read pages of the new (two versions in one).
+inline bool ChangedWhileOpen(const InodeState& st, std::string_view etag) {
+  return st.where == Locality::kRemote && st.open_handles > 0 && !st.etag.empty() &&
+         !SameEtag(etag, st.etag);
+}
+
 class Inode {
  public:
   Inode(InodeId ino, InodeId parent, std::string name, EntryKind kind, std::string key)
@@ -138,9 +146,7 @@ class InodeTable {
   bool Unused(const Inode& inode) const;
   void DropLocked(const Inode& inode);
   void MaybeSweepLocked();
-  // Both require mu_; the first also the old inode's mu, the second no inode's mu (its
-  // sweep takes them).
-  static bool NewVersionOfOpenFile(const Inode& old, EntryKind kind, const ObjectInfo* info);
+  // Requires mu_ and no inode's mu (its sweep takes them).
   std::shared_ptr<Inode> InsertRemoteLocked(const Inode& parent, const std::string& name,
                                             EntryKind kind, const ObjectInfo* info,
                                             MonoTime expiry, bool add_lookup);

@@ -195,9 +195,12 @@ void FileSystem::GetAttr(InodeId ino, Callback<Attr> done) {
   if (inode == nullptr) return done(StaleInode(ino));
   InodeState st = inode->Snapshot();
   if (Inode::Fresh(st, impl_->Now())) return done(impl_->MakeAttr(*inode, st));
-  if (!inode->is_dir() && st.open_handles > 0 &&
-      impl_->table.Find(inode->parent, inode->name) != inode) {
-    // An old version that files still have open (the name moved on): its own attributes.
+  if (!inode->is_dir() && st.where == Locality::kRemote && st.open_handles > 0) {
+    // A file open for reading is the version it reads (its name may have moved on to a new
+    // one): its own attributes, at no request. The kernel asks for them at the end of every
+    // read once they are older than the TTL (to see whether the file grew), which cost each
+    // file read for longer than the TTL a LIST. A `stat` of the path still sees the current
+    // object: the kernel looks the name up again first (entries expire with attributes).
     return done(impl_->MakeAttr(*inode, st));
   }
   impl_->RemoteLookup(

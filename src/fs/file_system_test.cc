@@ -112,6 +112,32 @@ TEST_P(AttrTest, ChangesBecomeVisibleAfterTheTtl) {
   EXPECT_CODE(Lookup(kRootInode, "f"), Code::kNotFound);
 }
 
+// A file open for reading is the version it reads: its attributes cost no request however
+// old they are (the kernel asks at the end of every read past the TTL); closed, they are
+// asked of S3 again.
+TEST_P(AttrTest, AFileOpenForReadingAnswersGetattrItself) {
+  mem().Put("f", "1");
+  FsOptions o;
+  o.metadata_ttl = seconds(1);
+  Mount(o);
+  auto f = Lookup(kRootInode, "f");
+  ASSERT_TRUE(f.ok());
+  auto h = Open(f->attr.ino, O_RDONLY);
+  ASSERT_TRUE(h.ok());
+  mem().Put("f", "333");
+  mem().ResetCounts();
+  clock_.Advance(milliseconds(1001));
+  auto a = GetAttr(f->attr.ino);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->size, 1u);
+  EXPECT_EQ(mem().TotalRequests(), 0u);
+  ASSERT_TRUE(Release(f->attr.ino, h->handle).ok());
+  a = GetAttr(f->attr.ino);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->size, 3u);
+  EXPECT_EQ(Count(S3Op::kListObjects), 1u);
+}
+
 TEST_P(AttrTest, IndefiniteTtlKeepsTheCachedState) {
   mem().Put("f", "1");
   FsOptions o;

@@ -16,6 +16,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/bench/bench_lib.sh"
 WORK_DIR=${WORK_DIR:-/var/tmp/s3mount-compare}
 BUILD_DIR=${BUILD_DIR:-$ROOT/build-bench}
 export RGW_DIR=${RGW_DIR:-/var/tmp/s3mount-rgw-compare}
@@ -44,12 +45,7 @@ python3 -c 'import boto3' 2>/dev/null || { echo "compare.sh: python3 needs boto3
 [ -n "$(command -v ior || true)" ] || [ -x /opt/ior/bin/ior ] ||
   echo "compare.sh: no ior on PATH or in /opt/ior/bin: the IOR shape runs with fio" >&2
 
-# Always built (a no-op when up to date): a stale binary would be measured without notice.
-if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
-  # -Wno-restrict: GCC 12 reports a false -Wrestrict in std::string at -O3 (src/s3/endpoint.cc).
-  cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS=-Wno-restrict >/dev/null
-fi
-nice cmake --build "$BUILD_DIR" -j2 --target s3mount s3mount-memfs >/dev/null
+bench_build "$BUILD_DIR" s3mount s3mount-memfs
 
 mkdir -p "$WORK_DIR"
 cleanup() {

@@ -8,6 +8,7 @@
 # cache); runs its own RGW on port 17880 (bench/rgw.sh); python3 with boto3, curl.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/bench/bench_lib.sh"
 ROUNDS=${1:-3}
 BIN=${S3MOUNT:-$ROOT/build-bench/s3mount}
 export RGW_DIR=/var/tmp/s3mount-rgw-ddputs RGW_PORT=17880 RGW_MON_PORT=17089
@@ -15,20 +16,14 @@ WORK=$(mktemp -d /var/tmp/dd-after-puts.XXXXXX)
 MNT=$WORK/mnt
 mkdir -p "$MNT"
 
-if [ -z "${S3MOUNT:-}" ]; then
-  [ -f "$ROOT/build-bench/CMakeCache.txt" ] || cmake -S "$ROOT" -B "$ROOT/build-bench" -G Ninja \
-    -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS=-Wno-restrict >/dev/null
-  nice cmake --build "$ROOT/build-bench" -j2 --target s3mount >/dev/null
-fi
+[ -n "${S3MOUNT:-}" ] || bench_build "$ROOT/build-bench" s3mount
 cleanup() {
   umount "$MNT" 2>/dev/null || true
   "$ROOT/bench/rgw.sh" stop "$RGW_DIR" >/dev/null 2>&1 || true
   rm -rf "$WORK" /dev/shm/dd-after-puts-8m
 }
 trap cleanup EXIT INT TERM
-eval "$("$ROOT/bench/rgw.sh" start "$RGW_DIR")"
-export RGW_ENDPOINT
-export AWS_ACCESS_KEY_ID=$RGW_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$RGW_SECRET_KEY AWS_REGION=us-east-1
+bench_rgw_start
 head -c 8M /dev/urandom > /dev/shm/dd-after-puts-8m
 
 s3() {  # s3 setup|urls|clean: the object to read, the PUTs' curl config, deleting them

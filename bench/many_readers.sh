@@ -8,6 +8,7 @@
 # page cache); runs its own RGW on port 17980 (bench/rgw.sh); python3 with boto3.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/bench/bench_lib.sh"
 READERS=${1:-16}
 ROUNDS=${2:-3}
 BIN=${S3MOUNT:-$ROOT/build-bench/s3mount}
@@ -16,20 +17,14 @@ WORK=$(mktemp -d /var/tmp/many-readers.XXXXXX)
 MNT=$WORK/mnt
 mkdir -p "$MNT" "$WORK/log"
 
-if [ -z "${S3MOUNT:-}" ]; then
-  [ -f "$ROOT/build-bench/CMakeCache.txt" ] || cmake -S "$ROOT" -B "$ROOT/build-bench" -G Ninja \
-    -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS=-Wno-restrict >/dev/null
-  nice cmake --build "$ROOT/build-bench" -j2 --target s3mount >/dev/null
-fi
+[ -n "${S3MOUNT:-}" ] || bench_build "$ROOT/build-bench" s3mount
 cleanup() {
   umount "$MNT" 2>/dev/null || true
   "$ROOT/bench/rgw.sh" stop "$RGW_DIR" >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
-eval "$("$ROOT/bench/rgw.sh" start "$RGW_DIR")"
-export RGW_ENDPOINT
-export AWS_ACCESS_KEY_ID=$RGW_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$RGW_SECRET_KEY AWS_REGION=us-east-1
+bench_rgw_start
 
 python3 - "$READERS" <<'PY'
 import boto3, os, sys

@@ -1,6 +1,5 @@
 // The FUSE low-level operations: each translates one request into a FileSystem call and
 // replies exactly once.
-#define FUSE_USE_VERSION 34
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <sys/stat.h>

@@ -1,4 +1,3 @@
-#define FUSE_USE_VERSION 34
 #include <fuse_lowlevel.h>
 
 #include <poll.h>
@@ -289,6 +288,7 @@ Status FuseSession::Run(std::function<void()> on_ready) {
     }
     if (on_ready) on_ready();
   }).detach();
+  static_assert(FUSE_USE_VERSION >= 312, "the 3.2 loop misreads fuse_loop_cfg_create()'s config");
   fuse_loop_config* config = fuse_loop_cfg_create();
   fuse_loop_cfg_set_max_threads(config, static_cast<unsigned>(impl_->max_threads));
   fuse_loop_cfg_set_idle_threads(config, static_cast<unsigned>(impl_->max_threads));

@@ -228,6 +228,29 @@ class ReadTest(MountTestCase):
             for i, r in enumerate(results):
                 self.assertEqual(r, self.blob[i * 4096:])
 
+    def test_fuse_worker_threads_outlive_their_requests(self):
+        # libfuse keeps idle workers only when the loop gets its config through the 3.12 API;
+        # built against the older one, each request started a thread and ended another.
+        def threads(pid):
+            return set(os.listdir(f"/proc/{pid}/task"))
+
+        def read_direct(path):
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECT)
+            buf = mmap.mmap(-1, 1 << 20)
+            got = bytearray()
+            while (n := os.readv(fd, [buf])) > 0:
+                got += buf[:n]
+            os.close(fd)
+            return bytes(got)
+
+        with Mount(self.moto, self.bucket) as m:
+            self.assertEqual(read_direct(m.path("blob")), self.blob)  # workers started
+            before = threads(m.pid)
+            for _ in range(3):  # 30 read requests
+                self.assertEqual(read_direct(m.path("blob")), self.blob)
+            gone = before - threads(m.pid)
+            self.assertEqual(gone, set(), f"threads ended between requests: {sorted(gone)}")
+
 
 _libc = ctypes.CDLL("libc.so.6", use_errno=True)
 _libc.mmap.restype = ctypes.c_void_p

@@ -123,6 +123,17 @@ class RequestEconomyTest(MountTestCase):
         self.assertLessEqual(counts.get("ListObjectsV2", 0), 2, counts)
         self.assertLessEqual(counts.get("HeadObject", 0), 1, counts)
 
+def read_direct(path):
+    """The whole file, read with O_DIRECT in 1 MiB reads."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECT)
+    buf = mmap.mmap(-1, 1 << 20)  # page-aligned, as O_DIRECT wants
+    got = bytearray()
+    while (n := os.readv(fd, [buf])) > 0:
+        got += buf[:n]
+    os.close(fd)
+    return bytes(got)
+
+
 class ReadTest(MountTestCase):
     @classmethod
     def setUpClass(cls):
@@ -143,16 +154,7 @@ class ReadTest(MountTestCase):
 
     def test_o_direct_read_is_byte_exact(self):
         with Mount(self.moto, self.bucket) as m:
-            fd = os.open(m.path("blob"), os.O_RDONLY | os.O_DIRECT)
-            buf = mmap.mmap(-1, 1 << 20)  # page-aligned, as O_DIRECT wants
-            got = bytearray()
-            while True:
-                n = os.readv(fd, [buf])
-                if n == 0:
-                    break
-                got += buf[:n]
-            os.close(fd)
-            self.assertEqual(bytes(got), self.blob)
+            self.assertEqual(read_direct(m.path("blob")), self.blob)
 
     def test_random_preads_are_byte_exact(self):
         rng = random.Random(3)
@@ -233,15 +235,6 @@ class ReadTest(MountTestCase):
         # built against the older one, each request started a thread and ended another.
         def threads(pid):
             return set(os.listdir(f"/proc/{pid}/task"))
-
-        def read_direct(path):
-            fd = os.open(path, os.O_RDONLY | os.O_DIRECT)
-            buf = mmap.mmap(-1, 1 << 20)
-            got = bytearray()
-            while (n := os.readv(fd, [buf])) > 0:
-                got += buf[:n]
-            os.close(fd)
-            return bytes(got)
 
         with Mount(self.moto, self.bucket) as m:
             self.assertEqual(read_direct(m.path("blob")), self.blob)  # workers started

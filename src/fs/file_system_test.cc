@@ -82,33 +82,41 @@ TEST_P(LookupTest, HiddenAndTooLongNames) {
   EXPECT_TRUE(Lookup(kRootInode, std::string(255, 'n')).ok());
 }
 
-class AttrTest : public FsTest {};
+class AttrTest : public FsTest {
+ protected:
+  // Mounts with a 1 s metadata TTL over one object "f" of 1 byte, looked up: its inode.
+  void MountOneFile(InodeId* ino) {
+    mem().Put("f", "1");
+    FsOptions o;
+    o.metadata_ttl = seconds(1);
+    Mount(o);
+    auto f = Lookup(kRootInode, "f");
+    ASSERT_TRUE(f.ok());
+    *ino = f->attr.ino;
+  }
+};
 S3M_FS_TEST_SUITE(AttrTest);
 
 TEST_P(AttrTest, ChangesBecomeVisibleAfterTheTtl) {
-  mem().Put("f", "1");
-  FsOptions o;
-  o.metadata_ttl = seconds(1);
-  Mount(o);
-  auto f = Lookup(kRootInode, "f");
-  ASSERT_TRUE(f.ok());
+  InodeId ino = 0;
+  ASSERT_NO_FATAL_FAILURE(MountOneFile(&ino));
   mem().Put("f", "333");
   mem().ResetCounts();
   EXPECT_EQ(Lookup(kRootInode, "f")->attr.size, 1u);  // cached: no request
-  EXPECT_EQ(GetAttr(f->attr.ino)->size, 1u);
+  EXPECT_EQ(GetAttr(ino)->size, 1u);
   EXPECT_EQ(mem().TotalRequests(), 0u);
 
   clock_.Advance(milliseconds(1001));
-  auto a = GetAttr(f->attr.ino);  // revalidates: the ETag changed, so do size and mtime
+  auto a = GetAttr(ino);  // revalidates: the ETag changed, so do size and mtime
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(a->size, 3u);
-  EXPECT_EQ(a->ino, f->attr.ino);
+  EXPECT_EQ(a->ino, ino);
   EXPECT_EQ(Count(S3Op::kListObjects), 1u);
   EXPECT_EQ(Count(S3Op::kHeadObject), 0u);
 
   mem().Remove("f");
   clock_.Advance(milliseconds(1001));
-  EXPECT_CODE(GetAttr(f->attr.ino), Code::kNotFound);
+  EXPECT_CODE(GetAttr(ino), Code::kNotFound);
   EXPECT_CODE(Lookup(kRootInode, "f"), Code::kNotFound);
 }
 
@@ -116,23 +124,19 @@ TEST_P(AttrTest, ChangesBecomeVisibleAfterTheTtl) {
 // old they are (the kernel asks at the end of every read past the TTL); closed, they are
 // asked of S3 again.
 TEST_P(AttrTest, AFileOpenForReadingAnswersGetattrItself) {
-  mem().Put("f", "1");
-  FsOptions o;
-  o.metadata_ttl = seconds(1);
-  Mount(o);
-  auto f = Lookup(kRootInode, "f");
-  ASSERT_TRUE(f.ok());
-  auto h = Open(f->attr.ino, O_RDONLY);
+  InodeId ino = 0;
+  ASSERT_NO_FATAL_FAILURE(MountOneFile(&ino));
+  auto h = Open(ino, O_RDONLY);
   ASSERT_TRUE(h.ok());
   mem().Put("f", "333");
   mem().ResetCounts();
   clock_.Advance(milliseconds(1001));
-  auto a = GetAttr(f->attr.ino);
+  auto a = GetAttr(ino);
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(a->size, 1u);
   EXPECT_EQ(mem().TotalRequests(), 0u);
-  ASSERT_TRUE(Release(f->attr.ino, h->handle).ok());
-  a = GetAttr(f->attr.ino);
+  ASSERT_TRUE(Release(ino, h->handle).ok());
+  a = GetAttr(ino);
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(a->size, 3u);
   EXPECT_EQ(Count(S3Op::kListObjects), 1u);

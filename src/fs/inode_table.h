@@ -4,8 +4,9 @@
 // An inode is stable per (parent, name, kind): when a name changes kind (file <-> dir) a
 // new inode takes the name and the old one lives on, nameless, until the kernel forgets
 // it. The same happens when a file's object changes (new ETag) while it is open, so that
-// the files open on the old version keep a page cache of their own. A remote inode goes when its lookup count reaches zero with no open handle; local
-// inodes (a directory made by mkdir, a file being written) stay until rmdir or upload.
+// the files open on the old version keep a page cache of their own. A remote inode goes
+// when its lookup count reaches zero with no open handle; local inodes (a directory made
+// by mkdir, a file being written) stay until rmdir or upload.
 // Inodes created by listings (lookup count 0) are swept once expired and unreferenced.
 //
 // Thread-safety: all methods are thread-safe. Lock order: InodeTable::mu_ before

@@ -34,7 +34,8 @@ struct Chunk {
   const uint64_t offset;
   const uint64_t length;
   const std::shared_ptr<Buffer> buffer;
-  std::atomic<uint64_t> arrived{0};  // bytes in buffer so far
+  std::atomic<uint64_t> arrived{0};  // bytes in buffer (or lent) so far
+  std::shared_ptr<const char> lent;  // GUARDED_BY(Impl::mu): the client's bytes, if it lent them
   std::atomic<int> waiters{0};       // pending reads that need this chunk
   // Set for stream GETs (AddChunk): when planned, and the stream's GETs in flight then.
   std::chrono::steady_clock::time_point issued;
@@ -337,8 +338,13 @@ std::optional<Result<ReadData>> ObjectReader::Impl::TryAnswer(const PendingRead&
     const uint64_t lo = std::max(r.offset, c->offset);
     const uint64_t hi = std::min(r.end, c->end());
     if (c->arrived.load() < hi - c->offset) return std::nullopt;
-    data.iov.push_back(iovec{c->buffer->data() + (lo - c->offset), hi - lo});
-    data.keep.push_back(c->buffer);
+    const char* base = c->lent ? c->lent.get() : c->buffer->data();
+    data.iov.push_back(iovec{const_cast<char*>(base) + (lo - c->offset), hi - lo});
+    if (c->lent) {
+      data.keep.push_back(c->lent);
+    } else {
+      data.keep.push_back(c->buffer);
+    }
     data.size += hi - lo;
   }
   return Result<ReadData>(std::move(data));
@@ -374,6 +380,7 @@ void ObjectReader::Impl::Issue(const std::vector<ChunkPtr>& to_issue) {
     p.length = c->length;
     p.if_match = etag;
     p.buffer = c->buffer->data();
+    p.accept_lent = true;
     p.on_progress = [self = shared_from_this(), c](uint64_t bytes) {
       c->arrived.store(std::min(bytes, c->length));
       if (c->waiters.load() > 0) self->OnProgress(c);
@@ -416,7 +423,10 @@ void ObjectReader::Impl::OnDone(const ChunkPtr& c, Result<GetObjectResult> r) {
       c->status = MapGetError(r.status());
       if (c->status.code() == Code::kStale) stale = c->status;
     }
-    if (r.ok()) c->arrived.store(std::min(r->bytes, c->length));
+    if (r.ok()) {
+      c->lent = std::move(r->lent);  // before `arrived` says the bytes are there
+      c->arrived.store(std::min(r->bytes, c->length));
+    }
     if (c->in_flight_at_issue > 0) {
       --in_flight;
       if (c->status.ok() && c->length >= options.read_part_size) {

@@ -86,10 +86,11 @@ struct ReaderOptions {
 };
 
 // Data for one read reply: iovecs into buffers kept alive by `keep` until the reply has
-// been sent (FUSE copies them to the kernel), so no extra copy is made.
+// been sent (FUSE copies them to the kernel), so no extra copy is made. A buffer is a
+// part buffer, or bytes the client lent (GetObjectParams::accept_lent).
 struct ReadData {
   std::vector<iovec> iov;
-  std::vector<std::shared_ptr<Buffer>> keep;
+  std::vector<std::shared_ptr<const void>> keep;
   uint64_t size = 0;
 };
 

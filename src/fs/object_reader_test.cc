@@ -1,4 +1,4 @@
-// Tests of ObjectReader over MemoryObjectClient (inline and async completions), with
+// Tests of ObjectReader over MemoryObjectClient (inline, async and lent GETs), with
 // recording, gated and fault-injecting wrappers: byte-exact streams, request economy,
 // the window and the budget, seeks, stale objects, concurrent reads.
 #include "fs/object_reader.h"
@@ -53,9 +53,15 @@ ReaderOptions SmallParts() {
       .read_part_size = kPart, .max_window_bytes = 8 * kPart, .first_request_bytes = kFirst};
 }
 
-class ObjectReaderTest : public ::testing::TestWithParam<bool> {
+// How the in-memory client answers GETs: copies on the calling thread or on its own
+// thread, or the stored bytes lent (the reader replies from them, as in s3mount-memfs).
+enum class Gets { kInline, kAsync, kLent };
+
+class ObjectReaderTest : public ::testing::TestWithParam<Gets> {
  protected:
-  ObjectReaderTest() : mem_(MemoryObjectClient::Options{.async = GetParam()}) {}
+  ObjectReaderTest()
+      : mem_(MemoryObjectClient::Options{.async = GetParam() == Gets::kAsync,
+                                         .lend_get_bodies = GetParam() == Gets::kLent}) {}
 
   std::unique_ptr<ObjectReader> Open(ObjectClient* client, const std::string& key,
                                      ReaderOptions o = SmallParts(), BufferPool* pool = nullptr) {
@@ -522,8 +528,13 @@ TEST_P(ObjectReaderTest, ASkippedPartIsLetGoOnceTheStreamIsFarPast) {
   EXPECT_GT(rec.gets().size(), before);
 }
 
-INSTANTIATE_TEST_SUITE_P(Completions, ObjectReaderTest, ::testing::Values(false, true),
-                         [](const auto& info) { return info.param ? "async" : "inline"; });
+INSTANTIATE_TEST_SUITE_P(Completions, ObjectReaderTest,
+                         ::testing::Values(Gets::kInline, Gets::kAsync, Gets::kLent),
+                         [](const auto& info) {
+                           return info.param == Gets::kInline  ? "inline"
+                                  : info.param == Gets::kAsync ? "async"
+                                                               : "lent";
+                         });
 
 }  // namespace
 }  // namespace s3m

@@ -31,6 +31,9 @@ class MemoryObjectClient final : public ObjectClient {
     // Completion threads with `async`: more than one lets the copies of several GETs run
     // at once, as a network client's transfers do (s3mount-memfs uses 2).
     int completion_threads = 1;
+    // GETs that accept it are answered with the stored bytes themselves (no copy): the
+    // stand-in for the network then costs nothing, so s3mount-memfs measures the FUSE path.
+    bool lend_get_bodies = false;
   };
   MemoryObjectClient();
   explicit MemoryObjectClient(Options options);

@@ -63,6 +63,35 @@ TEST(MemoryObjectClientTest, RangedGetAndIfMatch) {
   EXPECT_EQ(r.status().code(), Code::kInvalidRange);
 }
 
+// Lending: only when the client was told to and the GET accepts it; the lent bytes are the
+// version the GET saw, alive while the result holds them, and the buffer is not written.
+TEST(MemoryObjectClientTest, LendsBodiesOnlyWhenBothSidesAgree) {
+  MemoryObjectClient plain;
+  MemoryObjectClient lender({.lend_get_bodies = true});
+  for (auto* c : {&plain, &lender}) {
+    c->Put("k", "0123456789");
+    for (bool accept : {false, true}) {
+      char buf[8] = {};
+      auto r = Wait<GetObjectResult>([&](auto cb) {
+        c->GetObject({.key = "k", .offset = 2, .length = 5, .buffer = buf, .accept_lent = accept},
+                     cb);
+      });
+      ASSERT_TRUE(r.ok());
+      EXPECT_EQ(r->bytes, 5u);
+      EXPECT_EQ(r->object_size, 10u);
+      if (c == &lender && accept) {
+        ASSERT_NE(r->lent, nullptr);
+        EXPECT_EQ(buf[0], '\0');  // not written
+        c->Put("k", "replaced!!");
+        EXPECT_EQ(std::string(r->lent.get(), 5), "23456");
+      } else {
+        EXPECT_EQ(r->lent, nullptr);
+        EXPECT_EQ(std::string(buf, 5), "23456");
+      }
+    }
+  }
+}
+
 TEST(MemoryObjectClientTest, MultipartUpload) {
   MemoryObjectClient c({.async = true});
   auto id = Wait<CreateMultipartUploadResult>(

@@ -8,12 +8,14 @@
 // Buffers passed in params (PutObject/UploadPart data, GetObject destination) are owned
 // by the caller and must stay valid until `done` runs. Bodies are never copied into
 // intermediate buffers by the client: uploads are sent from the caller's memory and
-// downloads are written straight into the caller's buffer.
+// downloads are written straight into the caller's buffer (or lent, see
+// GetObjectParams::accept_lent).
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <future>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -66,12 +68,19 @@ struct GetObjectParams {
   char* buffer = nullptr;  // at least `length` bytes, owned by the caller
   // Called on the client's thread as bytes land in `buffer` (total so far). Optional.
   std::function<void(uint64_t)> on_progress;
+  // The client may answer with bytes it already holds (GetObjectResult::lent) instead of
+  // writing them into `buffer`. Only the in-memory client can, when told to (s3mount-memfs:
+  // the FUSE path measured without a backend copy standing in for the network's).
+  bool accept_lent = false;
 };
 
 struct GetObjectResult {
   uint64_t bytes = 0;        // bytes written into the buffer
   uint64_t object_size = 0;  // total size of the object (from Content-Range)
   std::string etag;
+  // Set only if accept_lent: the bytes are here, valid while this lives, and `buffer` was
+  // not written.
+  std::shared_ptr<const char> lent;
 };
 
 struct ListObjectsParams {

@@ -285,7 +285,15 @@ std::vector<ChunkPtr> ObjectReader::Impl::Plan(uint64_t offset, uint64_t end,
       issue->push_back(c);
       return {c};
     }
-    Reset(offset, /*sequential=*/offset == last_end);
+    if (!have_stream && offset < options.read_part_size && end - offset >= kReadaheadBytes) {
+      // A handle's first read, readahead-sized and within the first part, is most often a
+      // readahead request that overtook the read at 0 (the kernel sends a file's first
+      // ones together): the stream starts at 0, so the reads before it need no GETs of
+      // their own. A random reader with large reads pays at most the first part for it.
+      Reset(0, /*sequential=*/true);
+    } else {
+      Reset(offset, /*sequential=*/offset == last_end);
+    }
   } else if (!sequential && offset == stream_end) {
     sequential = first_request = true;  // a random read continued: now a stream
     StartStream();

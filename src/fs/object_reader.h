@@ -17,6 +17,8 @@
 // from the GETs themselves (GETs in flight / a GET's duration), which bursts of arrivals
 // do not distort; doubling is tried again kWindowProbeEpochs epochs later, as other
 // streams come and go.
+// A handle's first read, if readahead-sized (kReadaheadBytes) and within the first part,
+// starts the stream at 0: it is most often a readahead request that overtook the read at 0.
 // Small forward skips stay on the stream (fetched through); a backward seek within
 // buffered data is served from it; anything else restarts the stream. A part is kept until
 // all of it was read, for reads that arrive late (see kReorderBytes). Random reads fetch
@@ -62,6 +64,9 @@ inline constexpr uint64_t kFirstRequestBytes = (1 << 20) + (128 << 10);
 // free, and reads of neighbouring records (the common case after a random read) are
 // then served from the retained buffer. 16 pages, a multiple of every page size.
 inline constexpr uint64_t kRandomReadAlignment = 64 << 10;
+// The kernel's smallest readahead request (its initial window for a 4 KiB read): a first
+// read this large near the start of a file is taken for readahead, smaller ones for random.
+inline constexpr uint64_t kReadaheadBytes = 128 << 10;
 // Data kept behind the furthest read for backward seeks: 1 MiB, one maximal FUSE read
 // (max_pages 256 x 4 KiB), like Mountpoint's backward seek window.
 inline constexpr uint64_t kBackwardSeekBytes = 1 << 20;

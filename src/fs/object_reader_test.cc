@@ -464,6 +464,30 @@ TEST_P(ObjectReaderTest, SlightlyReorderedReadsStaySequential) {
   EXPECT_LE(rec.gets().size(), 16u + 2u);
 }
 
+// The kernel sends a file's first readahead requests together (1 MiB each), and the second
+// can reach the reader first: the stream still starts at 0, and no byte is fetched twice.
+TEST_P(ObjectReaderTest, AReadaheadThatOvertookTheFirstReadStartsTheStreamAtZero) {
+  constexpr uint64_t kMiB = 1 << 20;
+  std::string data = Pattern(4 * kMiB);
+  mem_.Put("k", data);
+  RecordingClient rec(&mem_);
+  auto reader = Open(&rec, "k",
+                     ReaderOptions{.read_part_size = 2 * kMiB, .first_request_bytes = kFirstRequestBytes});
+  auto second = ReadSync(*reader, kMiB, kMiB);
+  auto first = ReadSync(*reader, 0, kMiB);
+  ASSERT_TRUE(second.ok() && first.ok());
+  EXPECT_EQ(Flatten(*first) + Flatten(*second), data.substr(0, 2 * kMiB));
+  EXPECT_EQ(ReadInSteps(*reader, data.size(), kMiB), data);
+  auto gets = rec.gets();
+  ASSERT_FALSE(gets.empty());
+  EXPECT_EQ(gets[0].offset, 0u);
+  EXPECT_EQ(gets[0].length, kFirstRequestBytes);
+  uint64_t fetched = 0;
+  for (const auto& g : gets) fetched += g.length;
+  EXPECT_EQ(fetched, data.size());  // each byte once
+  EXPECT_EQ(gets.size(), 3u);       // the first request, the rest of part 1, part 2
+}
+
 // Many buffered readers at once make the kernel's readahead requests arrive several MiB
 // out of order; a part is kept until all of it was read, however far the stream has gone
 // past it (here 1.5 MiB, more than kBackwardSeekBytes), so the late read needs no GET.

@@ -21,7 +21,7 @@ namespace {
 // An object's bytes (a fixed pattern), in transparent huge pages unless `small_pages`. Reads
 // reply straight from these bytes, and in 4 KiB pages the kernel's pinning of 256 pages and
 // the TLB misses of walking a 1 GiB object cost a 1 MiB reply more than the FUSE path
-// does: O_DIRECT dd 4.2-6.6 GB/s with wide swings between mounts, 5.7-7.8 in huge pages.
+// does: O_DIRECT dd 4.1-6.6 GB/s with wide swings between mounts, 6.1-7.9 in huge pages.
 std::string MakeBody(uint64_t size, bool huge_pages) {
   constexpr uintptr_t kHuge = 2 << 20;
   std::string body;

@@ -432,7 +432,9 @@ void ObjectReader::Impl::OnDone(const ChunkPtr& c, Result<GetObjectResult> r) {
       if (c->status.code() == Code::kStale) stale = c->status;
     }
     if (r.ok()) {
-      c->lent = std::move(r->lent);  // before `arrived` says the bytes are there
+      // Before `arrived` says the bytes are there. A chunk with lent bytes keeps its unused
+      // buffer, so the budget counts the stream as it does with the network.
+      c->lent = std::move(r->lent);
       c->arrived.store(std::min(r->bytes, c->length));
     }
     if (c->in_flight_at_issue > 0) {

@@ -471,8 +471,9 @@ TEST_P(ObjectReaderTest, AReadaheadThatOvertookTheFirstReadStartsTheStreamAtZero
   std::string data = Pattern(4 * kMiB);
   mem_.Put("k", data);
   RecordingClient rec(&mem_);
-  auto reader = Open(&rec, "k",
-                     ReaderOptions{.read_part_size = 2 * kMiB, .first_request_bytes = kFirstRequestBytes});
+  auto reader =
+      Open(&rec, "k",
+           ReaderOptions{.read_part_size = 2 * kMiB, .first_request_bytes = kFirstRequestBytes});
   auto second = ReadSync(*reader, kMiB, kMiB);
   auto first = ReadSync(*reader, 0, kMiB);
   ASSERT_TRUE(second.ok() && first.ok());

@@ -75,7 +75,7 @@ struct GetObjectParams {
 };
 
 struct GetObjectResult {
-  uint64_t bytes = 0;        // bytes written into the buffer
+  uint64_t bytes = 0;        // bytes written into the buffer (or lent)
   uint64_t object_size = 0;  // total size of the object (from Content-Range)
   std::string etag;
   // Set only if accept_lent: the bytes are here, valid while this lives, and `buffer` was

@@ -285,7 +285,7 @@ std::vector<ChunkPtr> ObjectReader::Impl::Plan(uint64_t offset, uint64_t end,
       issue->push_back(c);
       return {c};
     }
-    if (!have_stream && offset < options.read_part_size && end - offset >= kReadaheadBytes) {
+    if (last_end == 0 && offset < options.read_part_size && end - offset >= kReadaheadBytes) {
       // A handle's first read, readahead-sized and within the first part, is most often a
       // readahead request that overtook the read at 0 (the kernel sends a file's first
       // ones together): the stream starts at 0, so the reads before it need no GETs of

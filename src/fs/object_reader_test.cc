@@ -489,6 +489,25 @@ TEST_P(ObjectReaderTest, AReadaheadThatOvertookTheFirstReadStartsTheStreamAtZero
   EXPECT_EQ(gets.size(), 3u);       // the first request, the rest of part 1, part 2
 }
 
+// Only a handle's first read is taken for an overtaking readahead: a read that finds no
+// stream later (here after a failed GET dropped it) is fetched where it is.
+TEST_P(ObjectReaderTest, OnlyTheFirstReadCanStartTheStreamAtZero) {
+  constexpr uint64_t kMiB = 1 << 20;
+  std::string data = Pattern(4 * kMiB);
+  mem_.Put("k", data);
+  FaultInjectingClient faults(&mem_);
+  RecordingClient rec(&faults);
+  auto reader = Open(&rec, "k", ReaderOptions{.read_part_size = 2 * kMiB});
+  faults.SetFault(S3Op::kGetObject, {.error = Status(Code::kNetwork, "reset")});
+  EXPECT_EQ(ReadSync(*reader, 0, 4096).status().code(), Code::kNetwork);
+  faults.ClearFaults();
+  auto r = ReadSync(*reader, kMiB, kMiB);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(Flatten(*r), data.substr(kMiB, kMiB));
+  ASSERT_FALSE(rec.gets().empty());
+  EXPECT_EQ(rec.gets().back().offset, kMiB);  // the failed stream's GETs came before it
+}
+
 // Many buffered readers at once make the kernel's readahead requests arrive several MiB
 // out of order; a part is kept until all of it was read, however far the stream has gone
 // past it (here 1.5 MiB, more than kBackwardSeekBytes), so the late read needs no GET.

@@ -123,6 +123,7 @@ class RequestEconomyTest(MountTestCase):
         self.assertLessEqual(counts.get("ListObjectsV2", 0), 2, counts)
         self.assertLessEqual(counts.get("HeadObject", 0), 1, counts)
 
+
 def read_direct(path):
     """The whole file, read with O_DIRECT in 1 MiB reads."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECT)

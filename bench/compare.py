@@ -31,9 +31,9 @@ import sys
 import time
 
 from compare_extra import ExtraRuns
-from compare_util import (BUCKET, GIB, MIB, RAW_PART, BusySampler, Failure, RgwLog, drop_page_cache,
-                          machine_cpu, fmt_counts, is_mounted, log, pids_with_arg, proc_cpu, proc_hwm_mib,
-                          reset_hwm, run_measured, size_bytes)
+from compare_util import (BUCKET, GIB, MIB, RAW_PART, BusySampler, CpuMeter, Failure, RgwLog,
+                          add_cpu_fields, drop_page_cache, fmt_counts, is_mounted, log, machine_cpu,
+                          pids_with_arg, proc_cpu, proc_hwm_mib, reset_hwm, run_measured, size_bytes)
 
 ALL_CLIENTS = ["s3mount", "s3fs", "rclone-off", "rclone-writes"]
 ALL_WORKLOADS = ["ior-write", "ior-read", "dd", "randread", "small-write", "small-read", "ls", "ttfb"]
@@ -126,6 +126,7 @@ class Bench(ExtraRuns):
         self.key = os.environ["RGW_ACCESS_KEY"]
         self.secret = os.environ["RGW_SECRET_KEY"]
         self.rgwlog = RgwLog(os.environ.get("RGW_LOG", ""))
+        self.rgw_dir = os.environ.get("RGW_DIR", "")  # its pid files: the server's CPU
         self.mounts = {}       # mountpoint -> pids (for clean-up)
         self.children = []     # background processes we started (memfs, null)
         self.samples = []      # dicts
@@ -401,6 +402,7 @@ class Bench(ExtraRuns):
                 drop_page_cache()
                 mnt, pids = self.mount(client, logdir)
                 cpu0 = proc_cpu(pids)
+                meter = CpuMeter(self.rgw_dir)
                 sampler = BusySampler()
                 reset_hwm(pids)
                 mark = self.rgwlog.mark()
@@ -408,9 +410,11 @@ class Bench(ExtraRuns):
                 value, unit, nbytes, ops, wall, gen_cpu = self.workload(client, wl, mnt, logf)
                 cpu = proc_cpu(pids) - cpu0
                 busy_whole, busy_median = sampler.stop()
+                add_cpu_fields(row, meter, nbytes)
                 row.update(value=round(value, 3), unit=unit, wall_s=round(wall, 3),
                            client_cpu_s=round(cpu, 3), loadgen_cpu_s=round(gen_cpu, 3),
                            cpu_s_per_gib=round(cpu / (nbytes / GIB), 3) if nbytes >= 64 * MIB else "",
+                           loadgen_s_per_gib=round(gen_cpu / (nbytes / GIB), 3) if nbytes >= 64 * MIB else "",
                            cpu_ms_per_op=round(cpu * 1000 / ops, 4) if ops else "",
                            peak_rss_mib=round(proc_hwm_mib(pids), 1), nprocs=len(pids),
                            machine_busy_pct=busy_whole,
@@ -495,11 +499,13 @@ class Bench(ExtraRuns):
         row = dict(round=rnd, client="raw", workload=name)
         try:
             mark = self.rgwlog.mark()
+            meter = CpuMeter(self.rgw_dir)
             t0 = time.perf_counter()
             _, cpu = self.curl_parallel(entries, logf, self.p["timeout"])
             if finish:
                 finish()
             wall = time.perf_counter() - t0
+            add_cpu_fields(row, meter, nbytes)
             counts = self.rgwlog.count(mark)
             row.update(value=round(nbytes / MIB / wall, 3), unit="MiB/s", wall_s=round(wall, 3),
                        client_cpu_s=round(cpu, 3), cpu_s_per_gib=round(cpu / (nbytes / GIB), 3),
@@ -550,7 +556,9 @@ class Bench(ExtraRuns):
 
     def write_samples(self):
         keys = ["round", "client", "workload", "value", "unit", "wall_s", "client_cpu_s", "loadgen_cpu_s",
-                "cpu_s_per_gib", "cpu_ms_per_op", "peak_rss_mib", "nprocs", "requests", "requests_total",
+                "cpu_s_per_gib", "loadgen_s_per_gib", "machine_cpu_s", "server_cpu_s", "machine_s_per_gib",
+                "server_s_per_gib",
+                "cpu_ms_per_op", "peak_rss_mib", "nprocs", "requests", "requests_total",
                 "s3mount_log_requests", "upload_wait_s", "machine_busy_pct", "machine_busy_median_pct", "load1",
                 "reason"]
         with open(f"{self.results}/compare-samples.csv", "w", newline="") as f:

@@ -98,6 +98,45 @@ def machine_cpu():
     return (sum(f[:8]) - idle) / hz, sum(f[:8]) / hz, f[7] / hz
 
 
+def server_pids(rgw_dir):
+    """The benchmark server's processes (monitor, OSD, RGW), from bench/rgw.sh's pid files;
+    read anew each time, since the memory check restarts the server."""
+    run = os.path.join(rgw_dir, "run")
+    pids = []
+    for name in os.listdir(run) if os.path.isdir(run) else []:
+        if name.endswith(".pid"):
+            try:
+                pids.append(int(open(os.path.join(run, name)).read().strip()))
+            except (OSError, ValueError):
+                pass
+    return pids
+
+
+class CpuMeter:
+    """CPU seconds over one workload: the whole machine's busy time and the server's own.
+    Client and server share the cores, so a client's throughput is bounded by what the
+    machine spends per byte moved, server and client together (docs/BENCHMARKS.md)."""
+
+    def __init__(self, rgw_dir):
+        self.rgw_dir = rgw_dir
+        self.machine0 = machine_cpu()[0]
+        self.server0 = proc_cpu(server_pids(rgw_dir))
+
+    def stop(self):
+        """(machine busy CPU s, server CPU s) since the meter started."""
+        return (machine_cpu()[0] - self.machine0,
+                proc_cpu(server_pids(self.rgw_dir)) - self.server0)
+
+
+def add_cpu_fields(row, meter, nbytes):
+    """Adds the meter's readings to a sample row, per GiB where enough bytes moved."""
+    machine, server = meter.stop()
+    row.update(machine_cpu_s=round(machine, 3), server_cpu_s=round(server, 3))
+    if nbytes >= 64 * MIB:
+        row.update(machine_s_per_gib=round(machine / (nbytes / GIB), 3),
+                   server_s_per_gib=round(server / (nbytes / GIB), 3))
+
+
 class BusySampler:
     """The machine's busy share (all CPUs, from /proc/stat) while a workload runs: over the
     whole workload, and the median of its 0.1 s slices. The median slice is the steady state:

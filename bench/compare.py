@@ -557,8 +557,7 @@ class Bench(ExtraRuns):
     def write_samples(self):
         keys = ["round", "client", "workload", "value", "unit", "wall_s", "client_cpu_s", "loadgen_cpu_s",
                 "cpu_s_per_gib", "loadgen_s_per_gib", "machine_cpu_s", "server_cpu_s", "machine_s_per_gib",
-                "server_s_per_gib",
-                "cpu_ms_per_op", "peak_rss_mib", "nprocs", "requests", "requests_total",
+                "server_s_per_gib", "cpu_ms_per_op", "peak_rss_mib", "nprocs", "requests", "requests_total",
                 "s3mount_log_requests", "upload_wait_s", "machine_busy_pct", "machine_busy_median_pct", "load1",
                 "reason"]
         with open(f"{self.results}/compare-samples.csv", "w", newline="") as f:

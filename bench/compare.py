@@ -33,7 +33,8 @@ import time
 from compare_extra import ExtraRuns
 from compare_util import (BUCKET, GIB, MIB, RAW_PART, BusySampler, CpuMeter, Failure, RgwLog,
                           add_cpu_fields, drop_page_cache, fmt_counts, is_mounted, log, machine_cpu,
-                          pids_with_arg, proc_cpu, proc_hwm_mib, reset_hwm, run_measured, size_bytes)
+                          per_gib, pids_with_arg, proc_cpu, proc_hwm_mib, reset_hwm, run_measured,
+                          size_bytes)
 
 ALL_CLIENTS = ["s3mount", "s3fs", "rclone-off", "rclone-writes"]
 ALL_WORKLOADS = ["ior-write", "ior-read", "dd", "randread", "small-write", "small-read", "ls", "ttfb"]
@@ -413,8 +414,7 @@ class Bench(ExtraRuns):
                 add_cpu_fields(row, meter, nbytes)
                 row.update(value=round(value, 3), unit=unit, wall_s=round(wall, 3),
                            client_cpu_s=round(cpu, 3), loadgen_cpu_s=round(gen_cpu, 3),
-                           cpu_s_per_gib=round(cpu / (nbytes / GIB), 3) if nbytes >= 64 * MIB else "",
-                           loadgen_s_per_gib=round(gen_cpu / (nbytes / GIB), 3) if nbytes >= 64 * MIB else "",
+                           cpu_s_per_gib=per_gib(cpu, nbytes), loadgen_s_per_gib=per_gib(gen_cpu, nbytes),
                            cpu_ms_per_op=round(cpu * 1000 / ops, 4) if ops else "",
                            peak_rss_mib=round(proc_hwm_mib(pids), 1), nprocs=len(pids),
                            machine_busy_pct=busy_whole,

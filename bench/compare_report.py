@@ -273,6 +273,7 @@ def machine_cpu_section(med, clients, workloads):
         return ""
     out = ["## Where the machine's CPU goes (CPU s per GiB moved, medians)\n",
            "| workload | share | " + " | ".join(clients) + " |", "|---|---|" + "---|" * len(clients)]
+    bounds = []
     for wl in wls:
         raw = WORKLOAD_INFO[wl][3]
         for label, field in CPU_ROWS:
@@ -281,9 +282,6 @@ def machine_cpu_section(med, clients, workloads):
             else:
                 row = [cell(med, c, raw if c == "raw" else wl, field) for c in clients]
             out.append(f"| {wl} | {label} | " + " | ".join(row) + " |")
-    bounds = []
-    for wl in wls:
-        raw = WORKLOAD_INFO[wl][3]
         c = cpu_ceiling(med, wl, raw)
         if c is not None:
             bounds.append(f"{wl} {c:.2f}x (measured {ratio(med, 's3mount', 'raw', wl, raw)})")

@@ -128,13 +128,16 @@ class CpuMeter:
                 proc_cpu(server_pids(self.rgw_dir)) - self.server0)
 
 
+def per_gib(seconds, nbytes):
+    """CPU seconds per GiB moved, or "" where too little moved for the figure to mean much."""
+    return round(seconds / (nbytes / GIB), 3) if nbytes >= 64 * MIB else ""
+
+
 def add_cpu_fields(row, meter, nbytes):
-    """Adds the meter's readings to a sample row, per GiB where enough bytes moved."""
+    """Adds the meter's readings to a sample row."""
     machine, server = meter.stop()
-    row.update(machine_cpu_s=round(machine, 3), server_cpu_s=round(server, 3))
-    if nbytes >= 64 * MIB:
-        row.update(machine_s_per_gib=round(machine / (nbytes / GIB), 3),
-                   server_s_per_gib=round(server / (nbytes / GIB), 3))
+    row.update(machine_cpu_s=round(machine, 3), server_cpu_s=round(server, 3),
+               machine_s_per_gib=per_gib(machine, nbytes), server_s_per_gib=per_gib(server, nbytes))
 
 
 class BusySampler:

@@ -12,7 +12,7 @@
 # Environment: WORK_DIR (default /var/tmp/s3mount-compare), BUILD_DIR (default build-bench),
 # RGW_DIR / RGW_PORT / RGW_MON_PORT (default /var/tmp/s3mount-rgw-compare, 17780, 16989),
 # RGW_MEMSTORE_BYTES (default 12 GiB). Full mode needs ~15 GiB of free RAM (memory check).
-# Facts about the server: ../shared/docs/BENCH-SERVER.md; figures explained in docs/BENCHMARKS.md.
+# The server and the figures are explained in docs/BENCHMARKS.md.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)

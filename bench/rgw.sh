@@ -4,7 +4,7 @@
 # runs and writes lives in DATA_DIR (default /var/tmp/s3mount-rgw), so `stop` kills only
 # its own processes. `start` prints the endpoint and the credentials as shell variables:
 #   eval "$(bench/rgw.sh start)"   # sets RGW_ENDPOINT, RGW_ACCESS_KEY, RGW_SECRET_KEY
-# Facts behind the settings: ../shared/docs/BENCH-SERVER.md.
+# Facts behind the settings: docs/BENCHMARKS.md, "The benchmark server".
 set -euo pipefail
 
 cmd=${1:-}

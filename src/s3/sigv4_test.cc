@@ -1,4 +1,4 @@
-// Tests for SigV4: the AWS known-answer suite (shared/testdata/sigv4, one parameterized
+// Tests for SigV4: the AWS known-answer suite (tests/data/sigv4, one parameterized
 // case per folder, header and presigned signing), S3's documented examples and UriEncode.
 #include "s3/sigv4.h"
 
@@ -44,8 +44,8 @@ constexpr size_t kSuiteCases = 38;
 fs::path SuiteDir() {
   // ctest sets S3MOUNT_SOURCE_DIR to the project root (see s3m_test).
   const char* root = std::getenv("S3MOUNT_SOURCE_DIR");
-  return fs::path(root != nullptr ? root : "S3MOUNT_SOURCE_DIR-unset") / ".." / "shared" /
-         "testdata" / "sigv4";
+  return fs::path(root != nullptr ? root : "S3MOUNT_SOURCE_DIR-unset") / "tests" / "data" /
+         "sigv4";
 }
 
 std::vector<std::string> AllCases() {
@@ -227,7 +227,7 @@ class SigV4SuiteTest : public testing::TestWithParam<std::string> {};
 TEST(SigV4SuitePresenceTest, SuiteIsPresent) {
   ASSERT_TRUE(fs::is_directory(SuiteDir()))
       << "SigV4 vectors missing at " << SuiteDir()
-      << ": check out the shared/ folder beside the source tree (S3MOUNT_SOURCE_DIR/..)";
+      << ": run through ctest, which sets S3MOUNT_SOURCE_DIR to the source tree";
   EXPECT_EQ(AllCases().size(), kSuiteCases);
   for (const auto& name : kNormalizedPathCases) {
     EXPECT_TRUE(fs::is_directory(SuiteDir() / name)) << name;

@@ -58,6 +58,8 @@ const char* CodeName(Code code) {
       return "Stale";
     case Code::kBusy:
       return "Busy";
+    case Code::kNoSpace:
+      return "NoSpace";
   }
   return "Unknown";
 }

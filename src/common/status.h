@@ -38,6 +38,7 @@ enum class Code {
   kNameTooLong,   // ENAMETOOLONG
   kStale,         // ESTALE: the object changed under an open handle
   kBusy,          // EBUSY
+  kNoSpace,       // ENOSPC: the local staging space is used up
 };
 
 const char* CodeName(Code code);

@@ -47,15 +47,7 @@ std::optional<RemoteEntry> DecideFromList(const std::string& key, const ListObje
 
 }  // namespace
 
-FileSystem::Impl::Impl(ObjectClient* c, BufferPool* p, FsOptions o)
-    : client(c),
-      pool(p),
-      options(std::move(o)),
-      clock(options.clock != nullptr ? options.clock : RealClock::Get()),
-      mount_time_sec(
-          std::chrono::duration_cast<std::chrono::seconds>(clock->Now().time_since_epoch())
-              .count()),
-      table(options.prefix, clock) {}
+FileSystem::Impl::Impl(ObjectClient* c, BufferPool* p, FsOptions o) : FsCore(c, p, std::move(o)) {}
 
 Attr FileSystem::Impl::MakeAttr(const Inode& inode, const InodeState& s) const {
   Attr a;

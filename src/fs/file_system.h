@@ -123,6 +123,9 @@ class FileSystem {
   void Flush(InodeId ino, uint64_t handle, Callback<Empty> done);
   void Fsync(InodeId ino, uint64_t handle, Callback<Empty> done);
   void Release(InodeId ino, uint64_t handle, Callback<Empty> done);
+  // Drops a handle whose open never reached the caller (the reply to the kernel failed):
+  // nothing it would have written at close is written, and the inode is left as before.
+  void Discard(InodeId ino, uint64_t handle);
 
   void Mkdir(InodeId parent, const std::string& name, uint32_t mode, Callback<Entry> done);
   void Rmdir(InodeId parent, const std::string& name, Callback<Empty> done);

@@ -1,17 +1,14 @@
 // FileSystem::Impl: the state shared by the parts of the file system core, which are
 // split by responsibility: file_system.cc (lookup, attributes, inode references),
 // file_system_dir.cc (directory handles, readdir, mkdir, rmdir), file_system_file.cc
-// (open, read, create, write, flush, release, unlink, uploads).
+// (open, create, the file handle table, unlink). Each open file is a FileHandle
+// (file_handle.h) that owns its reader or upload.
 //
 // Thread-safety and lock order (outermost first; never skip backwards):
-//   DirHandle::mu / FileHandle::write_mu / FileHandle::mu
-//     -> InodeTable::mu_ -> Inode::mu
-//   Impl::handles_mu -> FileHandle::mu (Release, deciding whether an upload still runs);
-//   otherwise Impl::handles_mu is taken alone.
-// No lock is held while calling the ObjectClient, an ObjectReader/ObjectWriter method that
-// may complete inline, or a caller's callback, with one documented exception:
-// FileHandle::write_mu is held across ObjectWriter::Write, which may wait for memory, to
-// serialize writes as the writer requires.
+//   DirHandle::mu / a FileHandle's locks -> InodeTable::mu_ -> Inode::mu
+//   Impl::handles_mu is taken alone.
+// No lock is held while calling the ObjectClient, a FileHandle method, or a caller's
+// callback.
 #pragma once
 
 #include <condition_variable>
@@ -24,7 +21,9 @@
 
 #include "common/clock.h"
 #include "fs/dir_listing.h"
+#include "fs/file_handle.h"
 #include "fs/file_system.h"
+#include "fs/fs_core.h"
 #include "fs/inode_table.h"
 
 namespace s3m {
@@ -34,29 +33,6 @@ struct RemoteEntry {
   bool found = false;
   EntryKind kind = EntryKind::kFile;
   ObjectInfo info;  // for files
-};
-
-struct FileHandle {
-  enum class Mode { kRead, kWrite };
-  enum class Upload { kOpen, kFinishing, kDone };
-  FileHandle(std::shared_ptr<Inode> inode, Mode mode) : inode(std::move(inode)), mode(mode) {}
-
-  const std::shared_ptr<Inode> inode;
-  const Mode mode;
-  std::unique_ptr<ObjectReader> reader;  // kRead; set before the handle is published
-  std::unique_ptr<ObjectWriter> writer;  // kWrite; set before the handle is published
-
-  std::mutex write_mu;  // serializes writer->Write calls
-  std::mutex mu;
-  Upload upload = Upload::kOpen;                // GUARDED_BY(mu)
-  Status upload_status;                         // GUARDED_BY(mu)
-  std::vector<Callback<Empty>> finish_waiters;  // GUARDED_BY(mu)
-  // A write that failed (out of order, or the upload failed) spoils the file: it is never
-  // committed, and every later write, flush and fsync returns this error.
-  Status write_error;  // GUARDED_BY(mu)
-  // An empty object was stored by a flush before any write (see FileSystem::Flush).
-  bool empty_committed = false;  // GUARDED_BY(mu)
-  ObjectInfo empty_info;         // GUARDED_BY(mu)
 };
 
 struct DirHandle {
@@ -79,12 +55,10 @@ struct DirHandle {
   std::vector<Waiter> waiters;                           // GUARDED_BY(mu)
 };
 
-struct FileSystem::Impl {
+struct FileSystem::Impl : FsCore {
   Impl(ObjectClient* client, BufferPool* pool, FsOptions options);
 
   // --- file_system.cc ---
-  MonoTime Now() const { return clock->Monotonic(); }
-  MonoTime Expiry() const { return ExpiryAfter(Now(), options.metadata_ttl); }
   Attr MakeAttr(const Inode& inode, const InodeState& s) const;
   Attr MakeAttr(const Inode& inode) const { return MakeAttr(inode, inode.Snapshot()); }
   std::chrono::nanoseconds EntryTtl(const InodeState& s) const;
@@ -110,35 +84,20 @@ struct FileSystem::Impl {
   Status RetryOnNewInode(const Inode& inode);
   uint64_t AddFileHandle(std::shared_ptr<FileHandle> h);
   std::shared_ptr<FileHandle> GetFileHandle(uint64_t handle, InodeId ino);
-  void FinishUpload(const std::shared_ptr<FileHandle>& h, uint64_t id, Callback<Empty> done);
-  void CommitEmpty(const std::shared_ptr<FileHandle>& h, Callback<Empty> done);
-  // Records the first failed write of a handle and abandons its upload; returns `error`.
-  Status SpoilWrite(const std::shared_ptr<FileHandle>& h, Status error);
+  // Takes the handle out of the table: nullptr if it is not there for `ino`.
+  std::shared_ptr<FileHandle> TakeFileHandle(uint64_t handle, InodeId ino);
   void RmdirRemote(InodeId parent, const std::string& name, std::shared_ptr<Inode> inode,
                    Callback<Empty> done);
-  // At release: true (and the upload finished) when the empty object a flush stored is the
-  // file's final content, so no second request is needed.
-  bool FinishCommittedEmpty(const std::shared_ptr<FileHandle>& h, uint64_t id);
-  void OnUploaded(FileHandle* h, uint64_t id, const Result<ObjectInfo>& r);
   void ReapClosed();
 
-  ObjectClient* const client;
-  BufferPool* const pool;
-  const FsOptions options;
-  Clock* const clock;
-  int64_t mount_time_sec = 0;  // directories' times
-  InodeTable table;
-
   mutable std::mutex handles_mu;
-  std::condition_variable uploads_cv;
   uint64_t next_handle = 1;                                         // GUARDED_BY(handles_mu)
   std::unordered_map<uint64_t, std::shared_ptr<FileHandle>> files;  // GUARDED_BY(handles_mu)
   std::unordered_map<uint64_t, std::shared_ptr<DirHandle>> dirs;    // GUARDED_BY(handles_mu)
-  // Released write handles whose upload is still running, and finished ones to destroy
-  // on a caller's thread (never inside the writer's own completion).
+  // Released handles still finishing (an upload), and finished ones to destroy on a
+  // caller's thread (never inside their own upload's completion).
   std::unordered_map<uint64_t, std::shared_ptr<FileHandle>> closing;  // GUARDED_BY(handles_mu)
   std::vector<std::shared_ptr<FileHandle>> reap;                      // GUARDED_BY(handles_mu)
-  int uploads_in_flight = 0;                                          // GUARDED_BY(handles_mu)
 };
 
 }  // namespace s3m

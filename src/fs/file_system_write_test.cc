@@ -42,6 +42,40 @@ TEST_P(WriteTest, CreateWriteFlushUploadsTheExactBytes) {
   EXPECT_EQ(fs().Stats().open_handles, 0u);
 }
 
+// The reply to an open can fail (the caller is gone): the adapter then discards the handle.
+// Nothing may take effect: no object is truncated or created, and the inode can be opened
+// for writing again (it was left "being written" when the adapter released inode 0).
+TEST_P(WriteTest, DiscardedOpensChangeNothing) {
+  mem().Put("o", "old");
+  FsOptions o;
+  o.allow_overwrite = true;
+  Mount(o);
+  InodeId ino = Lookup(kRootInode, "o")->attr.ino;
+  mem().ResetCounts();
+  auto w = Open(ino, O_WRONLY | O_TRUNC);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  fs().Discard(ino, w->handle);
+  fs().DrainUploads();
+  EXPECT_EQ(fs().Stats().open_handles, 0u);
+  EXPECT_EQ(*mem().Contents("o"), "old");
+  EXPECT_EQ(Count(S3Op::kPutObject) + Count(S3Op::kCreateMultipartUpload), 0u);
+  auto again = Open(ino, O_WRONLY | O_TRUNC);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  ASSERT_EQ(*Write(ino, again->handle, 0, "new"), 3u);
+  ASSERT_TRUE(Release(ino, again->handle).ok());
+  fs().DrainUploads();
+  EXPECT_EQ(*mem().Contents("o"), "new");
+
+  auto c = Create(kRootInode, "never");
+  ASSERT_TRUE(c.ok());
+  fs().Discard(c->entry.attr.ino, c->handle);
+  fs().Forget(c->entry.attr.ino, 1);
+  fs().DrainUploads();
+  EXPECT_FALSE(mem().Contents("never").has_value());
+  EXPECT_CODE(Lookup(kRootInode, "never"), Code::kNotFound);
+  EXPECT_EQ(fs().Stats().open_handles, 0u);
+}
+
 TEST_P(WriteTest, EmptyFilesBecomeZeroByteObjects) {
   Mount();
   WriteFile(kRootInode, "touched", "");

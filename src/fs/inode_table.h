@@ -149,8 +149,8 @@ class InodeTable {
   void MaybeSweepLocked();
   // Requires mu_ and no inode's mu (its sweep takes them).
   std::shared_ptr<Inode> InsertRemoteLocked(const Inode& parent, const std::string& name,
-                                            EntryKind kind, const ObjectInfo* info,
-                                            MonoTime expiry, bool add_lookup);
+                                            EntryKind kind, const ObjectInfo* info, MonoTime expiry,
+                                            bool add_lookup);
 
   Clock* const clock_;
   mutable std::mutex mu_;

@@ -40,6 +40,8 @@ int ToErrno(const Status& status) {
       return ENAMETOOLONG;
     case Code::kBusy:
       return EBUSY;
+    case Code::kNoSpace:
+      return ENOSPC;
     case Code::kCancelled:
       return EINTR;
     // The bucket vanishing, throttling that outlasted the retries, server and network

@@ -165,7 +165,7 @@ void OpMknod(fuse_req_t req, fuse_ino_t, const char*, mode_t, dev_t) {
 void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   S3M_TRACE_OP("open ino={} flags={:#o}", ino, fi->flags);
   fuse_file_info copy = *fi;
-  Fs(req)->Open(ino, fi->flags, [req, copy](Result<OpenResult> r) mutable {
+  Fs(req)->Open(ino, fi->flags, [req, ino, copy](Result<OpenResult> r) mutable {
     if (!r.ok()) {
       ReplyStatus(req, r.status());
       return;
@@ -173,9 +173,8 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     copy.fh = r->handle;
     copy.direct_io = r->direct_io;
     copy.keep_cache = r->keep_cache;
-    if (fuse_reply_open(req, &copy) != 0) {
-      Fs(req)->Release(0, r->handle, [](Result<Empty>) {});
-    }
+    // The caller is gone: it never got the file, so nothing of the open may take effect.
+    if (fuse_reply_open(req, &copy) != 0) Fs(req)->Discard(ino, r->handle);
   });
 }
 
@@ -191,8 +190,8 @@ void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
     copy.fh = r->handle;
     fuse_entry_param p = ToEntryParam(r->entry);
     if (fuse_reply_create(req, &p, &copy) != 0) {
+      Fs(req)->Discard(r->entry.attr.ino, r->handle);
       Fs(req)->Forget(r->entry.attr.ino, 1);
-      Fs(req)->Release(r->entry.attr.ino, r->handle, [](Result<Empty>) {});
     }
   });
 }

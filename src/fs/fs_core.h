@@ -1,0 +1,42 @@
+// FsCore: what the parts of the file system core share: the object client, the buffer
+// pool, the options, the clock, the inode table, and the count of uploads in flight (for a
+// clean unmount). FileSystem::Impl extends it with the handle tables; the file handles
+// (file_handle.h) get it by reference, and it outlives them all.
+// Threading: the members are thread-safe or immutable; uploads_mu_ is a leaf lock.
+#pragma once
+
+#include <condition_variable>
+#include <mutex>
+
+#include "common/clock.h"
+#include "fs/file_system.h"
+#include "fs/inode_table.h"
+
+namespace s3m {
+
+struct FsCore {
+  FsCore(ObjectClient* client, BufferPool* pool, FsOptions options);
+
+  MonoTime Now() const { return clock->Monotonic(); }
+  MonoTime Expiry() const { return ExpiryAfter(Now(), options.metadata_ttl); }
+  int64_t WallSeconds() const;
+
+  // An upload that DrainUploads waits for.
+  void BeginUpload();
+  void EndUpload();
+  void WaitForUploads();
+
+  ObjectClient* const client;
+  BufferPool* const pool;
+  const FsOptions options;
+  Clock* const clock;
+  const int64_t mount_time_sec;  // directories' times
+  InodeTable table;
+
+ private:
+  std::mutex uploads_mu_;
+  std::condition_variable uploads_cv_;
+  int uploads_in_flight_ = 0;  // GUARDED_BY(uploads_mu_)
+};
+
+}  // namespace s3m

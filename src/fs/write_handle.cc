@@ -1,0 +1,206 @@
+// StreamWriteHandle: see write_handle.h.
+#include "fs/write_handle.h"
+
+#include "common/log.h"
+#include "fs/fs_core.h"
+
+namespace s3m {
+namespace {
+
+Status Committed() {
+  return Status(Code::kBadHandle, "the file was already committed by flush or fsync");
+}
+
+}  // namespace
+
+StreamWriteHandle::StreamWriteHandle(std::shared_ptr<Inode> inode, FsCore& fs)
+    : FileHandle(std::move(inode)),
+      fs_(fs),
+      writer_(fs.client, fs.pool, fs.options.writer, this->inode()->key) {}
+
+StreamWriteHandle::~StreamWriteHandle() = default;
+
+std::optional<uint64_t> StreamWriteHandle::Size() const {
+  return writer_.bytes_written();
+}
+
+Result<uint64_t> StreamWriteHandle::Write(uint64_t offset, const char* data, uint64_t size) {
+  std::lock_guard wl(write_mu_);
+  {
+    std::lock_guard l(mu_);
+    if (!write_error_.ok()) return write_error_;
+    if (upload_ != Upload::kOpen) return Committed();
+  }
+  if (offset != writer_.bytes_written()) {
+    return Spoil(Status(Code::kInvalidArgument,
+                        "writes must be sequential from offset 0; the file will not be uploaded"));
+  }
+  if (offset == 0) {
+    // After an empty flush the inode showed the empty object: it is being written again.
+    std::lock_guard l(inode()->mu);
+    inode()->st.where = Locality::kWriting;
+  }
+  Result<uint64_t> r = writer_.Write(offset, data, size);
+  if (!r.ok()) return Spoil(r.status());
+  std::lock_guard l(inode()->mu);
+  inode()->st.size = writer_.bytes_written();
+  return r;
+}
+
+// Truncating a file being written that holds no data yet is a no-op (O_TRUNC, touch).
+Status StreamWriteHandle::Truncate(uint64_t size) {
+  std::lock_guard wl(write_mu_);
+  if (size == 0 && writer_.bytes_written() == 0) return Status::Ok();
+  return Status(Code::kNotSupported,
+                "a file being written sequentially can only be truncated while empty");
+}
+
+void StreamWriteHandle::Flush(Callback<Empty> done) {
+  {
+    std::lock_guard l(mu_);
+    if (!write_error_.ok()) return done(write_error_);
+  }
+  // Shells open, dup2 and close a descriptor before writing (`echo x > f`), so a flush with
+  // nothing written is not the end of the file; yet an empty file must be in S3 when its
+  // close returns (touch). So store an empty object and stay writable.
+  if (writer_.bytes_written() == 0) return CommitEmpty(std::move(done));
+  FinishUpload(std::move(done));
+}
+
+void StreamWriteHandle::Fsync(Callback<Empty> done) {
+  FinishUpload(std::move(done));
+}
+
+void StreamWriteHandle::Close(Callback<Empty> closed) {
+  if (FinishCommittedEmpty()) return closed(Empty{});
+  const std::string key = inode()->key;
+  FinishUpload([key, closed = std::move(closed)](Result<Empty> r) {
+    if (!r.ok()) S3M_ERROR("file {} closed, but its upload failed: {}", key, r.status().ToString());
+    closed(Empty{});
+  });
+}
+
+void StreamWriteHandle::Discard() {
+  {
+    std::lock_guard l(mu_);
+    discarded_ = true;
+    if (write_error_.ok()) write_error_ = Status(Code::kBadHandle, "the open was abandoned");
+  }
+  writer_.Abort();
+  std::lock_guard l(inode()->mu);
+  inode()->st.where = Locality::kRemote;
+  inode()->st.expiry = MonoTime::min();  // ask S3 what is there (the old object, or none)
+}
+
+void StreamWriteHandle::FinishUpload(Callback<Empty> done) {
+  Status spoiled;
+  {
+    std::lock_guard l(mu_);
+    if (upload_ == Upload::kDone) {
+      if (upload_status_.ok()) return done(Empty{});
+      return done(upload_status_);
+    }
+    finish_waiters_.push_back(std::move(done));
+    if (upload_ == Upload::kFinishing) return;
+    upload_ = Upload::kFinishing;
+    spoiled = write_error_;
+  }
+  fs_.BeginUpload();  // balanced by OnUploaded
+  if (!spoiled.ok()) return OnUploaded(spoiled);
+  { std::lock_guard wl(write_mu_); }  // a Write already inside the writer leaves it first
+  writer_.Finish([this](Result<ObjectInfo> r) { OnUploaded(r); });
+}
+
+Status StreamWriteHandle::Spoil(Status error) {
+  {
+    std::lock_guard l(mu_);
+    if (write_error_.ok()) write_error_ = error;
+  }
+  writer_.Abort();  // drops the parts and aborts any multipart upload
+  S3M_ERROR("write to {} failed, the file will not be uploaded: {}", inode()->key,
+            error.ToString());
+  return error;
+}
+
+void StreamWriteHandle::CommitEmpty(Callback<Empty> done) {
+  PutObjectParams p;
+  p.key = inode()->key;
+  p.storage_class = fs_.options.writer.storage_class;
+  p.checksum = fs_.options.writer.checksum;
+  // The handle is alive until its Close completes, which the kernel sends after this flush.
+  fs_.client->PutObject(std::move(p), [this, done = std::move(done)](Result<PutObjectResult> r) {
+    if (!r.ok()) return done(r.status());
+    ObjectInfo info;
+    info.key = inode()->key;
+    info.etag = r->etag;
+    info.last_modified = fs_.WallSeconds();
+    {
+      std::lock_guard l(mu_);
+      empty_committed_ = true;
+      empty_info_ = info;
+    }
+    {
+      // The empty file now exists in S3: it can be unlinked, listed and opened like any
+      // other until a write (if one comes) makes it a file being written again.
+      std::lock_guard l(inode()->mu);
+      if (inode()->st.where == Locality::kWriting && writer_.bytes_written() == 0) {
+        inode()->st.where = Locality::kRemote;
+        Inode::ApplyRemote(inode()->st, &info, fs_.Expiry());
+      }
+    }
+    fs_.table.MarkAncestorsRemote(*inode(), fs_.Expiry());
+    done(Empty{});
+  });
+}
+
+bool StreamWriteHandle::FinishCommittedEmpty() {
+  ObjectInfo info;
+  {
+    std::lock_guard l(mu_);
+    if (!empty_committed_ || upload_ != Upload::kOpen || writer_.bytes_written() != 0 ||
+        !write_error_.ok()) {
+      return false;
+    }
+    upload_ = Upload::kFinishing;
+    info = empty_info_;
+  }
+  fs_.BeginUpload();  // balanced by OnUploaded
+  OnUploaded(info);
+  return true;
+}
+
+void StreamWriteHandle::OnUploaded(const Result<ObjectInfo>& r) {
+  bool discarded;
+  {
+    std::lock_guard l(mu_);
+    discarded = discarded_;
+  }
+  if (!discarded) {
+    std::lock_guard l(inode()->mu);
+    inode()->st.where = Locality::kRemote;
+    if (r.ok()) {
+      Inode::ApplyRemote(inode()->st, &*r, fs_.Expiry());
+      if (r->last_modified == 0) inode()->st.mtime_sec = fs_.WallSeconds();
+    } else {
+      inode()->st.expiry = MonoTime::min();  // ask S3 what is there (the old object, or none)
+    }
+  }
+  if (r.ok()) {
+    fs_.table.MarkAncestorsRemote(*inode(), fs_.Expiry());
+  } else if (!discarded) {
+    S3M_ERROR("upload of {} failed: {}", inode()->key, r.status().ToString());
+  }
+  std::vector<Callback<Empty>> waiters;
+  {
+    std::lock_guard l(mu_);
+    upload_ = Upload::kDone;
+    upload_status_ = r.status();
+    waiters.swap(finish_waiters_);
+  }
+  // A Close waiter lets the owner destroy the handle: no member is used after the waiters.
+  FsCore& fs = fs_;
+  for (auto& w : waiters) r.ok() ? w(Empty{}) : w(r.status());
+  fs.EndUpload();
+}
+
+}  // namespace s3m

@@ -1,0 +1,67 @@
+// StreamWriteHandle: a new object written sequentially from offset 0 (a created file, or an
+// existing one opened with O_TRUNC), streamed to S3 by an ObjectWriter as the data arrives.
+// The object appears in S3 only when the upload completes, at the first flush or fsync
+// after data was written, or at close; the error of a failed upload is returned there. A
+// write out of order spoils the file: it is never uploaded, and every later call fails.
+//
+// A flush with nothing written stores an empty object (touch, `echo x > f` whose shell
+// flushes a dup'ed descriptor first) and keeps the handle writable: data written later
+// replaces it.
+//
+// Threading: writes are serialized by write_mu_, held across ObjectWriter::Write (which
+// may wait for memory). Lock order: write_mu_ -> mu_ -> Inode::mu. No lock is held across
+// a client call or a callback.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "fs/file_handle.h"
+#include "fs/object_writer.h"
+
+namespace s3m {
+
+struct FsCore;
+
+// Lifetime: the upload's completion calls back into the handle, so its owner (the handle
+// table while open, then the closing table) keeps it until Close's callback has run.
+class StreamWriteHandle final : public FileHandle {
+ public:
+  StreamWriteHandle(std::shared_ptr<Inode> inode, FsCore& fs);
+  ~StreamWriteHandle() override;
+
+  Result<uint64_t> Write(uint64_t offset, const char* data, uint64_t size) override;
+  Status Truncate(uint64_t size) override;
+  std::optional<uint64_t> Size() const override;
+  void Flush(Callback<Empty> done) override;
+  void Fsync(Callback<Empty> done) override;
+  void Close(Callback<Empty> closed) override;
+  void Discard() override;
+
+ private:
+  enum class Upload { kOpen, kFinishing, kDone };
+
+  void FinishUpload(Callback<Empty> done);
+  void CommitEmpty(Callback<Empty> done);
+  // At close: true (and the upload finished) when the empty object a flush stored is the
+  // file's final content, so no second request is needed.
+  bool FinishCommittedEmpty();
+  // Records the first failed write and abandons the upload; returns `error`.
+  Status Spoil(Status error);
+  void OnUploaded(const Result<ObjectInfo>& r);
+
+  FsCore& fs_;
+  ObjectWriter writer_;
+  std::mutex write_mu_;  // serializes writer_.Write calls
+  mutable std::mutex mu_;
+  Upload upload_ = Upload::kOpen;                // GUARDED_BY(mu_)
+  Status upload_status_;                         // GUARDED_BY(mu_)
+  std::vector<Callback<Empty>> finish_waiters_;  // GUARDED_BY(mu_)
+  Status write_error_;                           // GUARDED_BY(mu_)
+  bool empty_committed_ = false;                 // GUARDED_BY(mu_)
+  ObjectInfo empty_info_;                        // GUARDED_BY(mu_)
+  bool discarded_ = false;                       // GUARDED_BY(mu_)
+};
+
+}  // namespace s3m

@@ -116,7 +116,9 @@ struct PutObjectParams {
   ChecksumAlgorithm checksum = ChecksumAlgorithm::kNone;
   bool if_none_match = false;  // create only if absent (If-None-Match: *)
   // Replace only if the current object has this ETag (If-Match); empty sends none. A
-  // mismatch, or no object at all, fails with kPreconditionFailed.
+  // mismatch fails with kPreconditionFailed; no object at all with kNotFound (S3 answers
+  // 404 NoSuchKey). A write that races another on S3 (409 ConditionalRequestConflict)
+  // is kPreconditionFailed too.
   std::string if_match;
   Metadata metadata;         // sent as x-amz-meta-NAME
   std::string content_type;  // sent as Content-Type when not empty
@@ -161,8 +163,9 @@ struct CompleteMultipartUploadParams {
   std::string key;
   std::string upload_id;
   std::vector<CompletedPart> parts;  // ascending part numbers
-  // Preconditions on the destination key, checked when the upload completes; a
-  // failure is kPreconditionFailed and leaves the upload in place (abort it).
+  // Preconditions on the destination key, checked when the upload completes, as for
+  // PutObject; a failure leaves the upload in place (abort it). moto 5.2.1 honours
+  // If-None-Match here but ignores If-Match.
   bool if_none_match = false;  // complete only if the key is absent (If-None-Match: *)
   std::string if_match;        // complete only if the current ETag is this (If-Match)
 };

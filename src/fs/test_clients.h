@@ -13,14 +13,15 @@
 #include <set>
 #include <vector>
 
+#include "s3/forwarding_client.h"
 #include "s3/memory_object_client.h"
 
 namespace s3m {
 
 // Forwards everything to `inner`, recording what the data path asked for.
-class RecordingClient : public ObjectClient {
+class RecordingClient : public ForwardingClient {
  public:
-  explicit RecordingClient(ObjectClient* inner) : inner_(inner) {}
+  explicit RecordingClient(ObjectClient* inner) : ForwardingClient(inner) {}
 
   struct Get {
     uint64_t offset, length;
@@ -44,7 +45,7 @@ class RecordingClient : public ObjectClient {
       std::lock_guard l(mu_);
       gets_.push_back({p.offset, p.length, p.if_match});
     }
-    inner_->GetObject(std::move(p), std::move(done));
+    ForwardingClient::GetObject(std::move(p), std::move(done));
   }
   void UploadPart(UploadPartParams p, Callback<UploadPartResult> done) override {
     {
@@ -52,7 +53,7 @@ class RecordingClient : public ObjectClient {
       part_checksums_.push_back(p.checksum);
       peak_uploads_ = std::max(peak_uploads_, ++uploads_);
     }
-    inner_->UploadPart(std::move(p), [this, done = std::move(done)](auto r) {
+    ForwardingClient::UploadPart(std::move(p), [this, done = std::move(done)](auto r) {
       {
         std::lock_guard l(mu_);
         --uploads_;
@@ -60,34 +61,8 @@ class RecordingClient : public ObjectClient {
       done(std::move(r));
     });
   }
-  void HeadBucket(HeadBucketParams p, Callback<Empty> d) override { inner_->HeadBucket(p, d); }
-  void HeadObject(HeadObjectParams p, Callback<ObjectInfo> d) override { inner_->HeadObject(p, d); }
-  void ListObjects(ListObjectsParams p, Callback<ListObjectsResult> d) override {
-    inner_->ListObjects(p, d);
-  }
-  void PutObject(PutObjectParams p, Callback<PutObjectResult> d) override {
-    inner_->PutObject(p, d);
-  }
-  void CreateMultipartUpload(CreateMultipartUploadParams p,
-                             Callback<CreateMultipartUploadResult> d) override {
-    inner_->CreateMultipartUpload(p, d);
-  }
-  void CompleteMultipartUpload(CompleteMultipartUploadParams p,
-                               Callback<CompleteMultipartUploadResult> d) override {
-    inner_->CompleteMultipartUpload(p, d);
-  }
-  void AbortMultipartUpload(AbortMultipartUploadParams p, Callback<Empty> d) override {
-    inner_->AbortMultipartUpload(p, d);
-  }
-  void DeleteObject(DeleteObjectParams p, Callback<Empty> d) override {
-    inner_->DeleteObject(p, d);
-  }
-  void CopyObject(CopyObjectParams p, Callback<CopyObjectResult> d) override {
-    inner_->CopyObject(p, d);
-  }
 
  private:
-  ObjectClient* inner_;
   mutable std::mutex mu_;
   std::vector<Get> gets_;                          // GUARDED_BY(mu_)
   std::vector<ChecksumAlgorithm> part_checksums_;  // GUARDED_BY(mu_)

@@ -39,7 +39,7 @@ Status FaultInjectingClient::Check(S3Op op, const std::string& key) {
       done(e);                                                          \
       return;                                                           \
     }                                                                   \
-    inner_->Method(std::move(p), std::move(done));                      \
+    ForwardingClient::Method(std::move(p), std::move(done));            \
   }
 
 S3M_FORWARD(HeadBucket, kHeadBucket, HeadBucketParams, Empty, "")
@@ -55,6 +55,7 @@ S3M_FORWARD(CompleteMultipartUpload, kCompleteMultipartUpload, CompleteMultipart
 S3M_FORWARD(AbortMultipartUpload, kAbortMultipartUpload, AbortMultipartUploadParams, Empty, p.key)
 S3M_FORWARD(DeleteObject, kDeleteObject, DeleteObjectParams, Empty, p.key)
 S3M_FORWARD(CopyObject, kCopyObject, CopyObjectParams, CopyObjectResult, p.dest_key)
+S3M_FORWARD(UploadPartCopy, kUploadPartCopy, UploadPartCopyParams, UploadPartResult, p.key)
 
 #undef S3M_FORWARD
 

@@ -1,5 +1,6 @@
 // FaultInjectingClient: wraps any ObjectClient and fails chosen operations, for tests of
-// error handling (upload failures surfacing at close, reads failing with EIO, ...).
+// error handling (upload failures surfacing at close, reads failing with EIO, ...). Every
+// operation can fail: each is overridden to check for a fault, then forwarded.
 // Thread-safe: faults may be set while operations run.
 #pragma once
 
@@ -8,11 +9,11 @@
 #include <mutex>
 #include <string>
 
-#include "s3/object_client.h"
+#include "s3/forwarding_client.h"
 
 namespace s3m {
 
-class FaultInjectingClient final : public ObjectClient {
+class FaultInjectingClient final : public ForwardingClient {
  public:
   struct Fault {
     Status error;
@@ -22,7 +23,7 @@ class FaultInjectingClient final : public ObjectClient {
     std::string key;
   };
 
-  explicit FaultInjectingClient(ObjectClient* inner) : inner_(inner) {}
+  explicit FaultInjectingClient(ObjectClient* inner) : ForwardingClient(inner) {}
 
   void SetFault(S3Op op, Fault fault);
   void ClearFaults();
@@ -41,6 +42,7 @@ class FaultInjectingClient final : public ObjectClient {
   void AbortMultipartUpload(AbortMultipartUploadParams p, Callback<Empty> done) override;
   void DeleteObject(DeleteObjectParams p, Callback<Empty> done) override;
   void CopyObject(CopyObjectParams p, Callback<CopyObjectResult> done) override;
+  void UploadPartCopy(UploadPartCopyParams p, Callback<UploadPartResult> done) override;
 
  private:
   struct Slot {
@@ -51,7 +53,6 @@ class FaultInjectingClient final : public ObjectClient {
   // The error to inject for this call, or ok to pass it through.
   Status Check(S3Op op, const std::string& key);
 
-  ObjectClient* inner_;
   mutable std::mutex mu_;
   std::array<Slot, static_cast<size_t>(S3Op::kCount)> slots_;  // GUARDED_BY(mu_)
 };

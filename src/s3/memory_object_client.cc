@@ -25,6 +25,19 @@ Status NoSuchUpload() {
       .set_s3_code("NoSuchUpload");
 }
 
+Status PreconditionFailed() {
+  return Status(Code::kPreconditionFailed,
+                "At least one of the pre-conditions you specified did not hold")
+      .set_http_status(412)
+      .set_s3_code("PreconditionFailed");
+}
+
+Status InvalidPartNumber() {
+  return Status(Code::kInvalidArgument, "Part number must be an integer between 1 and 10000")
+      .set_http_status(400)
+      .set_s3_code("InvalidArgument");
+}
+
 int64_t NowSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -82,14 +95,28 @@ std::string MemoryObjectClient::NextEtag() {
   return fmt::format("\"m{:016x}\"", ++generation_);
 }
 
-void MemoryObjectClient::Store(const std::string& key, std::string data,
-                               const std::string& storage_class) {
+const MemoryObjectClient::Object& MemoryObjectClient::Store(const std::string& key,
+                                                            std::string data,
+                                                            Attributes attributes) {
   Object o;
   o.data = std::make_shared<const std::string>(std::move(data));
   o.etag = NextEtag();
   o.mtime = NowSeconds();
-  o.storage_class = storage_class.empty() ? "STANDARD" : storage_class;
-  objects_[key] = std::move(o);
+  o.attributes = std::move(attributes);
+  if (o.attributes.storage_class.empty()) o.attributes.storage_class = "STANDARD";
+  return objects_[key] = std::move(o);
+}
+
+Status MemoryObjectClient::CheckDestination(const std::string& key, const std::string& if_match,
+                                            bool if_none_match) const {
+  auto it = objects_.find(key);
+  if (if_none_match && it != objects_.end()) return PreconditionFailed();
+  if (!if_match.empty()) {
+    // S3 answers If-Match on a missing key with 404 NoSuchKey, not 412.
+    if (it == objects_.end()) return NoSuchKey();
+    if (it->second.etag != if_match) return PreconditionFailed();
+  }
+  return Status::Ok();
 }
 
 ObjectInfo MemoryObjectClient::InfoLocked(const std::string& key, const Object& o) const {
@@ -98,13 +125,13 @@ ObjectInfo MemoryObjectClient::InfoLocked(const std::string& key, const Object& 
   info.size = o.data->size();
   info.etag = o.etag;
   info.last_modified = o.mtime;
-  info.storage_class = o.storage_class;
+  info.storage_class = o.attributes.storage_class;
   return info;
 }
 
 void MemoryObjectClient::Put(const std::string& key, std::string data) {
   std::lock_guard l(mu_);
-  Store(key, std::move(data), "");
+  Store(key, std::move(data), {});
 }
 
 std::optional<std::string> MemoryObjectClient::Contents(const std::string& key) const {
@@ -157,7 +184,11 @@ void MemoryObjectClient::HeadObject(HeadObjectParams p, Callback<ObjectInfo> don
   {
     std::lock_guard l(mu_);
     auto it = objects_.find(p.key);
-    if (it != objects_.end()) r = InfoLocked(p.key, it->second);
+    if (it != objects_.end()) {
+      ObjectInfo info = InfoLocked(p.key, it->second);
+      info.metadata = it->second.attributes.metadata;  // HEAD only, as S3's listings omit it
+      r = std::move(info);
+    }
   }
   Complete([done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
 }
@@ -173,10 +204,7 @@ void MemoryObjectClient::GetObject(GetObjectParams p, Callback<GetObjectResult> 
     if (it == objects_.end()) {
       error = NoSuchKey();
     } else if (!p.if_match.empty() && p.if_match != it->second.etag) {
-      error = Status(Code::kPreconditionFailed,
-                     "At least one of the pre-conditions you specified did not hold")
-                  .set_http_status(412)
-                  .set_s3_code("PreconditionFailed");
+      error = PreconditionFailed();
     } else if (p.offset >= it->second.data->size() && p.length > 0) {
       error = Status(Code::kInvalidRange, "The requested range is not satisfiable")
                   .set_http_status(416)
@@ -252,14 +280,13 @@ void MemoryObjectClient::PutObject(PutObjectParams p, Callback<PutObjectResult> 
   Result<PutObjectResult> r = PutObjectResult{};
   {
     std::lock_guard l(mu_);
-    if (p.if_none_match && objects_.count(p.key)) {
-      r = Status(Code::kPreconditionFailed,
-                 "At least one of the pre-conditions you specified did not hold")
-              .set_http_status(412)
-              .set_s3_code("PreconditionFailed");
+    Status check = CheckDestination(p.key, p.if_match, p.if_none_match);
+    if (!check.ok()) {
+      r = check;
     } else {
-      Store(p.key, std::string(p.data ? p.data : "", p.size), p.storage_class);
-      r = PutObjectResult{objects_[p.key].etag};
+      r = PutObjectResult{Store(p.key, std::string(p.data ? p.data : "", p.size),
+                                {p.storage_class, std::move(p.metadata), std::move(p.content_type)})
+                              .etag};
     }
   }
   Complete([done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
@@ -272,7 +299,8 @@ void MemoryObjectClient::CreateMultipartUpload(CreateMultipartUploadParams p,
   {
     std::lock_guard l(mu_);
     id = fmt::format("upload-{}", ++generation_);
-    uploads_[id] = Upload{p.key, {}};
+    uploads_[id] =
+        Upload{p.key, {}, {p.storage_class, std::move(p.metadata), std::move(p.content_type)}};
   }
   Complete([done = std::move(done), id] { done(CreateMultipartUploadResult{id}); });
 }
@@ -281,9 +309,7 @@ void MemoryObjectClient::UploadPart(UploadPartParams p, Callback<UploadPartResul
   Bump(S3Op::kUploadPart);
   Result<UploadPartResult> r = NoSuchUpload();
   if (p.part_number < 1 || p.part_number > kMaxPartNumber) {
-    r = Status(Code::kInvalidArgument, "Part number must be an integer between 1 and 10000")
-            .set_http_status(400)
-            .set_s3_code("InvalidArgument");
+    r = InvalidPartNumber();
   } else {
     std::lock_guard l(mu_);
     auto it = uploads_.find(p.upload_id);
@@ -302,7 +328,10 @@ void MemoryObjectClient::CompleteMultipartUpload(CompleteMultipartUploadParams p
   {
     std::lock_guard l(mu_);
     auto it = uploads_.find(p.upload_id);
-    if (it != uploads_.end() && it->second.key == p.key) {
+    Status check = CheckDestination(p.key, p.if_match, p.if_none_match);
+    if (it != uploads_.end() && it->second.key == p.key && !check.ok()) {
+      r = check;  // the upload stays, as on S3
+    } else if (it != uploads_.end() && it->second.key == p.key) {
       std::string data;
       bool ok = !p.parts.empty();
       for (const auto& part : p.parts) {
@@ -314,9 +343,9 @@ void MemoryObjectClient::CompleteMultipartUpload(CompleteMultipartUploadParams p
         data += pit->second;
       }
       if (ok) {
-        Store(p.key, std::move(data), "");
+        r = CompleteMultipartUploadResult{
+            Store(p.key, std::move(data), std::move(it->second.attributes)).etag};
         uploads_.erase(it);
-        r = CompleteMultipartUploadResult{objects_[p.key].etag};
       } else {
         r = Status(Code::kInvalidArgument, "One or more of the specified parts could not be found.")
                 .set_http_status(400)
@@ -352,10 +381,56 @@ void MemoryObjectClient::CopyObject(CopyObjectParams p, Callback<CopyObjectResul
   {
     std::lock_guard l(mu_);
     auto it = objects_.find(p.source_key);
-    if (it != objects_.end()) {
-      std::string data = *it->second.data;
-      Store(p.dest_key, std::move(data), it->second.storage_class);
-      r = CopyObjectResult{objects_[p.dest_key].etag};
+    Status check = CheckDestination(p.dest_key, "", p.if_none_match);
+    if (it == objects_.end()) {
+      // r stays NoSuchKey
+    } else if (!p.source_if_match.empty() && p.source_if_match != it->second.etag) {
+      r = PreconditionFailed();
+    } else if (!check.ok()) {
+      r = check;
+    } else {
+      // S3 does not keep the source's storage class: the copy gets the one asked for.
+      Attributes a{p.storage_class, std::move(p.metadata), std::move(p.content_type)};
+      if (!p.replace_metadata) {
+        a.metadata = it->second.attributes.metadata;
+        a.content_type = it->second.attributes.content_type;
+      }
+      const Object& o = Store(p.dest_key, *it->second.data, std::move(a));
+      r = CopyObjectResult{o.etag, o.mtime};
+    }
+  }
+  Complete([done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
+}
+
+void MemoryObjectClient::UploadPartCopy(UploadPartCopyParams p, Callback<UploadPartResult> done) {
+  Bump(S3Op::kUploadPartCopy);
+  Result<UploadPartResult> r = NoSuchUpload();
+  if (p.part_number < 1 || p.part_number > kMaxPartNumber) {
+    r = InvalidPartNumber();
+  } else {
+    std::lock_guard l(mu_);
+    auto up = uploads_.find(p.upload_id);
+    auto src = objects_.find(p.source_key);
+    if (up == uploads_.end() || up->second.key != p.key) {
+      // r stays NoSuchUpload
+    } else if (src == objects_.end()) {
+      r = NoSuchKey();
+    } else if (!p.source_if_match.empty() && p.source_if_match != src->second.etag) {
+      r = PreconditionFailed();
+    } else if (!p.whole_object &&
+               (p.first_byte > p.last_byte || p.last_byte >= src->second.data->size())) {
+      // AWS refuses a range not wholly inside the source with 400 InvalidArgument (not the
+      // 416 InvalidRange of a GET).
+      r = Status(Code::kInvalidArgument,
+                 fmt::format("Range specified is not valid for source object of size: {}",
+                             src->second.data->size()))
+              .set_http_status(400)
+              .set_s3_code("InvalidArgument");
+    } else {
+      const std::string& data = *src->second.data;
+      up->second.parts[p.part_number] =
+          p.whole_object ? data : data.substr(p.first_byte, p.last_byte - p.first_byte + 1);
+      r = UploadPartResult{CompletedPart{p.part_number, fmt::format("\"c{}\"", p.part_number), ""}};
     }
   }
   Complete([done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });

@@ -1,7 +1,8 @@
 // MemoryObjectClient: an ObjectClient that keeps one bucket in memory, with S3's
 // semantics for the operations the file system uses (ranges, If-Match, listing with
-// delimiters and paging, multipart uploads). It counts calls per operation so tests can
-// assert request economy. For unit tests and for measuring the FUSE path alone; never a
+// delimiters and paging, multipart uploads with part copies, user metadata, conditional
+// writes, copies with the COPY and REPLACE metadata directives). It counts calls per operation so
+// tests can assert request economy. For unit tests and for measuring the FUSE path alone; never a
 // stand-in for S3 in integration tests.
 //
 // Thread-safe. Completions run inline on the calling thread, or, with `async`, on a
@@ -52,6 +53,7 @@ class MemoryObjectClient final : public ObjectClient {
   void AbortMultipartUpload(AbortMultipartUploadParams p, Callback<Empty> done) override;
   void DeleteObject(DeleteObjectParams p, Callback<Empty> done) override;
   void CopyObject(CopyObjectParams p, Callback<CopyObjectResult> done) override;
+  void UploadPartCopy(UploadPartCopyParams p, Callback<UploadPartResult> done) override;
 
   // Direct access for test set-up and checks (not counted).
   void Put(const std::string& key, std::string data);
@@ -66,22 +68,33 @@ class MemoryObjectClient final : public ObjectClient {
   void ResetCounts();
 
  private:
+  // What a write sets besides the bytes.
+  struct Attributes {
+    std::string storage_class;
+    Metadata metadata;
+    std::string content_type;
+  };
   struct Object {
     std::shared_ptr<const std::string> data;
     std::string etag;
     int64_t mtime = 0;
-    std::string storage_class;
+    Attributes attributes;
   };
   struct Upload {
     std::string key;
     std::map<int, std::string> parts;  // part number -> data
+    Attributes attributes;             // applied at completion
   };
 
   void Bump(S3Op op) { counts_[static_cast<size_t>(op)]++; }
   void Complete(std::function<void()> fn);
   void CompletionLoop();
   std::string NextEtag();  // requires mu_
-  void Store(const std::string& key, std::string data, const std::string& storage_class);
+  // Requires mu_; returns the stored object.
+  const Object& Store(const std::string& key, std::string data, Attributes attributes);
+  // Requires mu_: S3's answer to If-Match / If-None-Match on `key`, or ok.
+  Status CheckDestination(const std::string& key, const std::string& if_match,
+                          bool if_none_match) const;
   ObjectInfo InfoLocked(const std::string& key, const Object& o) const;
   ListObjectsResult ListLocked(const ListObjectsParams& p) const;
 

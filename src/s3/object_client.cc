@@ -26,6 +26,8 @@ const char* S3OpName(S3Op op) {
       return "DeleteObject";
     case S3Op::kCopyObject:
       return "CopyObject";
+    case S3Op::kUploadPartCopy:
+      return "UploadPartCopy";
     case S3Op::kCount:
       break;
   }

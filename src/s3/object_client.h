@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <future>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,6 +37,7 @@ enum class S3Op {
   kAbortMultipartUpload,
   kDeleteObject,
   kCopyObject,
+  kUploadPartCopy,
   kCount,
 };
 const char* S3OpName(S3Op op);
@@ -45,6 +47,10 @@ using Callback = std::function<void(Result<T>)>;
 
 struct Empty {};
 
+// User metadata (x-amz-meta-*): lower-case names without the "x-amz-meta-" prefix
+// ("mode" -> "33188", as s3fs writes it). S3 limits the whole set to 2 KB.
+using Metadata = std::map<std::string, std::string>;
+
 struct ObjectInfo {
   std::string key;
   uint64_t size = 0;
@@ -52,6 +58,8 @@ struct ObjectInfo {
   int64_t last_modified = 0;  // seconds since the epoch
   int32_t last_modified_nsec = 0;
   std::string storage_class;
+  // Filled by HeadObject only (listings do not carry it).
+  Metadata metadata;
 };
 
 struct HeadBucketParams {};
@@ -107,6 +115,13 @@ struct PutObjectParams {
   std::string storage_class;
   ChecksumAlgorithm checksum = ChecksumAlgorithm::kNone;
   bool if_none_match = false;  // create only if absent (If-None-Match: *)
+  // Replace only if the current object has this ETag (If-Match); empty sends none. A
+  // mismatch fails with kPreconditionFailed; no object at all with kNotFound (S3 answers
+  // 404 NoSuchKey). A write that races another on S3 (409 ConditionalRequestConflict)
+  // is kPreconditionFailed too.
+  std::string if_match;
+  Metadata metadata;         // sent as x-amz-meta-NAME
+  std::string content_type;  // sent as Content-Type when not empty
 };
 
 struct PutObjectResult {
@@ -117,6 +132,8 @@ struct CreateMultipartUploadParams {
   std::string key;
   std::string storage_class;
   ChecksumAlgorithm checksum = ChecksumAlgorithm::kNone;
+  Metadata metadata;  // the completed object's user metadata (x-amz-meta-NAME)
+  std::string content_type;
 };
 
 struct CreateMultipartUploadResult {
@@ -146,6 +163,11 @@ struct CompleteMultipartUploadParams {
   std::string key;
   std::string upload_id;
   std::vector<CompletedPart> parts;  // ascending part numbers
+  // Preconditions on the destination key, checked when the upload completes, as for
+  // PutObject; a failure leaves the upload in place (abort it). moto 5.2.1 honours
+  // If-None-Match here but ignores If-Match.
+  bool if_none_match = false;  // complete only if the key is absent (If-None-Match: *)
+  std::string if_match;        // complete only if the current ETag is this (If-Match)
 };
 
 struct CompleteMultipartUploadResult {
@@ -162,12 +184,40 @@ struct DeleteObjectParams {
 };
 
 struct CopyObjectParams {
-  std::string source_key;  // in the same bucket
+  std::string source_key;  // in the same bucket; any characters (the client encodes it)
   std::string dest_key;
+  // Copy only if the source's ETag is this (x-amz-copy-source-if-match); empty: always.
+  std::string source_if_match;
+  // Destination must not exist (If-None-Match: *).
+  bool if_none_match = false;
+  // false (COPY): the copy keeps the source's metadata and content type, and `metadata`
+  // and `content_type` are ignored. true (REPLACE): the copy gets exactly `metadata`
+  // and `content_type` (empty: the server's default type).
+  bool replace_metadata = false;
+  Metadata metadata;
+  std::string content_type;
+  std::string storage_class;  // empty: STANDARD (S3 does not keep the source's class)
 };
 
 struct CopyObjectResult {
   std::string etag;
+  int64_t last_modified = 0;  // seconds since the epoch; 0 if the server did not say
+};
+
+// Copies a byte range of an object of the same bucket into one part of a multipart
+// upload (UploadPartCopy). Every part but the last must be at least 5 MiB, as with
+// UploadPart. The result's part has the server's ETag, and the CRC32C S3 computed when
+// the server returns one (uploads created with ChecksumAlgorithm::kCrc32c on AWS), so it
+// can be passed to CompleteMultipartUpload as is.
+struct UploadPartCopyParams {
+  std::string key;
+  std::string upload_id;
+  int part_number = 0;  // 1..10000
+  std::string source_key;
+  std::string source_if_match;  // x-amz-copy-source-if-match; empty: always
+  uint64_t first_byte = 0;      // inclusive range of the source, unless whole_object
+  uint64_t last_byte = 0;
+  bool whole_object = false;
 };
 
 class ObjectClient {
@@ -187,6 +237,7 @@ class ObjectClient {
   virtual void AbortMultipartUpload(AbortMultipartUploadParams p, Callback<Empty> done) = 0;
   virtual void DeleteObject(DeleteObjectParams p, Callback<Empty> done) = 0;
   virtual void CopyObject(CopyObjectParams p, Callback<CopyObjectResult> done) = 0;
+  virtual void UploadPartCopy(UploadPartCopyParams p, Callback<UploadPartResult> done) = 0;
 };
 
 // Runs one operation and waits for it: for tests, start-up probes and tools, never on a

@@ -27,6 +27,9 @@ const std::map<std::string, Kind>& KnownCodes() {
       {"ExpiredToken", {Code::kAccessDenied, true}},  // retried with refreshed credentials
       {"AllAccessDisabled", {Code::kAccessDenied, false}},
       {"PreconditionFailed", {Code::kPreconditionFailed, false}},
+      // 409 on a conditional write that raced another write of the key: the condition
+      // cannot be known to hold, and the caller decides what a lost race means.
+      {"ConditionalRequestConflict", {Code::kPreconditionFailed, false}},
       {"InvalidRange", {Code::kInvalidRange, false}},
       {"SlowDown", {Code::kThrottled, true}},
       {"Throttling", {Code::kThrottled, true}},

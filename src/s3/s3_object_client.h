@@ -71,6 +71,7 @@ class S3ObjectClient final : public ObjectClient {
   void AbortMultipartUpload(AbortMultipartUploadParams p, Callback<Empty> done) override;
   void DeleteObject(DeleteObjectParams p, Callback<Empty> done) override;
   void CopyObject(CopyObjectParams p, Callback<CopyObjectResult> done) override;
+  void UploadPartCopy(UploadPartCopyParams p, Callback<UploadPartResult> done) override;
 
   const S3Metrics& metrics() const { return metrics_; }
   HttpStats http_stats() const { return http_->Stats(); }

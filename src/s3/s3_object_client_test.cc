@@ -193,6 +193,149 @@ TEST_F(S3ObjectClientTest, UploadPartSendsCrc32c) {
   EXPECT_EQ(http_->sent[0].body, data.data());
 }
 
+TEST_F(S3ObjectClientTest, MetadataIsSentSignedAndReadBackFromHead) {
+  auto r = Wait<PutObjectResult>([&](auto cb) {
+    client_->PutObject({.key = "k",
+                        .if_match = "\"e1\"",
+                        .metadata = {{"mode", "33188"}, {"uid", "0"}},
+                        .content_type = "text/plain"},
+                       cb);
+  });
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(Header(0, "x-amz-meta-mode"), "33188");
+  EXPECT_EQ(Header(0, "x-amz-meta-uid"), "0");
+  EXPECT_EQ(Header(0, "content-type"), "text/plain");
+  EXPECT_EQ(Header(0, "if-match"), "\"e1\"");
+  std::string auth = Header(0, "authorization");
+  EXPECT_NE(auth.find("x-amz-meta-mode;x-amz-meta-uid"), std::string::npos) << auth;
+
+  http_->script = {ScriptedHttp::Ok(200, "",
+                                    {{"content-length", "5"},
+                                     {"etag", "\"e\""},
+                                     {"x-amz-meta-mode", "16877"},
+                                     {"x-amz-meta-", "nameless"},
+                                     {"x-amz-metadata-directive", "not user metadata"}})};
+  auto head = Wait<ObjectInfo>([&](auto cb) { client_->HeadObject({"k"}, cb); });
+  ASSERT_TRUE(head.ok());
+  EXPECT_EQ(head->metadata, (Metadata{{"mode", "16877"}}));
+
+  auto bad = Wait<PutObjectResult>([&](auto cb) {
+    client_->PutObject({.key = "k", .metadata = {{"Mode", "1"}}}, cb);
+  });
+  EXPECT_EQ(bad.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(http_->sent.size(), 2u);  // refused before sending
+}
+
+TEST_F(S3ObjectClientTest, CopyHeadersAndEncodedSource) {
+  http_->script = {ScriptedHttp::Ok(200,
+                                    "<CopyObjectResult><LastModified>2009-10-12T17:50:30.000Z"
+                                    "</LastModified><ETag>\"c\"</ETag></CopyObjectResult>")};
+  auto r = Wait<CopyObjectResult>([&](auto cb) {
+    client_->CopyObject({.source_key = "dir/a b+c%d?e\xc3\xbc",
+                         .dest_key = "dst",
+                         .source_if_match = "\"s\"",
+                         .if_none_match = true,
+                         .replace_metadata = true,
+                         .metadata = {{"mode", "1"}},
+                         .content_type = "a/b",
+                         .storage_class = "STANDARD_IA"},
+                        cb);
+  });
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->etag, "\"c\"");
+  EXPECT_EQ(r->last_modified, 1255369830);
+  EXPECT_EQ(Header(0, "x-amz-copy-source"), "/bkt/dir/a%20b%2Bc%25d%3Fe%C3%BC");
+  EXPECT_EQ(Header(0, "x-amz-copy-source-if-match"), "\"s\"");
+  EXPECT_EQ(Header(0, "if-none-match"), "*");
+  EXPECT_EQ(Header(0, "x-amz-metadata-directive"), "REPLACE");
+  EXPECT_EQ(Header(0, "x-amz-meta-mode"), "1");
+  EXPECT_EQ(Header(0, "content-type"), "a/b");
+  EXPECT_EQ(Header(0, "x-amz-storage-class"), "STANDARD_IA");
+
+  // COPY (the default) sends no directive and no metadata, whatever `metadata` holds.
+  http_->script = {
+      ScriptedHttp::Ok(200, "<CopyObjectResult><ETag>\"c\"</ETag></CopyObjectResult>")};
+  r = Wait<CopyObjectResult>([&](auto cb) {
+    client_->CopyObject({.source_key = "s", .dest_key = "d", .metadata = {{"mode", "1"}}}, cb);
+  });
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(Header(1, "x-amz-metadata-directive"), "");
+  EXPECT_EQ(Header(1, "x-amz-meta-mode"), "");
+  EXPECT_EQ(Header(1, "if-none-match"), "");
+
+  http_->script = {ScriptedHttp::Error(412, "PreconditionFailed")};
+  r = Wait<CopyObjectResult>([&](auto cb) {
+    client_->CopyObject({.source_key = "s", .dest_key = "d", .source_if_match = "\"x\""}, cb);
+  });
+  EXPECT_EQ(r.status().code(), Code::kPreconditionFailed);
+}
+
+TEST_F(S3ObjectClientTest, UploadPartCopySendsTheRangeAndReadsCopyPartResult) {
+  http_->script = {ScriptedHttp::Ok(
+      200,
+      "<CopyPartResult><LastModified>2009-10-12T17:50:30.000Z</LastModified><ETag>\"cp\"</ETag>"
+      "<ChecksumCRC32C>AAAAAA==</ChecksumCRC32C></CopyPartResult>")};
+  auto r = Wait<UploadPartResult>([&](auto cb) {
+    client_->UploadPartCopy({.key = "dst",
+                             .upload_id = "u",
+                             .part_number = 2,
+                             .source_key = "src key",
+                             .source_if_match = "\"s\"",
+                             .first_byte = 5,
+                             .last_byte = 9},
+                            cb);
+  });
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->part.part_number, 2);
+  EXPECT_EQ(r->part.etag, "\"cp\"");
+  EXPECT_EQ(r->part.checksum_crc32c, "AAAAAA==");
+  EXPECT_EQ(http_->sent[0].method, "PUT");
+  EXPECT_EQ(http_->sent[0].url, "http://127.0.0.1:9/bkt/dst?partNumber=2&uploadId=u");
+  EXPECT_EQ(Header(0, "x-amz-copy-source"), "/bkt/src%20key");
+  EXPECT_EQ(Header(0, "x-amz-copy-source-range"), "bytes=5-9");
+  EXPECT_EQ(Header(0, "x-amz-copy-source-if-match"), "\"s\"");
+  EXPECT_EQ(client_->metrics().Get(S3Op::kUploadPartCopy).requests, 1u);
+
+  // A whole-object copy sends no range; a 200 carrying an <Error> is retried.
+  http_->script = {ScriptedHttp::Error(200, "InternalError"),
+                   ScriptedHttp::Ok(200, "<CopyPartResult><ETag>\"w\"</ETag></CopyPartResult>")};
+  r = Wait<UploadPartResult>([&](auto cb) {
+    client_->UploadPartCopy(
+        {.key = "dst", .upload_id = "u", .part_number = 3, .source_key = "s", .whole_object = true},
+        cb);
+  });
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->part.etag, "\"w\"");
+  EXPECT_EQ(r->part.checksum_crc32c, "");
+  EXPECT_EQ(http_->sent.size(), 3u);
+  EXPECT_EQ(Header(2, "x-amz-copy-source-range"), "");
+
+  auto empty = Wait<UploadPartResult>([&](auto cb) {
+    client_->UploadPartCopy({.key = "d", .part_number = 1, .first_byte = 2, .last_byte = 1}, cb);
+  });
+  EXPECT_EQ(empty.status().code(), Code::kInvalidArgument);
+}
+
+TEST_F(S3ObjectClientTest, ConditionalCompleteAndConflicts) {
+  http_->script = {ScriptedHttp::Error(412, "PreconditionFailed")};
+  auto r = Wait<CompleteMultipartUploadResult>([&](auto cb) {
+    client_->CompleteMultipartUpload({.key = "k",
+                                      .upload_id = "u",
+                                      .parts = {{1, "\"e\"", ""}},
+                                      .if_none_match = true,
+                                      .if_match = "\"m\""},
+                                     cb);
+  });
+  EXPECT_EQ(r.status().code(), Code::kPreconditionFailed);
+  EXPECT_EQ(Header(0, "if-none-match"), "*");
+  EXPECT_EQ(Header(0, "if-match"), "\"m\"");
+  http_->script = {ScriptedHttp::Error(409, "ConditionalRequestConflict")};
+  auto p = Wait<PutObjectResult>(
+      [&](auto cb) { client_->PutObject({.key = "k", .if_none_match = true}, cb); });
+  EXPECT_EQ(p.status().code(), Code::kPreconditionFailed);
+  EXPECT_EQ(http_->sent.size(), 2u);  // not retried
+}
+
 TEST_F(S3ObjectClientTest, WrongRegionSaysWhichOne) {
   auto resp = ScriptedHttp::Error(301, "PermanentRedirect");
   resp.headers.emplace_back("x-amz-bucket-region", "eu-central-1");

@@ -1,8 +1,10 @@
 // The S3 operations of S3ObjectClient: how each builds its request and reads its answer.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <string_view>
 
 #include "common/crc32c.h"
 #include "s3/s3_call.h"
@@ -50,6 +52,49 @@ std::string Encode(const std::string& s) {
   return UriEncode(s, false);
 }
 
+constexpr std::string_view kMetaPrefix = "x-amz-meta-";
+
+// Header names and values go on the wire as they are: a control character (CR, LF) would
+// split the request, so such metadata is refused before anything is sent.
+bool IsHeaderSafe(const std::string& s) {
+  return std::none_of(s.begin(), s.end(),
+                      [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+}
+
+// Adds x-amz-meta-NAME headers and Content-Type; false (and `done` called) when a name or
+// value cannot be sent.
+template <typename T>
+bool AddMetadata(S3ObjectClient::Call& call, const Metadata& metadata,
+                 const std::string& content_type, Callback<T>& done) {
+  for (const auto& [name, value] : metadata) {
+    bool lower =
+        std::none_of(name.begin(), name.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+    if (name.empty() || !lower || !IsHeaderSafe(name) || name.find(':') != std::string::npos ||
+        name.find(' ') != std::string::npos || !IsHeaderSafe(value)) {
+      done(Status(Code::kInvalidArgument,
+                  fmt::format("metadata '{}' cannot be sent as an S3 header (names are "
+                              "lower-case, without spaces or control characters)",
+                              name)));
+      return false;
+    }
+    call.headers.emplace_back(std::string(kMetaPrefix) + name, value);
+  }
+  if (!content_type.empty()) {
+    if (!IsHeaderSafe(content_type)) {
+      done(Status(Code::kInvalidArgument, "content type with control characters"));
+      return false;
+    }
+    call.headers.emplace_back("content-type", content_type);
+  }
+  return true;
+}
+
+// x-amz-copy-source: "/bucket/key" with the key URI-encoded (spaces, '+', '%', '?',
+// non-ASCII), slashes kept.
+std::string CopySource(const std::string& bucket, const std::string& key) {
+  return "/" + bucket + "/" + UriEncode(key, true);
+}
+
 }  // namespace
 
 void S3ObjectClient::HeadBucket(HeadBucketParams, Callback<Empty> done) {
@@ -85,6 +130,12 @@ void S3ObjectClient::HeadObject(HeadObjectParams p, Callback<ObjectInfo> done) {
     ParseHttpDate(r.Header("last-modified"), &info.last_modified);
     info.storage_class = r.Header("x-amz-storage-class");
     if (info.storage_class.empty()) info.storage_class = "STANDARD";
+    for (const auto& [name, value] : r.headers) {
+      if (name.size() > kMetaPrefix.size() &&
+          name.compare(0, kMetaPrefix.size(), kMetaPrefix) == 0) {
+        info.metadata[name.substr(kMetaPrefix.size())] = value;
+      }
+    }
     return info;
   });
   Start(std::move(call));
@@ -153,6 +204,11 @@ void S3ObjectClient::PutObject(PutObjectParams p, Callback<PutObjectResult> done
     call->headers.emplace_back("if-none-match", "*");
     call->idempotent = false;  // a retry after success would fail with 412
   }
+  if (!p.if_match.empty()) {
+    call->headers.emplace_back("if-match", p.if_match);
+    call->idempotent = false;  // likewise: the first attempt changed the ETag
+  }
+  if (!AddMetadata(*call, p.metadata, p.content_type, done)) return;
   call->done = Reply(std::move(done), [](const HttpResponse& r) -> Result<PutObjectResult> {
     return PutObjectResult{r.Header("etag")};
   });
@@ -170,6 +226,7 @@ void S3ObjectClient::CreateMultipartUpload(CreateMultipartUploadParams p,
   if (p.checksum == ChecksumAlgorithm::kCrc32c) {
     call->headers.emplace_back("x-amz-checksum-algorithm", "CRC32C");
   }
+  if (!AddMetadata(*call, p.metadata, p.content_type, done)) return;
   call->done = Reply(std::move(done),
                      [](const HttpResponse& r) { return ParseInitiateMultipartUpload(r.body); });
   Start(std::move(call));
@@ -207,6 +264,8 @@ void S3ObjectClient::CompleteMultipartUpload(CompleteMultipartUploadParams p,
   call->payload_hash = Sha256Hex(call->owned_body.data(), call->owned_body.size());
   call->idempotent = false;
   call->error_in_200 = true;
+  if (p.if_none_match) call->headers.emplace_back("if-none-match", "*");
+  if (!p.if_match.empty()) call->headers.emplace_back("if-match", p.if_match);
   call->done = Reply(std::move(done),
                      [](const HttpResponse& r) { return ParseCompleteMultipartUpload(r.body); });
   Start(std::move(call));
@@ -236,11 +295,49 @@ void S3ObjectClient::CopyObject(CopyObjectParams p, Callback<CopyObjectResult> d
   call->op = S3Op::kCopyObject;
   call->method = "PUT";
   call->path = options_.endpoint.KeyPath(p.dest_key);
-  call->headers.emplace_back("x-amz-copy-source",
-                             "/" + options_.bucket + "/" + UriEncode(p.source_key, true));
+  call->headers.emplace_back("x-amz-copy-source", CopySource(options_.bucket, p.source_key));
+  if (!p.source_if_match.empty()) {
+    call->headers.emplace_back("x-amz-copy-source-if-match", p.source_if_match);
+  }
+  if (p.if_none_match) {
+    call->headers.emplace_back("if-none-match", "*");
+    call->idempotent = false;  // a retry after success would fail with 412
+  }
+  if (!p.storage_class.empty()) call->headers.emplace_back("x-amz-storage-class", p.storage_class);
+  if (p.replace_metadata) {
+    call->headers.emplace_back("x-amz-metadata-directive", "REPLACE");
+    if (!AddMetadata(*call, p.metadata, p.content_type, done)) return;
+  }
   call->error_in_200 = true;
   call->done =
       Reply(std::move(done), [](const HttpResponse& r) { return ParseCopyObjectResult(r.body); });
+  Start(std::move(call));
+}
+
+void S3ObjectClient::UploadPartCopy(UploadPartCopyParams p, Callback<UploadPartResult> done) {
+  if (!p.whole_object && p.last_byte < p.first_byte) {
+    done(Status(Code::kInvalidArgument,
+                fmt::format("UploadPartCopy range {}-{} is empty", p.first_byte, p.last_byte)));
+    return;
+  }
+  auto call = std::make_shared<Call>();
+  call->op = S3Op::kUploadPartCopy;
+  call->method = "PUT";
+  call->path = options_.endpoint.KeyPath(p.key);
+  call->query.emplace_back("partNumber", std::to_string(p.part_number));
+  call->query.emplace_back("uploadId", Encode(p.upload_id));
+  call->headers.emplace_back("x-amz-copy-source", CopySource(options_.bucket, p.source_key));
+  if (!p.whole_object) {
+    call->headers.emplace_back("x-amz-copy-source-range",
+                               fmt::format("bytes={}-{}", p.first_byte, p.last_byte));
+  }
+  if (!p.source_if_match.empty()) {
+    call->headers.emplace_back("x-amz-copy-source-if-match", p.source_if_match);
+  }
+  call->error_in_200 = true;
+  call->done = Reply(std::move(done), [n = p.part_number](const HttpResponse& r) {
+    return ParseCopyPartResult(r.body, n);
+  });
   Start(std::move(call));
 }
 

@@ -88,8 +88,20 @@ Result<CopyObjectResult> ParseCopyObjectResult(std::string_view body) {
   pugi::xml_document doc;
   if (!Load(doc, body)) return Malformed("CopyObject", body);
   pugi::xml_node root = doc.child("CopyObjectResult");
-  if (!root) return Malformed("CopyObject", body);
-  return CopyObjectResult{Text(root, "ETag")};
+  if (!root || Text(root, "ETag").empty()) return Malformed("CopyObject", body);
+  CopyObjectResult out{Text(root, "ETag")};
+  int32_t nanos = 0;
+  if (!ParseIso8601(Text(root, "LastModified"), &out.last_modified, &nanos)) out.last_modified = 0;
+  return out;
+}
+
+Result<UploadPartResult> ParseCopyPartResult(std::string_view body, int part_number) {
+  pugi::xml_document doc;
+  if (!Load(doc, body)) return Malformed("UploadPartCopy", body);
+  pugi::xml_node root = doc.child("CopyPartResult");
+  if (!root || Text(root, "ETag").empty()) return Malformed("UploadPartCopy", body);
+  return UploadPartResult{
+      CompletedPart{part_number, Text(root, "ETag"), Text(root, "ChecksumCRC32C")}};
 }
 
 std::string BuildCompleteMultipartUpload(const std::vector<CompletedPart>& parts) {

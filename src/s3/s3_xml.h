@@ -23,10 +23,12 @@ bool ParseErrorBody(std::string_view body, S3ErrorBody* out);
 
 Result<ListObjectsResult> ParseListObjectsV2(std::string_view body);
 Result<CreateMultipartUploadResult> ParseInitiateMultipartUpload(std::string_view body);
-// CompleteMultipartUpload and CopyObject can answer 200 with an <Error> body: the caller
-// checks ParseErrorBody first.
+// CompleteMultipartUpload, CopyObject and UploadPartCopy can answer 200 with an <Error>
+// body: the caller checks ParseErrorBody first.
 Result<CompleteMultipartUploadResult> ParseCompleteMultipartUpload(std::string_view body);
 Result<CopyObjectResult> ParseCopyObjectResult(std::string_view body);
+// <CopyPartResult>: the part's ETag, and its ChecksumCRC32C when S3 computed one.
+Result<UploadPartResult> ParseCopyPartResult(std::string_view body, int part_number);
 
 std::string BuildCompleteMultipartUpload(const std::vector<CompletedPart>& parts);
 

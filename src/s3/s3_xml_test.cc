@@ -91,5 +91,46 @@ TEST(S3XmlTest, Dates) {
   EXPECT_EQ(s, 1255369830);
 }
 
+TEST(S3XmlTest, ParsesCopyResults) {
+  auto part = ParseCopyPartResult(R"(<?xml version="1.0" encoding="UTF-8"?>
+<CopyPartResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+  <LastModified>2011-04-11T20:34:56.000Z</LastModified>
+  <ETag>"9b2cf535f27731c974343645a3985328"</ETag>
+  <ChecksumCRC32C>yZRlqg==</ChecksumCRC32C></CopyPartResult>)",
+                                  4);
+  ASSERT_TRUE(part.ok()) << part.status().ToString();
+  EXPECT_EQ(part->part.part_number, 4);
+  EXPECT_EQ(part->part.etag, "\"9b2cf535f27731c974343645a3985328\"");
+  EXPECT_EQ(part->part.checksum_crc32c, "yZRlqg==");
+  // Without a checksum (an upload created without one; moto).
+  part = ParseCopyPartResult("<CopyPartResult><ETag>\"e\"</ETag></CopyPartResult>", 1);
+  ASSERT_TRUE(part.ok());
+  EXPECT_EQ(part->part.checksum_crc32c, "");
+  auto copy = ParseCopyObjectResult(
+      "<CopyObjectResult><LastModified>2009-10-12T17:50:30.000Z</LastModified>"
+      "<ETag>\"c\"</ETag></CopyObjectResult>");
+  ASSERT_TRUE(copy.ok());
+  EXPECT_EQ(copy->etag, "\"c\"");
+  EXPECT_EQ(copy->last_modified, 1255369830);
+}
+
+// A copy that fails after S3 has sent 200 carries an <Error> instead of the result: it is
+// an error document, not a result, and a cut-off result is a retryable error.
+TEST(S3XmlTest, ErrorInA200CopyIsNotAResult) {
+  const char* body = R"(<?xml version="1.0" encoding="UTF-8"?>
+<Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message>
+<RequestId>656c76696e6727732072657175657374</RequestId></Error>)";
+  S3ErrorBody e;
+  ASSERT_TRUE(ParseErrorBody(body, &e));
+  EXPECT_EQ(e.code, "InternalError");
+  EXPECT_FALSE(ParseCopyPartResult(body, 1).ok());
+  EXPECT_FALSE(ParseCopyObjectResult(body).ok());
+  EXPECT_FALSE(ParseErrorBody("<CopyPartResult><ETag>\"e\"</ETag></CopyPartResult>", &e));
+  auto cut = ParseCopyPartResult("<CopyPartResult><ETag>\"e", 1);
+  ASSERT_FALSE(cut.ok());
+  EXPECT_TRUE(cut.status().retryable());
+  EXPECT_FALSE(ParseCopyPartResult("<CopyPartResult></CopyPartResult>", 1).ok());
+}
+
 }  // namespace
 }  // namespace s3m

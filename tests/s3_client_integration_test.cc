@@ -364,11 +364,11 @@ TEST_F(S3ClientIntegrationTest, CopyWithCopyAndReplaceDirectives) {
   EXPECT_EQ(got, data);
 }
 
-// moto 5.2.1 ignores x-amz-copy-source-if-match on CopyObject (it checks only
-// x-amz-copy-source-if-none-match), so a mismatch copies anyway there; S3 answers 412.
+// moto 5.2.1 ignores x-amz-copy-source-if-match and If-None-Match on CopyObject (it checks
+// only x-amz-copy-source-if-none-match), so these copies succeed there; S3 answers 412.
 // The header itself is checked in s3_object_client_test. Either way the answer must be
 // one of the two, and a 412 must be kPreconditionFailed.
-TEST_F(S3ClientIntegrationTest, CopySourceIfMatchMismatch) {
+TEST_F(S3ClientIntegrationTest, CopyPreconditions) {
   ASSERT_TRUE(Put("cdir/cond", "v1").ok());
   auto r = Wait<CopyObjectResult>([&](auto cb) {
     client_->CopyObject(
@@ -380,6 +380,17 @@ TEST_F(S3ClientIntegrationTest, CopySourceIfMatchMismatch) {
     EXPECT_EQ(r.status().http_status(), 412);
   } else {
     GTEST_LOG_(INFO) << "this server ignores x-amz-copy-source-if-match on CopyObject";
+  }
+  // If-None-Match onto an existing destination: S3 answers 412; moto 5.2.1 copies.
+  ASSERT_TRUE(Put("cdir/taken", "old").ok());
+  r = Wait<CopyObjectResult>([&](auto cb) {
+    client_->CopyObject(
+        {.source_key = "cdir/cond", .dest_key = "cdir/taken", .if_none_match = true}, cb);
+  });
+  if (!r.ok()) {
+    EXPECT_EQ(r.status().code(), Code::kPreconditionFailed) << r.status().ToString();
+  } else {
+    GTEST_LOG_(INFO) << "this server ignores If-None-Match on CopyObject";
   }
 }
 

@@ -189,7 +189,7 @@ struct CopyObjectParams {
   // Copy only if the source's ETag is this (x-amz-copy-source-if-match); empty: always.
   // moto 5.2.1 ignores it on CopyObject (it copies anyway); S3 answers 412.
   std::string source_if_match;
-  // Destination must not exist (If-None-Match: *).
+  // Destination must not exist (If-None-Match: *); moto 5.2.1 ignores it on CopyObject.
   bool if_none_match = false;
   // false (COPY): the copy keeps the source's metadata and content type, and `metadata`
   // and `content_type` are ignored. true (REPLACE): the copy gets exactly `metadata`

@@ -187,8 +187,9 @@ struct CopyObjectParams {
   std::string source_key;  // in the same bucket; any characters (the client encodes it)
   std::string dest_key;
   // Copy only if the source's ETag is this (x-amz-copy-source-if-match); empty: always.
+  // moto 5.2.1 ignores it on CopyObject (it copies anyway); S3 answers 412.
   std::string source_if_match;
-  // Destination must not exist (If-None-Match: *).
+  // Destination must not exist (If-None-Match: *); moto 5.2.1 ignores it on CopyObject.
   bool if_none_match = false;
   // false (COPY): the copy keeps the source's metadata and content type, and `metadata`
   // and `content_type` are ignored. true (REPLACE): the copy gets exactly `metadata`
@@ -208,7 +209,9 @@ struct CopyObjectResult {
 // upload (UploadPartCopy). Every part but the last must be at least 5 MiB, as with
 // UploadPart. The result's part has the server's ETag, and the CRC32C S3 computed when
 // the server returns one (uploads created with ChecksumAlgorithm::kCrc32c on AWS), so it
-// can be passed to CompleteMultipartUpload as is.
+// can be passed to CompleteMultipartUpload as is. moto 5.2.1 returns no checksum for a
+// copied part and completes an upload whose uploaded parts have CRC32C and copied parts
+// none; AWS requires every part's checksum when the upload was created with one.
 struct UploadPartCopyParams {
   std::string key;
   std::string upload_id;

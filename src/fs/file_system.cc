@@ -221,31 +221,20 @@ void FileSystem::GetAttr(InodeId ino, Callback<Attr> done) {
       });
 }
 
-void FileSystem::SetAttr(InodeId ino, const Attr& want, bool set_size, bool set_mode,
-                         bool set_owner, Callback<Attr> done) {
+void FileSystem::SetAttr(InodeId ino, const Attr& want, bool set_size, bool /*set_mode*/,
+                         bool /*set_owner*/, uint64_t handle, Callback<Attr> done) {
   std::shared_ptr<Inode> inode = impl_->table.Get(ino);
   if (inode == nullptr) return done(StaleInode(ino));
   if (impl_->options.read_only) return done(Status(Code::kReadOnly, "read-only mount"));
-  InodeState st = inode->Snapshot();
-  // Modes and owners come from the mount options. Setting them to what they already are
-  // succeeds, so that cp -p and mv (which copy them) work; changing them is EPERM.
-  Attr now = impl_->MakeAttr(*inode, st);
-  if ((set_mode && (want.mode & 07777) != (now.mode & 07777)) ||
-      (set_owner && (want.uid != now.uid || want.gid != now.gid))) {
-    return done(Status(Code::kPermission, "S3 objects have no mode or owner to change"));
-  }
-  if (set_size && !inode->is_dir()) {
-    // Truncating a file being written that holds no data yet is a no-op (O_TRUNC, touch).
-    bool empty_writer = st.where == Locality::kWriting && st.size == 0 && want.size == 0;
-    if (!empty_writer) {
-      return done(Status(Code::kNotSupported,
-                         "only files being written and still empty can be truncated (to 0)"));
-    }
-  } else if (set_size) {
-    return done(Status(Code::kIsDirectory, "cannot truncate a directory"));
-  }
-  // Time changes are accepted and ignored: S3 keeps its own LastModified.
-  done(impl_->MakeAttr(*inode, st));
+  // Modes, owners and times are accepted and not kept, so that tar -x, cp -a and rsync -a
+  // run: S3 objects have none (docs/SEMANTICS.md).
+  if (!set_size) return done(impl_->MakeAttr(*inode));
+  if (inode->is_dir()) return done(Status(Code::kIsDirectory, "cannot truncate a directory"));
+  Impl* impl = impl_.get();
+  impl->Truncate(inode, want.size, handle, [impl, inode, done](Result<Empty> r) {
+    if (!r.ok()) return done(r.status());
+    done(impl->MakeAttr(*inode));
+  });
 }
 
 FsStats FileSystem::Stats() const {

@@ -42,6 +42,10 @@ struct FsOptions {
   // "indefinite" is nanoseconds::max(), "minimal" is zero).
   std::chrono::nanoseconds metadata_ttl = std::chrono::seconds(1);
   std::chrono::nanoseconds negative_metadata_ttl = std::chrono::seconds(1);
+  // Where files changed in place keep their local bytes (StagedHandle), and how many
+  // bytes all of them may hold there; past it, writes fail with ENOSPC.
+  std::string staging_dir = "/var/tmp";
+  uint64_t staging_limit_bytes = 1ull << 30;
   ReaderOptions reader;
   WriterOptions writer;
   // The source of time for metadata expiry (tests inject a FakeClock). Not owned.
@@ -99,10 +103,10 @@ class FileSystem {
   void AddLookup(InodeId ino);
   void Forget(InodeId ino, uint64_t nlookup);
   void GetAttr(InodeId ino, Callback<Attr> done);
-  // Only size truncation to 0 of a file being written, and time changes (ignored), are
-  // supported; mode/uid/gid changes fail with kPermission.
+  // Truncation (`handle`: the file handle of an ftruncate, 0 for a path) changes the file
+  // as an open, truncate and close would. Modes, owners and times are accepted, not kept.
   void SetAttr(InodeId ino, const Attr& want, bool set_size, bool set_mode, bool set_owner,
-               Callback<Attr> done);
+               uint64_t handle, Callback<Attr> done);
 
   Result<uint64_t> OpenDir(InodeId ino);
   // Entries from `offset` on (0 = start, including "." and ".."), at most `max_entries`.

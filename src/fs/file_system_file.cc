@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "fs/file_system_impl.h"
 #include "fs/read_handle.h"
+#include "fs/staged_handle.h"
 #include "fs/write_handle.h"
 
 namespace s3m {
@@ -63,23 +64,18 @@ Status FileSystem::Impl::RetryOnNewInode(const Inode& inode) {
   return Status(Code::kStale, "the object changed while open: open it again (" + inode.key + ")");
 }
 
-void FileSystem::Impl::OpenForRead(std::shared_ptr<Inode> inode, Callback<OpenResult> done) {
-  auto start = [this, inode, done](const std::string& etag, uint64_t size) {
-    {
-      std::lock_guard l(inode->mu);
-      if (inode->st.where == Locality::kWriting) return done(BeingWritten());
-      inode->st.open_handles++;
-    }
-    auto reader =
-        std::make_unique<ObjectReader>(client, pool, options.reader, inode->key, etag, size);
-    done(OpenResult{AddFileHandle(std::make_shared<ReadHandle>(inode, std::move(reader))), false,
-                    false});
-  };
+void FileSystem::Impl::CurrentVersion(std::shared_ptr<Inode> inode, Callback<ObjectInfo> done) {
   InodeState st = inode->Snapshot();
   if (st.where == Locality::kWriting) return done(BeingWritten());
   // A fresh ETag from a lookup or listing saves the HEAD: open + read costs one GET.
-  if (Inode::Fresh(st, Now()) && !st.etag.empty()) return start(st.etag, st.size);
-  client->HeadObject({inode->key}, [this, inode, start, done](Result<ObjectInfo> r) {
+  if (Inode::Fresh(st, Now()) && !st.etag.empty()) {
+    ObjectInfo info;
+    info.key = inode->key;
+    info.etag = st.etag;
+    info.size = st.size;
+    return done(info);
+  }
+  client->HeadObject({inode->key}, [this, inode, done](Result<ObjectInfo> r) {
     if (!r.ok()) {
       if (r.status().code() == Code::kNotFound) {
         table.RemoveName(inode->parent, inode->name, inode.get(), /*keep_local=*/true);
@@ -95,34 +91,82 @@ void FileSystem::Impl::OpenForRead(std::shared_ptr<Inode> inode, Callback<OpenRe
       }
     }
     if (changed_while_open) return done(RetryOnNewInode(*inode));
-    start(r->etag, r->size);
+    done(std::move(r));
   });
 }
 
-Result<OpenResult> FileSystem::Impl::OpenForWrite(const std::shared_ptr<Inode>& inode, int flags) {
-  if (options.read_only) return ReadOnly();
-  if ((flags & O_APPEND) != 0) {
-    return Status(Code::kNotSupported, "appending to an S3 object is not supported");
-  }
+void FileSystem::Impl::OpenForRead(std::shared_ptr<Inode> inode, Callback<OpenResult> done) {
+  CurrentVersion(inode, [this, inode, done](Result<ObjectInfo> r) {
+    if (!r.ok()) return done(r.status());
+    {
+      std::lock_guard l(inode->mu);
+      if (inode->st.where == Locality::kWriting) return done(BeingWritten());
+      inode->st.open_handles++;
+    }
+    auto reader =
+        std::make_unique<ObjectReader>(client, pool, options.reader, inode->key, r->etag, r->size);
+    done(OpenResult{AddFileHandle(std::make_shared<ReadHandle>(inode, std::move(reader))), false,
+                    false});
+  });
+}
+
+// Takes the inode for a writer: false (and `why` set) when another writer has it, or when
+// handles read it (the new version then gets an inode of its own, see ChangedWhileOpen:
+// its pages must not reach the files still reading the old one).
+bool FileSystem::Impl::ClaimForWriting(const std::shared_ptr<Inode>& inode, bool truncate,
+                                       Status* why) {
   bool open_for_reading = false;
   {
     std::lock_guard l(inode->mu);
-    if (inode->st.where == Locality::kWriting) return BeingWritten();
-    if ((flags & O_TRUNC) == 0 || !options.allow_overwrite) {
-      return Status(Code::kPermission,
-                    "overwriting an object needs O_TRUNC and a mount with --allow-overwrite");
+    if (inode->st.where == Locality::kWriting) {
+      *why = BeingWritten();
+      return false;
     }
     open_for_reading = inode->st.open_handles > 0;
     if (!open_for_reading) {
       inode->st.where = Locality::kWriting;
-      inode->st.size = 0;
+      if (truncate) inode->st.size = 0;
       inode->st.open_handles++;
     }
   }
-  // The new object gets an inode of its own (see ChangedWhileOpen): its pages must not
-  // reach the files still reading the old one.
-  if (open_for_reading) return RetryOnNewInode(*inode);
-  return OpenResult{AddFileHandle(std::make_shared<StreamWriteHandle>(inode, *this)), false, false};
+  if (open_for_reading) *why = RetryOnNewInode(*inode);
+  return !open_for_reading;
+}
+
+void FileSystem::Impl::OpenForWrite(std::shared_ptr<Inode> inode, int flags,
+                                    Callback<OpenResult> done) {
+  if (options.read_only) return done(ReadOnly());
+  if (!options.allow_overwrite) {
+    return done(Status(Code::kPermission, "changing an object needs --allow-overwrite"));
+  }
+  Status why;
+  bool truncate = (flags & O_TRUNC) != 0;
+  // Sequential writes of a whole new version stream; anything else is staged.
+  if (truncate && (flags & O_ACCMODE) == O_WRONLY && (flags & O_APPEND) == 0) {
+    if (!ClaimForWriting(inode, true, &why)) return done(why);
+    return done(OpenResult{AddFileHandle(std::make_shared<StreamWriteHandle>(inode, *this)),
+                           false, false});
+  }
+  CurrentVersion(inode, [this, inode, truncate, done](Result<ObjectInfo> r) {
+    if (!r.ok()) return done(r.status());
+    Status why;
+    if (!ClaimForWriting(inode, truncate, &why)) return done(why);
+    auto h = StagedHandle::Open(inode, *this, &*r);
+    if (h.ok() && truncate) {
+      Status t = (*h)->Truncate(0);
+      if (!t.ok()) h = t;
+    }
+    if (!h.ok()) {
+      {
+        std::lock_guard l(inode->mu);
+        inode->st.where = Locality::kRemote;
+        inode->st.expiry = MonoTime::min();
+      }
+      table.CloseHandle(inode);
+      return done(h.status());
+    }
+    done(OpenResult{AddFileHandle(std::move(*h)), false, false});
+  });
 }
 
 void FileSystem::Open(InodeId ino, int flags, Callback<OpenResult> done) {
@@ -131,13 +175,15 @@ void FileSystem::Open(InodeId ino, int flags, Callback<OpenResult> done) {
   if (inode == nullptr) return done(Status(Code::kStale, "unknown inode"));
   if (inode->is_dir()) return done(Status(Code::kIsDirectory, "is a directory: " + inode->name));
   int access = flags & O_ACCMODE;
-  // O_RDWR without O_TRUNC opens an existing object for reading only (writes: kBadHandle).
-  bool write = access == O_WRONLY || (access == O_RDWR && (flags & O_TRUNC) != 0);
+  // Without --allow-overwrite, O_RDWR without O_TRUNC opens an existing object for reading
+  // only (writes: kBadHandle), as in Mountpoint.
+  bool write = access == O_WRONLY ||
+               (access == O_RDWR && (impl_->options.allow_overwrite || (flags & O_TRUNC) != 0));
   if (!write) return impl_->OpenForRead(std::move(inode), std::move(done));
-  done(impl_->OpenForWrite(inode, flags));
+  impl_->OpenForWrite(std::move(inode), flags, std::move(done));
 }
 
-void FileSystem::Create(InodeId parent, const std::string& name, uint32_t /*mode*/, int /*flags*/,
+void FileSystem::Create(InodeId parent, const std::string& name, uint32_t /*mode*/, int flags,
                         Callback<CreateResult> done) {
   impl_->ReapClosed();
   if (impl_->options.read_only) return done(ReadOnly());
@@ -147,13 +193,26 @@ void FileSystem::Create(InodeId parent, const std::string& name, uint32_t /*mode
   if (!s.ok()) return done(s);
   Impl* impl = impl_.get();
   impl->Resolve(
-      dir, name, /*count=*/false, [impl, dir, name, done](Result<std::shared_ptr<Inode>> r) {
+      dir, name, /*count=*/false, [impl, dir, name, flags, done](Result<std::shared_ptr<Inode>> r) {
         if (r.ok()) return done(Status(Code::kExists, "file exists: " + name));
         if (r.status().code() != Code::kNotFound) return done(r.status());
         std::shared_ptr<Inode> inode =
             impl->table.InsertLocal(*dir, name, EntryKind::kFile, Locality::kWriting, 1);
         if (inode == nullptr) return done(Status(Code::kExists, "file exists: " + name));
-        uint64_t id = impl->AddFileHandle(std::make_shared<StreamWriteHandle>(inode, *impl));
+        // A file opened for reading and writing may be written anywhere: staged. Otherwise
+        // it streams (tools write new files sequentially).
+        std::shared_ptr<FileHandle> h;
+        if ((flags & O_ACCMODE) == O_RDWR) {
+          auto staged = StagedHandle::Open(inode, *impl, nullptr);
+          if (!staged.ok()) {
+            impl->table.RemoveName(dir->ino, name, inode.get(), /*keep_local=*/false);
+            return done(staged.status());
+          }
+          h = std::move(*staged);
+        } else {
+          h = std::make_shared<StreamWriteHandle>(inode, *impl);
+        }
+        uint64_t id = impl->AddFileHandle(std::move(h));
         InodeState st = inode->Snapshot();
         done(CreateResult{Entry{impl->MakeAttr(*inode, st), impl->EntryTtl(st)}, id});
       });
@@ -186,24 +245,61 @@ void FileSystem::Fsync(InodeId ino, uint64_t handle, Callback<Empty> done) {
 }
 
 void FileSystem::Release(InodeId ino, uint64_t handle, Callback<Empty> done) {
-  std::shared_ptr<FileHandle> h = impl_->TakeFileHandle(handle, ino);
+  impl_->ReleaseHandle(ino, handle, std::move(done));
+}
+
+void FileSystem::Impl::ReleaseHandle(InodeId ino, uint64_t handle, Callback<Empty> done) {
+  std::shared_ptr<FileHandle> h = TakeFileHandle(handle, ino);
   if (h == nullptr) return done(BadHandle("unknown file handle"));
   {
-    std::lock_guard l(impl_->handles_mu);
-    impl_->closing[handle] = h;
+    std::lock_guard l(handles_mu);
+    closing[handle] = h;
   }
-  Impl* impl = impl_.get();
-  h->Close([impl, handle](Result<Empty>) {
+  h->Close([this, handle](Result<Empty>) {
     // Destroyed later on a caller's thread: this may run inside the handle's own upload.
-    std::lock_guard l(impl->handles_mu);
-    auto it = impl->closing.find(handle);
-    impl->reap.push_back(std::move(it->second));
-    impl->closing.erase(it);
+    std::lock_guard l(handles_mu);
+    auto it = closing.find(handle);
+    reap.push_back(std::move(it->second));
+    closing.erase(it);
   });
-  impl_->table.CloseHandle(h->inode());
+  table.CloseHandle(h->inode());
   h.reset();
-  impl_->ReapClosed();
+  ReapClosed();
   done(Empty{});
+}
+
+std::shared_ptr<FileHandle> FileSystem::Impl::WriterOf(const Inode& inode) {
+  std::lock_guard l(handles_mu);
+  for (auto& [id, h] : files) {
+    if (h->inode().get() == &inode && h->Size().has_value()) return h;
+  }
+  return nullptr;
+}
+
+void FileSystem::Impl::Truncate(std::shared_ptr<Inode> inode, uint64_t size, uint64_t handle,
+                                Callback<Empty> done) {
+  std::shared_ptr<FileHandle> h = handle != 0 ? GetFileHandle(handle, inode->ino) : WriterOf(*inode);
+  if (handle != 0 && h == nullptr) return done(BadHandle("unknown file handle"));
+  if (h != nullptr) {
+    Status s = h->Truncate(size);
+    return s.ok() ? done(Empty{}) : done(s);
+  }
+  // A file no one has open: open it, truncate, and commit the new version at once.
+  InodeId ino = inode->ino;
+  OpenForWrite(inode, O_RDWR, [this, ino, size, done](Result<OpenResult> o) {
+    if (!o.ok()) return done(o.status());
+    std::shared_ptr<FileHandle> h = GetFileHandle(o->handle, ino);
+    Status t = h->Truncate(size);
+    if (!t.ok()) {
+      TakeFileHandle(o->handle, ino)->Discard();
+      table.CloseHandle(h->inode());
+      return done(t);
+    }
+    h->Flush([this, ino, id = o->handle, done](Result<Empty> f) {
+      ReleaseHandle(ino, id, [](Result<Empty>) {});
+      done(std::move(f));
+    });
+  });
 }
 
 void FileSystem::Discard(InodeId ino, uint64_t handle) {

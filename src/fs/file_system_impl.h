@@ -79,13 +79,22 @@ struct FileSystem::Impl : FsCore {
   void AppendInode(DirHandle& h, std::shared_ptr<Inode> inode);      // requires h.mu
 
   // --- file_system_file.cc ---
+  // The version a file opens on: from the fresh cache, else a HEAD.
+  void CurrentVersion(std::shared_ptr<Inode> inode, Callback<ObjectInfo> done);
   void OpenForRead(std::shared_ptr<Inode> inode, Callback<OpenResult> done);
-  Result<OpenResult> OpenForWrite(const std::shared_ptr<Inode>& inode, int flags);
+  void OpenForWrite(std::shared_ptr<Inode> inode, int flags, Callback<OpenResult> done);
+  bool ClaimForWriting(const std::shared_ptr<Inode>& inode, bool truncate, Status* why);
   Status RetryOnNewInode(const Inode& inode);
   uint64_t AddFileHandle(std::shared_ptr<FileHandle> h);
   std::shared_ptr<FileHandle> GetFileHandle(uint64_t handle, InodeId ino);
   // Takes the handle out of the table: nullptr if it is not there for `ino`.
   std::shared_ptr<FileHandle> TakeFileHandle(uint64_t handle, InodeId ino);
+  // Sets a file's size: through `handle` (or the writer open on it), else by an open,
+  // truncate and commit of its own.
+  void Truncate(std::shared_ptr<Inode> inode, uint64_t size, uint64_t handle,
+                Callback<Empty> done);
+  std::shared_ptr<FileHandle> WriterOf(const Inode& inode);
+  void ReleaseHandle(InodeId ino, uint64_t handle, Callback<Empty> done);
   void RmdirRemote(InodeId parent, const std::string& name, std::shared_ptr<Inode> inode,
                    Callback<Empty> done);
   void ReapClosed();

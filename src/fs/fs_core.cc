@@ -14,6 +14,18 @@ int64_t FsCore::WallSeconds() const {
   return std::chrono::duration_cast<std::chrono::seconds>(clock->Now().time_since_epoch()).count();
 }
 
+bool FsCore::ReserveStaging(uint64_t bytes) {
+  uint64_t now = staged_bytes_.load(std::memory_order_relaxed);
+  do {
+    if (now + bytes > options.staging_limit_bytes) return false;
+  } while (!staged_bytes_.compare_exchange_weak(now, now + bytes, std::memory_order_relaxed));
+  return true;
+}
+
+void FsCore::ReleaseStaging(uint64_t bytes) {
+  staged_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+}
+
 void FsCore::BeginUpload() {
   std::lock_guard l(uploads_mu_);
   uploads_in_flight_++;

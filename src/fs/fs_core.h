@@ -5,6 +5,7 @@
 // Threading: the members are thread-safe or immutable; uploads_mu_ is a leaf lock.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 
@@ -20,6 +21,11 @@ struct FsCore {
   MonoTime Now() const { return clock->Monotonic(); }
   MonoTime Expiry() const { return ExpiryAfter(Now(), options.metadata_ttl); }
   int64_t WallSeconds() const;
+
+  // Local bytes of staged files (FsOptions::staging_limit_bytes): false when `bytes` more
+  // would pass the limit.
+  bool ReserveStaging(uint64_t bytes);
+  void ReleaseStaging(uint64_t bytes);
 
   // An upload that DrainUploads waits for.
   void BeginUpload();
@@ -37,6 +43,7 @@ struct FsCore {
   std::mutex uploads_mu_;
   std::condition_variable uploads_cv_;
   int uploads_in_flight_ = 0;  // GUARDED_BY(uploads_mu_)
+  std::atomic<uint64_t> staged_bytes_{0};
 };
 
 }  // namespace s3m

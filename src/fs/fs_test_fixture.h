@@ -41,6 +41,7 @@ class FsTest : public ::testing::TestWithParam<bool> {
   }
   FileSystem& fs() { return *fs_; }
   MemoryObjectClient& mem() { return *mem_; }
+  FaultInjectingClient& faults() { return *faults_; }
   uint64_t Count(S3Op op) const { return mem_->Count(op); }
 
   Result<Entry> Lookup(InodeId parent, const std::string& name) {
@@ -85,8 +86,9 @@ class FsTest : public ::testing::TestWithParam<bool> {
   Result<Empty> Unlink(InodeId parent, const std::string& name) {
     return Wait<Empty>([&](auto cb) { fs_->Unlink(parent, name, cb); });
   }
-  Result<Attr> SetAttr(InodeId ino, const Attr& want, bool size, bool mode, bool owner) {
-    return Wait<Attr>([&](auto cb) { fs_->SetAttr(ino, want, size, mode, owner, cb); });
+  Result<Attr> SetAttr(InodeId ino, const Attr& want, bool size, bool mode, bool owner,
+                       uint64_t handle = 0) {
+    return Wait<Attr>([&](auto cb) { fs_->SetAttr(ino, want, size, mode, owner, handle, cb); });
   }
 
   FakeClock clock_;

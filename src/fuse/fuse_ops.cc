@@ -115,7 +115,7 @@ void OpGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   Fs(req)->GetAttr(ino, [req, ttl](Result<Attr> r) { ReplyAttr(req, r, ttl); });
 }
 
-void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* st, int to_set, fuse_file_info*) {
+void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* st, int to_set, fuse_file_info* fi) {
   S3M_TRACE_OP("setattr ino={} to_set={:#x}", ino, to_set);
   Attr want;
   want.size = static_cast<uint64_t>(st->st_size);
@@ -126,7 +126,8 @@ void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* st, int to_set, fuse
   bool set_mode = to_set & FUSE_SET_ATTR_MODE;
   bool set_owner = to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID);
   auto ttl = Ctx(req)->attr_ttl;
-  Fs(req)->SetAttr(ino, want, set_size, set_mode, set_owner,
+  uint64_t handle = fi != nullptr ? fi->fh : 0;  // ftruncate names its file
+  Fs(req)->SetAttr(ino, want, set_size, set_mode, set_owner, handle,
                    [req, ttl](Result<Attr> r) { ReplyAttr(req, r, ttl); });
 }
 

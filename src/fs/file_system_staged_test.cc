@@ -1,0 +1,223 @@
+// FileSystem tests of files changed in place (StagedHandle): appends, writes at any
+// offset, reading back on O_RDWR, truncation, the requests a commit costs (copies of the
+// unchanged bytes), objects changed in S3 since open, failed uploads, and the staging
+// budget.
+#include "fs/fs_test_fixture.h"
+
+namespace s3m {
+namespace {
+
+constexpr uint64_t kMiB = 1 << 20;
+
+class StagedTest : public FsTest {
+ protected:
+  FileSystem& MountRw(uint64_t staging_limit = 64 * kMiB) {
+    FsOptions o;
+    o.allow_overwrite = true;
+    o.staging_dir = ::testing::TempDir();
+    o.staging_limit_bytes = staging_limit;
+    o.writer.write_part_size = 5 * kMiB;
+    return Mount(o);
+  }
+  InodeId Ino(const std::string& name) { return Lookup(kRootInode, name)->attr.ino; }
+  Result<Empty> Fsync(InodeId ino, uint64_t h) {
+    return Wait<Empty>([&](auto cb) { fs().Fsync(ino, h, cb); });
+  }
+  // Open, write `data` at `offset`, close: the file's new content.
+  void WriteAt(const std::string& name, int flags, uint64_t offset, const std::string& data) {
+    InodeId ino = Ino(name);
+    auto h = Open(ino, flags);
+    ASSERT_TRUE(h.ok()) << h.status().ToString();
+    ASSERT_EQ(*Write(ino, h->handle, offset, data), data.size());
+    ASSERT_TRUE(Flush(ino, h->handle).ok());
+    ASSERT_TRUE(Release(ino, h->handle).ok());
+    fs().DrainUploads();
+  }
+};
+S3M_FS_TEST_SUITE(StagedTest);
+
+TEST_P(StagedTest, AppendAndWriteInPlace) {
+  mem().Put("log", "hello");
+  MountRw();
+  WriteAt("log", O_WRONLY | O_APPEND, 5, " world");
+  EXPECT_EQ(*mem().Contents("log"), "hello world");
+  WriteAt("log", O_WRONLY, 0, "J");  // dd conv=notrunc: no O_TRUNC, the rest stays
+  EXPECT_EQ(*mem().Contents("log"), "Jello world");
+  auto a = GetAttr(Ino("log"));
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->size, 11u);
+}
+
+TEST_P(StagedTest, ReadBackWhatWasWrittenOnReadWrite) {
+  mem().Put("f", "0123456789");
+  MountRw();
+  InodeId ino = Ino("f");
+  auto h = Open(ino, O_RDWR);
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  ASSERT_TRUE(Write(ino, h->handle, 2, "XY").ok());
+  EXPECT_EQ(*ReadString(ino, h->handle, 0, 100), "01XY456789");
+  EXPECT_EQ(*ReadString(ino, h->handle, 3, 4), "Y456");
+  ASSERT_TRUE(Write(ino, h->handle, 12, "Z").ok());  // past the end: a hole of zeros
+  EXPECT_EQ(*ReadString(ino, h->handle, 8, 10), std::string("89\0\0Z", 5));
+  Attr want;
+  want.size = 4;  // ftruncate
+  ASSERT_TRUE(SetAttr(ino, want, true, false, false, h->handle).ok());
+  want.size = 6;  // grown again: zeros, not the old bytes
+  auto a = SetAttr(ino, want, true, false, false, h->handle);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->size, 6u);
+  EXPECT_EQ(*ReadString(ino, h->handle, 0, 100), std::string("01XY\0\0", 6));
+  EXPECT_EQ(*mem().Contents("f"), "0123456789");  // nothing is stored before flush
+  ASSERT_TRUE(Release(ino, h->handle).ok());
+  fs().DrainUploads();
+  EXPECT_EQ(*mem().Contents("f"), std::string("01XY\0\0", 6));
+}
+
+TEST_P(StagedTest, AnAppendToALargeObjectCopiesTheRest) {
+  std::string big(12 * kMiB, 'a');
+  mem().Put("big", big);
+  MountRw();
+  InodeId ino = Ino("big");
+  mem().ResetCounts();
+  auto h = Open(ino, O_WRONLY | O_APPEND);
+  ASSERT_TRUE(h.ok());
+  std::string tail(kMiB, 'b');
+  ASSERT_TRUE(Write(ino, h->handle, big.size(), tail).ok());
+  ASSERT_TRUE(Release(ino, h->handle).ok());
+  fs().DrainUploads();
+  EXPECT_EQ(*mem().Contents("big"), big + tail);
+  EXPECT_EQ(Count(S3Op::kGetObject), 0u);  // nothing downloaded
+  EXPECT_EQ(Count(S3Op::kUploadPartCopy), 1u);
+  EXPECT_EQ(Count(S3Op::kUploadPart), 1u);
+  EXPECT_EQ(Count(S3Op::kCompleteMultipartUpload), 1u);
+}
+
+TEST_P(StagedTest, AnObjectChangedInS3SinceOpenIsNotReplaced) {
+  mem().Put("small", "v1");
+  mem().Put("big", std::string(12 * kMiB, 'a'));
+  MountRw();
+  for (std::string name : {"small", "big"}) {
+    SCOPED_TRACE(name);
+    InodeId ino = Ino(name);
+    auto h = Open(ino, O_RDWR);
+    ASSERT_TRUE(h.ok());
+    ASSERT_TRUE(Write(ino, h->handle, 0, "mine").ok());
+    mem().Put(name, "theirs");  // another node replaces the object
+    EXPECT_CODE(Flush(ino, h->handle), Code::kPreconditionFailed);
+    EXPECT_EQ(*mem().Contents(name), "theirs");
+    ASSERT_TRUE(Release(ino, h->handle).ok());
+    fs().DrainUploads();
+    EXPECT_EQ(*mem().Contents(name), "theirs");
+    EXPECT_EQ(mem().PendingUploads(), 0u);  // an upload that failed was aborted
+  }
+  // Truncated to zero, nothing of the old version is read: a HEAD checks it instead.
+  mem().Put("t", "old");
+  InodeId ino = Ino("t");
+  auto h = Open(ino, O_RDWR | O_TRUNC);
+  ASSERT_TRUE(h.ok());
+  mem().Put("t", "changed");
+  EXPECT_CODE(Flush(ino, h->handle), Code::kPreconditionFailed);
+  ASSERT_TRUE(Release(ino, h->handle).ok());
+  fs().DrainUploads();
+  EXPECT_EQ(*mem().Contents("t"), "changed");
+}
+
+TEST_P(StagedTest, AFailedCommitKeepsTheOldObjectAndTheStagedBytes) {
+  mem().Put("f", "old");
+  MountRw();
+  InodeId ino = Ino("f");
+  auto h = Open(ino, O_WRONLY | O_APPEND);
+  ASSERT_TRUE(h.ok());
+  ASSERT_TRUE(Write(ino, h->handle, 3, "+new").ok());
+  faults().SetFault(S3Op::kPutObject, {Status(Code::kServerError, "injected"), 0, 1});
+  EXPECT_CODE(Fsync(ino, h->handle), Code::kServerError);
+  EXPECT_EQ(*mem().Contents("f"), "old");
+  EXPECT_TRUE(Fsync(ino, h->handle).ok());  // the staged bytes are still there
+  EXPECT_EQ(*mem().Contents("f"), "old+new");
+  ASSERT_TRUE(Release(ino, h->handle).ok());
+
+  mem().Put("big", std::string(12 * kMiB, 'a'));
+  ino = Ino("big");
+  h = Open(ino, O_WRONLY | O_APPEND);
+  ASSERT_TRUE(h.ok());
+  ASSERT_TRUE(Write(ino, h->handle, 12 * kMiB, "tail").ok());
+  faults().SetFault(S3Op::kCompleteMultipartUpload, {Status(Code::kServerError, "injected")});
+  EXPECT_CODE(Flush(ino, h->handle), Code::kServerError);
+  ASSERT_TRUE(Release(ino, h->handle).ok());
+  fs().DrainUploads();
+  EXPECT_EQ(mem().Contents("big")->size(), 12 * kMiB);
+  EXPECT_EQ(mem().PendingUploads(), 0u);
+}
+
+TEST_P(StagedTest, TheStagingBudgetBoundsLocalBytes) {
+  mem().Put("f", "");
+  MountRw(/*staging_limit=*/kMiB);
+  InodeId ino = Ino("f");
+  auto h = Open(ino, O_RDWR);
+  ASSERT_TRUE(h.ok());
+  std::string half(kMiB / 2, 'x');
+  ASSERT_TRUE(Write(ino, h->handle, 0, half).ok());
+  ASSERT_TRUE(Write(ino, h->handle, 0, half).ok());  // rewriting the same bytes costs nothing
+  ASSERT_TRUE(Write(ino, h->handle, half.size(), half).ok());
+  EXPECT_CODE(Write(ino, h->handle, kMiB, "y"), Code::kNoSpace);
+  ASSERT_TRUE(Fsync(ino, h->handle).ok());  // committed: the budget is free again
+  EXPECT_TRUE(Write(ino, h->handle, kMiB, "y").ok());
+  ASSERT_TRUE(Release(ino, h->handle).ok());
+  fs().DrainUploads();
+  EXPECT_EQ(*mem().Contents("f"), std::string(kMiB, 'x') + "y");
+}
+
+TEST_P(StagedTest, TruncatingAClosedFile) {
+  mem().Put("f", "0123456789");
+  MountRw();
+  InodeId ino = Ino("f");
+  Attr want;
+  want.size = 4;
+  auto a = SetAttr(ino, want, true, false, false);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(a->size, 4u);
+  fs().DrainUploads();
+  EXPECT_EQ(*mem().Contents("f"), "0123");
+  want.size = 0;
+  ASSERT_TRUE(SetAttr(ino, want, true, false, false).ok());
+  fs().DrainUploads();
+  EXPECT_EQ(*mem().Contents("f"), "");
+  EXPECT_EQ(fs().Stats().open_handles, 0u);
+}
+
+TEST_P(StagedTest, ANewFileOpenForReadingAndWritingIsStaged) {
+  MountRw();
+  auto c = Wait<CreateResult>([&](auto cb) { fs().Create(kRootInode, "n", 0644, O_RDWR, cb); });
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  InodeId ino = c->entry.attr.ino;
+  ASSERT_TRUE(Write(ino, c->handle, 4, "late").ok());  // out of order: fine when staged
+  ASSERT_TRUE(Write(ino, c->handle, 0, "ab").ok());
+  EXPECT_EQ(*ReadString(ino, c->handle, 0, 100), std::string("ab\0\0late", 8));
+  EXPECT_CODE(Open(ino, O_RDONLY), Code::kPermission);  // being written
+  ASSERT_TRUE(Release(ino, c->handle).ok());
+  fs().DrainUploads();
+  EXPECT_EQ(*mem().Contents("n"), std::string("ab\0\0late", 8));
+
+  // Created for reading and writing and closed untouched: an empty object.
+  c = Wait<CreateResult>([&](auto cb) { fs().Create(kRootInode, "e", 0644, O_RDWR, cb); });
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(Release(c->entry.attr.ino, c->handle).ok());
+  fs().DrainUploads();
+  EXPECT_EQ(*mem().Contents("e"), "");
+}
+
+TEST_P(StagedTest, ChangingObjectsNeedsAllowOverwrite) {
+  mem().Put("f", "abc");
+  Mount();
+  InodeId ino = Ino("f");
+  EXPECT_CODE(Open(ino, O_WRONLY | O_APPEND), Code::kPermission);
+  EXPECT_CODE(Open(ino, O_WRONLY), Code::kPermission);
+  auto r = Open(ino, O_RDWR);  // reading only, as in Mountpoint
+  ASSERT_TRUE(r.ok());
+  EXPECT_CODE(Write(ino, r->handle, 0, "x"), Code::kBadHandle);
+  ASSERT_TRUE(Release(ino, r->handle).ok());
+  EXPECT_EQ(*mem().Contents("f"), "abc");
+}
+
+}  // namespace
+}  // namespace s3m

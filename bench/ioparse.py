@@ -82,7 +82,12 @@ def parse_ior(text):
             summary_cols = []
             continue
         if summary_cols == [] and s.startswith("Operation"):
-            summary_cols = s.split()
+            # "StdDev" follows both the MiB and the OPs columns: name each after its group.
+            summary_cols, group = [], "MiB"
+            for c in s.split():
+                if c.endswith("(OPs)"):
+                    group = "OPs"
+                summary_cols.append(f"StdDev({group})" if c == "StdDev" else c)
             continue
         if summary_cols:
             f = s.split()

@@ -7,7 +7,7 @@ Standard library only: it runs on compute nodes with any python3.
   ioparse.py ior FILE|-                  IOR's header, results and summary as JSON
   ioparse.py ior-results FILE|- [--bytes N]   one RESULT line per phase (ior.sbatch's format)
   ioparse.py fio FILE|-                  fio's per-job and group lines as JSON
-  ioparse.py fio-task FILE|-             "BW=… io=…" of fio's first job (ior.sbatch's task lines)
+  ioparse.py fio-task FILE|-             "BW=…MiB/s io=…KiB" of fio's first job (ior.sbatch's task lines)
   ioparse.py sbatch-header SCRIPT        the script's #SBATCH options as JSON
   ioparse.py sbatch-output SCRIPT --node N --job-id J [--task T] [--user U]
                                          the file name Slurm gives the job's output
@@ -259,7 +259,8 @@ def main(argv=None):
             job = parse_fio(_read(args.file))["jobs"]
             if not job:
                 raise ParseError("no per-job fio line")
-            print(f"BW={job[0]['bw_mib']:.1f}MiB/s io={job[0]['io_bytes']}B")
+            # In KiB, as fio writes it ("io=4096KiB"): numfmt --from=iec-i reads it back.
+            print(f"BW={job[0]['bw_mib']:.1f}MiB/s io={job[0]['io_bytes'] / 1024:.0f}KiB")
         elif args.cmd == "sbatch-header":
             print(json.dumps(sbatch_header(_read(args.file)), indent=1))
         elif args.cmd == "sbatch-output":

@@ -127,6 +127,13 @@ class FioTest(unittest.TestCase):
             # fio's BW is its bytes over its runtime, rounded to 3 digits.
             self.assertAlmostEqual(j["bw_mib"], 32 / (j["runtime_ms"] / 1000), delta=0.01 * j["bw_mib"] + 1)
 
+    def test_task_line_for_ior_sbatch(self):
+        # ior.sbatch's per-task line; slurm_ior_test.sh reads io= back with numfmt --from=iec-i.
+        out = subprocess.run([sys.executable, os.path.join(HERE, "ioparse.py"), "fio-task",
+                              os.path.join(DATA, "fio", "write-read-32m-rgw.out")],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        self.assertEqual(out, "BW=327.0MiB/s io=32768KiB")
+
     def test_not_fio_output(self):
         with self.assertRaises(ioparse.ParseError):
             ioparse.parse_fio(read("fio", "ior-sbatch-fio-2x2-rgw.out"))

@@ -19,8 +19,8 @@
 #                                 the nodes then share the host's cores, they do not get more
 #   LAB_S3=moto|rgw               the S3 server: moto_server (functional tests, small objects) or Ceph
 #                                 RGW (bench/rgw.sh, memstore OSD; for throughput) on 10.200.0.1
-#   LAB_RGW_PORT=17580, LAB_RGW_MON_PORT=16889  RGW's ports (not rgw.sh's defaults, so a benchmark's
-#                                 RGW on 127.0.0.1 can run beside the lab's)
+#   LAB_RGW_PORT=18080, LAB_RGW_MON_PORT=17289  RGW's ports (none of the bench scripts' own, so a
+#                                 benchmark's RGW on 127.0.0.1 can run beside the lab's)
 #   LAB_DIR=/var/tmp/s3mount-lab  state, config, logs, job output (on disk: O_DIRECT works there)
 #   LAB_MOUNT=/mnt/s3             the mount path on every node (a private tmpfs covers /mnt in nodes)
 #   S3MOUNT_BIN=REPO/build/s3mount  the s3mount binary the nodes mount with
@@ -172,7 +172,7 @@ s = socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "$S3_A
 # Ceph RGW (bench/rgw.sh) on the bridge address; bucket S3_BUCKET; LAB_DIR/etc/s3.env with its keys.
 start_rgw() {
   local out endpoint
-  out=$(RGW_ADDR=$S3_ADDR RGW_PORT=${LAB_RGW_PORT:-17580} RGW_MON_PORT=${LAB_RGW_MON_PORT:-16889} \
+  out=$(RGW_ADDR=$S3_ADDR RGW_PORT=${LAB_RGW_PORT:-18080} RGW_MON_PORT=${LAB_RGW_MON_PORT:-17289} \
     "$REPO/bench/rgw.sh" start "$LAB_DIR/rgw" 2> "$LAB_DIR/log/rgw-start.log") ||
     die "bench/rgw.sh start failed: $(tail -n 3 "$LAB_DIR/log/rgw-start.log" | tr '\n' ' ')"
   endpoint=$(sed -n 's/^RGW_ENDPOINT=//p' <<< "$out")

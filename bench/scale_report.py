@@ -199,7 +199,8 @@ def report(runs, rows, table_md, args):
              f"The blog's job, `{os.path.basename(args.script)}`, run by `bench/slurm/scale.sh` on {args.where} "
              f"at {', '.join(str(r['nodes']) for r in rows)} node(s), {args.tasks_per_node} tasks per node, "
              f"IOR `-r -w -v -F -o=S@S@S -i=1 -a=POSIX --posix.odirect` through s3mount"
-             + (f" against {args.server}" if args.server else "") + f"; {args.elapsed} s in all.", ""]
+             + (f" against {args.server}" if args.server else "") + f"; {args.elapsed} s in all."
+             + (f" Client: {args.client}." if args.client else ""), ""]
     if scaled:
         parts += ["Sizes differ from the blog's (`-b=2000m -t=50m`), " + "; ".join(scaled) + ". IOR ran: `"
                   + runs[0]["ior"].get("command", "?") + "`.", ""]
@@ -247,6 +248,7 @@ def main(argv=None):
     ap.add_argument("--lab", action="store_true")
     ap.add_argument("--where", default="a Slurm cluster")
     ap.add_argument("--server", default="")
+    ap.add_argument("--client", default="", help="s3mount's version, e.g. 's3mount 0.1.0 (commit abc123)'")
     ap.add_argument("--script", default="bench/slurm/blog-ior.sbatch")
     ap.add_argument("--tasks-per-node", default="?")
     ap.add_argument("--cores", default=str(os.cpu_count()))

@@ -191,7 +191,10 @@ for n in "${COUNTS[@]}"; do run_one "$n"; done
 if [ "$lab_up" = 1 ]; then "$LAB" down >/dev/null 2>&1 || log "warning: lab.sh down failed"; lab_up=0; fi
 info=(--where "$WHERE" --script "$SCRIPT" --tasks-per-node "$TPN" --cores "$(nproc)")
 [ -z "$TITLE" ] || info+=(--title "$TITLE")
-[ "$MODE" != lab ] || info+=(--lab --server "Ceph RGW $(radosgw --version 2>/dev/null | awk '{print $3}') (memstore OSD, bench/rgw.sh)")
+if [ "$MODE" = lab ]; then
+  info+=(--lab --server "Ceph RGW $(radosgw --version 2>/dev/null | awk '{print $3}') (memstore OSD, bench/rgw.sh)")
+  info+=(--client "$("${S3MOUNT_BIN:-$REPO/build/s3mount}" --version 2>/dev/null | head -n 1) (commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown))")
+fi
 "$REPORT_PY" "$REPO/bench/scale_report.py" "${info[@]}" --out "$OUT" \
   --elapsed "$((SECONDS - t_all))" "$OUT"/runs/n* || die "the report failed"
 log "done in $((SECONDS - t_all)) s: $OUT/report.md, $OUT/table.md, $OUT/scale.png"

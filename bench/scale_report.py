@@ -222,8 +222,9 @@ def report(runs, rows, table_md, args):
                   "the machine and the per-node rate falls as nodes are added; on a real cluster each node "
                   "brings its own CPUs and NIC and the server (S3) scales out, which is what the blog's "
                   "Figure 1 shows. These numbers therefore say nothing about how s3mount scales across real "
-                  "nodes; they show that the blog's job runs unchanged at every node count, that the aggregate "
-                  "holds as load is spread over more mounts, and whether the nodes get fair shares.", "",
+                  "nodes; they show that the blog's job runs unchanged at every node count, what happens to the "
+                  "aggregate when one machine's load is spread over more mounts, and whether the nodes get "
+                  "fair shares.", "",
                   f"Here: from {first['nodes']} to {last['nodes']} node(s) the aggregate write went "
                   f"{fmt(first['write_mibs'])} → {fmt(last['write_mibs'])} MiB/s (×{fmt(w_ratio, 2)}) and the "
                   f"aggregate read {fmt(first['read_mibs'])} → {fmt(last['read_mibs'])} MiB/s (×{fmt(r_ratio, 2)}); "

@@ -120,7 +120,7 @@ if [ "$MODE" = lab ]; then
   # shellcheck disable=SC1091  # written by lab.sh up: SLURM_CONF, modules (intelmpi), IOR in PATH
   . "$LAB_DIR/etc/profile"
   RUN_ROOT=${RUN_ROOT:-$LAB_MOUNT/blog-scale}
-  WHERE="lab"
+  WHERE="the Slurm lab (tests/cluster/lab.sh: $max_nodes nodes in network namespaces on one machine)"
 else
   [ -n "$RUN_ROOT" ] || die "--dir DIR: a directory on the s3mount mount, the same path on every node"
   SRUN_P=(--partition="$PARTITION")

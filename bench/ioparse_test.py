@@ -229,6 +229,35 @@ class ScaleReportTest(unittest.TestCase):
         finally:
             shutil.rmtree(out)
 
+    def test_repeated_runs_give_median_and_range(self):
+        tmp = tempfile.mkdtemp()
+        try:
+            dirs = []
+            for i, (w, rd) in enumerate(((100.0, 500.0), (300.0, 200.0), (200.0, 900.0))):
+                d = os.path.join(tmp, f"n2-r{i + 1}")
+                shutil.copytree(self.RUNS[1], d)
+                name = [f for f in os.listdir(d) if f.endswith(".out")][0]
+                text = slurp(d, name)
+                rep = ioparse.parse_ior(text)
+                text = text.replace(f"Max Write: {rep['max']['write']:.2f}", f"Max Write: {w:.2f}")
+                text = text.replace(f"Max Read:  {rep['max']['read']:.2f}", f"Max Read:  {rd:.2f}")
+                with open(os.path.join(d, name), "w") as f:
+                    f.write(text)
+                dirs.append(d)
+            rows = scale_report.table_rows([scale_report.read_run(d) for d in dirs])
+            self.assertEqual(len(rows), 1)
+            r = rows[0]
+            self.assertEqual((r["runs"], r["write_mibs"], r["write_min"], r["write_max"]), (3, 200.0, 100.0, 300.0))
+            self.assertEqual((r["read_mibs"], r["read_min"], r["read_max"]), (500.0, 200.0, 900.0))
+            self.assertEqual(r["read_per_node"], 250.0)
+            self.assertTrue(r["ok"])
+            out = os.path.join(tmp, "out")
+            os.mkdir(out)
+            self.assertEqual(scale_report.main(["--out", out, "--no-figure"] + dirs), 0)
+            self.assertIn("| 3 | 100–300 | 200–900 |", slurp(out, "table.md"))
+        finally:
+            shutil.rmtree(tmp)
+
     def test_report_flags_a_wrong_task_count(self):
         tmp = tempfile.mkdtemp()
         try:

@@ -17,6 +17,7 @@ import argparse
 import csv
 import os
 import re
+import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -29,6 +30,11 @@ ACTIVE_SHARE = 0.05
 WRAPPER_NOTE = re.compile(r"^ior \(lab wrapper\): (.*)$", re.M)
 
 
+def slurp(path):
+    with open(path, errors="replace") as f:
+        return f.read()
+
+
 def read_run(run_dir):
     """One run folder -> dict: nodes, job, IOR's report, the wrapper's note, the network samples."""
     info = {}
@@ -36,9 +42,9 @@ def read_run(run_dir):
         for word in f.read().split():
             k, _, v = word.partition("=")
             info[k] = v
-    text = open(os.path.join(run_dir, info["output"]), errors="replace").read()
+    text = slurp(os.path.join(run_dir, info["output"]))
     err_path = os.path.join(run_dir, re.sub(r"\.out$", ".err", info["output"]))
-    err = open(err_path, errors="replace").read() if os.path.exists(err_path) else ""
+    err = slurp(err_path) if os.path.exists(err_path) else ""
     rep = ioparse.parse_ior(text)
     note = WRAPPER_NOTE.search(err + "\n" + text)
     note = note.group(1).split("; running")[0] if note else ""
@@ -53,7 +59,7 @@ def read_run(run_dir):
 def read_samples(path):
     """net.tsv ("seconds node rx tx" per line) -> {node: [(t, rx, tx)]} in time order."""
     per = {}
-    for line in open(path):
+    for line in slurp(path).splitlines():
         f = line.split()
         if len(f) == 4:
             per.setdefault(f[1], []).append((float(f[0]), int(f[2]), int(f[3])))
@@ -109,17 +115,28 @@ def fairness(run):
 
 
 def table_rows(runs):
+    """One row per node count: the median over its runs (scale.sh --repeat) of IOR's Max Write and
+    Max Read, their min and max, per node = median / nodes. A run whose IOR saw another task or node
+    count than asked is kept and flagged (ok False)."""
     rows = []
-    for r in sorted(runs, key=lambda r: r["nodes"]):
-        rep, n = r["ior"], r["nodes"]
+    for n in sorted({r["nodes"] for r in runs}):
+        group = [r for r in runs if r["nodes"] == n]
+        rep = group[0]["ior"]
         tasks = rep.get("tasks") or rep["summary"]["write"]["#Tasks"]
-        w, rd = r["rates"].get("write"), r["rates"].get("read")
-        rows.append({"nodes": n, "tasks": tasks, "tasks_per_node": rep.get("clients_per_node", tasks // n),
-                     "block_mib": rep["blocksize"] / MIB, "xfer_mib": rep["xfersize"] / MIB,
-                     "write_mibs": w, "read_mibs": rd,
-                     "write_per_node": w / n if w is not None else None,
-                     "read_per_node": rd / n if rd is not None else None,
-                     "job": r["job"], "ior_nodes": rep.get("nodes")})
+        tpn = rep.get("clients_per_node", tasks // n)
+        row = {"nodes": n, "tasks": tasks, "tasks_per_node": tpn, "runs": len(group),
+               "block_mib": rep["blocksize"] / MIB, "xfer_mib": rep["xfersize"] / MIB,
+               "job": " ".join(str(r["job"]) for r in group), "ior_nodes": rep.get("nodes"),
+               "ok": all(r["ior"].get("tasks") == tasks and r["ior"].get("nodes") == n for r in group)
+               and tasks == n * tpn}
+        for phase in ("write", "read"):
+            vals = [r["rates"][phase] for r in group if r["rates"].get(phase) is not None]
+            med = statistics.median(vals) if vals else None
+            row[f"{phase}_mibs"] = med
+            row[f"{phase}_min"] = min(vals) if vals else None
+            row[f"{phase}_max"] = max(vals) if vals else None
+            row[f"{phase}_per_node"] = med / n if med is not None else None
+        rows.append(row)
     return rows
 
 
@@ -128,19 +145,28 @@ def fmt(v, nd=1):
 
 
 def write_table(rows, out):
-    cols = ["nodes", "tasks", "tasks_per_node", "block_mib", "xfer_mib", "write_mibs", "read_mibs",
-            "write_per_node", "read_per_node", "job"]
+    cols = ["nodes", "tasks", "tasks_per_node", "runs", "block_mib", "xfer_mib", "write_mibs", "read_mibs",
+            "write_per_node", "read_per_node", "write_min", "write_max", "read_min", "read_max", "job"]
     with open(os.path.join(out, "table.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
         w.writeheader()
         w.writerows(rows)
-    md = ["| nodes | tasks | tasks/node | block × transfer | Max Write MiB/s | Max Read MiB/s "
-          "| write per node | read per node |",
-          "|---:|---:|---:|---|---:|---:|---:|---:|"]
+    many = any(r["runs"] > 1 for r in rows)
+    head = ("| nodes | tasks | tasks/node | block × transfer | Max Write MiB/s | Max Read MiB/s "
+            "| write per node | read per node |")
+    rule = "|---:|---:|---:|---|---:|---:|---:|---:|"
+    if many:
+        head += " runs | write min–max | read min–max |"
+        rule += "---:|---|---|"
+    md = [head, rule]
     for r in rows:
-        md.append(f"| {r['nodes']} | {r['tasks']} | {r['tasks_per_node']} | {r['block_mib']:g} MiB × "
-                  f"{r['xfer_mib']:g} MiB | {fmt(r['write_mibs'])} | {fmt(r['read_mibs'])} | "
-                  f"{fmt(r['write_per_node'])} | {fmt(r['read_per_node'])} |")
+        line = (f"| {r['nodes']} | {r['tasks']} | {r['tasks_per_node']} | {r['block_mib']:g} MiB × "
+                f"{r['xfer_mib']:g} MiB | {fmt(r['write_mibs'])} | {fmt(r['read_mibs'])} | "
+                f"{fmt(r['write_per_node'])} | {fmt(r['read_per_node'])} |")
+        if many:
+            line += (f" {r['runs']} | {fmt(r['write_min'], 0)}–{fmt(r['write_max'], 0)} | "
+                     f"{fmt(r['read_min'], 0)}–{fmt(r['read_max'], 0)} |")
+        md.append(line)
     text = "\n".join(md) + "\n"
     with open(os.path.join(out, "table.md"), "w") as f:
         f.write(text)
@@ -156,7 +182,11 @@ def plot(rows, out, title):
     for ax, suffix, label in ((axes[0], "mibs", "aggregate"), (axes[1], "per_node", "per node")):
         for phase, color in (("write", "#d62728"), ("read", "#1f77b4")):
             ys = [r[f"{phase}_{suffix}"] for r in rows]
-            ax.plot(xs, ys, marker="o", color=color, label=f"{phase}")
+            div = [1 if suffix == "mibs" else r["nodes"] for r in rows]
+            lo = [y - r[f"{phase}_min"] / d if y is not None else 0 for y, r, d in zip(ys, rows, div)]
+            hi = [r[f"{phase}_max"] / d - y if y is not None else 0 for y, r, d in zip(ys, rows, div)]
+            # The median of the runs at each count; the bar spans their min to max.
+            ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", color=color, capsize=4, label=f"{phase}")
             for x, y in zip(xs, ys):
                 if y is not None:
                     ax.annotate(f"{y:,.0f}", (x, y), textcoords="offset points", xytext=(0, 6),
@@ -165,7 +195,7 @@ def plot(rows, out, title):
         ax.set_xlabel("nodes")
         ax.set_ylabel("MiB/s")
         ax.set_ylim(bottom=0)
-        ax.set_title(f"IOR {label} throughput")
+        ax.set_title(f"IOR {label} throughput" + (" (median, min–max)" if any(r["runs"] > 1 for r in rows) else ""))
         ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle(title, fontsize=10)
@@ -179,15 +209,15 @@ def fairness_section(runs):
              "Each node's bytes on its own network link (its veth, sampled on the host) while it moved a "
              "phase's data: a node's rate is its MiB over the seconds it was moving them. Equal rates mean a "
              "fair share (min/max and Jain's index 1.0; Jain's index is 1/n when one node takes everything).",
-             "", "| nodes | phase | per node: MiB at MiB/s | min/max | Jain |", "|---:|---|---|---:|---:|"]
-    for r in sorted(runs, key=lambda r: r["nodes"]):
+             "", "| nodes | job | phase | per node: MiB at MiB/s | min/max | Jain |", "|---:|---:|---|---|---:|---:|"]
+    for r in sorted(runs, key=lambda r: (r["nodes"], int(r["job"] or 0))):
         f = fairness(r)
         if not f:
             continue
         for phase in ("write", "read"):
             p = f[phase]
             cells = ", ".join(f"{n}: {mib:,.0f} at {rate:,.0f}" for n, (mib, rate) in p["nodes"].items())
-            lines.append(f"| {r['nodes']} | {phase} | {cells or '-'} | {fmt(p['min_over_max'], 2)} | "
+            lines.append(f"| {r['nodes']} | {r['job']} | {phase} | {cells or '-'} | {fmt(p['min_over_max'], 2)} | "
                          f"{fmt(p['jain'], 3)} |")
     return "\n".join(lines) + "\n"
 
@@ -204,13 +234,19 @@ def report(runs, rows, table_md, args):
     if scaled:
         parts += ["Sizes differ from the blog's (`-b=2000m -t=50m`), " + "; ".join(scaled) + ". IOR ran: `"
                   + runs[0]["ior"].get("command", "?") + "`.", ""]
-    bad = [r for r in rows if r["tasks"] != r["nodes"] * r["tasks_per_node"] or r["ior_nodes"] != r["nodes"]]
+    bad = [r for r in rows if not r["ok"]]
     for r in bad:
         parts += [f"**Check failed**: the {r['nodes']}-node run's IOR saw {r['tasks']} tasks on "
                   f"{r['ior_nodes']} node(s), not {r['nodes']} × {r['tasks_per_node']}.", ""]
+    nruns = max(r["runs"] for r in rows)
     parts += ["## The blog's table, per run", "",
               "Max Write / Max Read are IOR's (aggregate over all tasks: bytes over the time from the first "
-              "open to the last close); per node is the aggregate over the node count.", "", table_md,
+              "open to the last close); per node is the aggregate over the node count."
+              + (f" Each count ran {nruns} times (interleaved: 1, 2, 4, 1, 2, 4, …); the table and the figure "
+                 "give the median and the min–max of IOR's figure over those runs, since one `-i=1` run on "
+                 "a shared machine is a single noisy sample." if nruns > 1 else
+                 " One run per count (`-i=1`): a single sample; `scale.sh --repeat R` gives medians."),
+              "", table_md,
               "![IOR throughput against node count](scale.png)", ""]
     if args.lab:
         w_ratio = (last["write_mibs"] / first["write_mibs"]) if first["write_mibs"] else None

@@ -21,7 +21,8 @@
 #             with an `intelmpi` module, and `ior` in PATH built with that MPI (see docs/DEPLOY.md).
 # Options: --tasks-per-node N (default: the script's #SBATCH --ntasks-per-node), --script FILE
 #          (default bench/slurm/blog-ior.sbatch), --out DIR (default ./blog-scale-<UTC time>),
-#          --job-timeout S (default 900), --title TEXT.
+#          --job-timeout S (default 900), --title TEXT, --repeat R (default 1: each count R times,
+#          interleaved 1,2,4,1,2,4,…; the report gives medians and min–max).
 # Each run: a directory RUNDIR on the mount, made with a marker file through one node (a new
 # empty directory exists only on the node that made it); `sbatch --nodes=N --ntasks=N*TPN
 # --chdir=RUNDIR --error=<the output name>.err SCRIPT`. The script's own #SBATCH lines stay as
@@ -42,6 +43,7 @@ OUT=""
 TPN=""
 SCRIPT=$HERE/blog-ior.sbatch
 JOB_TIMEOUT=900
+REPEAT=1
 SAMPLE_S=${SAMPLE_S:-0.5}
 TITLE=""
 LAB_BLOCK_DEFAULT=100m   # 8 tasks x 4 nodes x 100 MiB = 3.2 GiB per phase: ~1 min on 2 cores
@@ -61,6 +63,7 @@ while [ $# -gt 0 ]; do
     --script) [ $# -ge 2 ] || die "--script needs a file"; SCRIPT=$2; shift 2 ;;
     --job-timeout) [ $# -ge 2 ] || die "--job-timeout needs seconds"; JOB_TIMEOUT=$2; shift 2 ;;
     --title) [ $# -ge 2 ] || die "--title needs text"; TITLE=$2; shift 2 ;;
+    --repeat) [ $# -ge 2 ] || die "--repeat needs a count"; REPEAT=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
@@ -68,6 +71,7 @@ done
 [ -n "$MODE" ] || die "say where: --lab, or --partition P --dir DIR on a cluster (see --help)"
 [[ "$NODE_COUNTS" =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] || die "--nodes wants counts like 1,2,4, got '$NODE_COUNTS'"
 IFS=, read -ra COUNTS <<< "$NODE_COUNTS"
+[[ "$REPEAT" =~ ^[1-9][0-9]*$ ]] || die "--repeat wants a positive count, got '$REPEAT'"
 [ -f "$SCRIPT" ] || die "no job script $SCRIPT"
 SCRIPT=$(cd "$(dirname "$SCRIPT")" && pwd)/$(basename "$SCRIPT")
 header=$(python3 "$PARSER" sbatch-header "$SCRIPT") || die "cannot read the #SBATCH lines of $SCRIPT"
@@ -147,8 +151,8 @@ sample_net() { # file
 
 job_state() { scontrol show job "$1" -o 2>/dev/null | grep -oE 'JobState=[A-Z_]+' | cut -d= -f2; }
 
-run_one() { # nodes
-  local n=$1 dir=$RUN_DIR_BASE/n$1 rdir=$OUT/runs/n$1 job state="" deadline nodelist first name errname t0
+run_one() { # nodes repeat
+  local n=$1 dir=$RUN_DIR_BASE/n$1-r$2 rdir=$OUT/runs/n$1-r$2 job state="" deadline nodelist first name errname t0
   mkdir -p "$rdir"
   # A marker file makes the new directory exist in S3, so every node's mount sees it.
   srun "${SRUN_P[@]}" -N1 -n1 bash -c "mkdir -p '$dir' && date -u > '$dir/.scale-run'" ||
@@ -187,7 +191,9 @@ fetch() { # node path
 }
 
 t_all=$SECONDS
-for n in "${COUNTS[@]}"; do run_one "$n"; done
+for ((r = 1; r <= REPEAT; r++)); do
+  for n in "${COUNTS[@]}"; do run_one "$n" "$r"; done
+done
 if [ "$lab_up" = 1 ]; then "$LAB" down >/dev/null 2>&1 || log "warning: lab.sh down failed"; lab_up=0; fi
 info=(--where "$WHERE" --script "$SCRIPT" --tasks-per-node "$TPN" --cores "$(nproc)")
 [ -z "$TITLE" ] || info+=(--title "$TITLE")

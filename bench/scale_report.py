@@ -268,13 +268,13 @@ def report(runs, rows, table_md, args):
                   f"{fmt(first['read_per_node'])} → {fmt(last['read_per_node'])} MiB/s.", "",
                   fairness_section(runs)]
     parts += ["## Reading it", "",
-              "- Check each run's header first (`runs/nN/*.out`): `tasks` must be nodes × tasks per node and "
+              "- Check each run's header first (`runs/nN-rR/*.out`: N nodes, repetition R): `tasks` must be nodes × tasks per node and "
               "`nodes` the node count; an IOR built with another MPI than the job's `mpirun` runs every rank "
               "as a one-task IOR (tasks 1).",
               "- Write includes each file's upload at close (`close(s)` in the Results rows); read goes to the "
               "server (`--posix.odirect` bypasses the page cache).",
-              "- Files: `table.csv`/`table.md` (this table), `scale.png` (the figure), `runs/nN/` (each job's "
-              "output, its stderr and, in the lab, `net.tsv`).", ""]
+              "- Files: `table.csv`/`table.md` (this table), `scale.png` (the figure), `runs/nN-rR/` (each job's "
+              "output, its stderr, `run.txt` and, in the lab, `net.tsv`).", ""]
     with open(os.path.join(args.out, "report.md"), "w") as f:
         f.write("\n".join(parts))
 

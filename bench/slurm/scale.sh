@@ -28,7 +28,7 @@
 # --chdir=RUNDIR --error=<the output name>.err SCRIPT`. The script's own #SBATCH lines stay as
 # they are; --error is added because Slurm otherwise opens the --output file a second time for
 # stderr, and s3mount (like Mountpoint) lets a new file have one writer only (ENOTSUP).
-# Output in DIR: runs/nN/ (the job's .out and .err, net.tsv in the lab), table.csv, table.md,
+# Output in DIR: runs/nN-rR/ (node count N, repetition R: the job's .out and .err, net.tsv in the lab), table.csv, table.md,
 # scale.png, report.md.
 set -euo pipefail
 

@@ -52,7 +52,8 @@ cat > "$tmp/fakeior/ior" <<'EOF'
 for a in "$@"; do printf '%s\n' "$a"; done
 EOF
 chmod +x "$tmp/fakeior/ior"
-wrap() { env PATH="$HERE/lab-bin:$tmp/fakeior:$PATH" "$@" 2> "$tmp/wrap.err"; }
+# Never fails: a non-zero exit shows up as "exit=N" in the output compared below.
+wrap() { env PATH="$HERE/lab-bin:$tmp/fakeior:$PATH" "$@" 2> "$tmp/wrap.err" || echo "exit=$?"; }
 want=$(printf '%s\n' "${BLOG_ARGS[@]}")
 got=$(wrap env -u BLOG_IOR_BLOCK -u BLOG_IOR_TRANSFER ior "${BLOG_ARGS[@]}")
 [ "$got" = "$want" ] || fail "without the knobs the wrapper changed the arguments: $(tr '\n' ' ' <<< "$got")"
@@ -61,18 +62,21 @@ got=$(wrap env BLOG_IOR_BLOCK=4m BLOG_IOR_TRANSFER=1m OMPI_COMM_WORLD_RANK=0 ior
 want=$(printf '%s\n' "${BLOG_ARGS[@]}" | sed 's/^-b=2000m$/-b=4m/; s/^-t=50m$/-t=1m/')
 [ "$got" = "$want" ] || fail "BLOG_IOR_BLOCK=4m BLOG_IOR_TRANSFER=1m gave: $(tr '\n' ' ' <<< "$got")"
 grep -q -- '-b=2000m -> -b=4m -t=50m -> -t=1m' "$tmp/wrap.err" || fail "rank 0 did not say what it scaled: $(cat "$tmp/wrap.err")"
-got=$(wrap env BLOG_IOR_BLOCK=4m OMPI_COMM_WORLD_RANK=3 ior -b 2000m -t50m -o S)
-[ "$got" = "$(printf '%s\n' -b 4m -t50m -o S)" ] || fail "'-b V' / '-tV' forms: $(tr '\n' ' ' <<< "$got")"
+got=$(wrap env BLOG_IOR_BLOCK=100m OMPI_COMM_WORLD_RANK=3 ior -b 2000m -t50m -o S)
+[ "$got" = "$(printf '%s\n' -b 100m -t50m -o S)" ] || fail "'-b V' / '-tV' forms: $(tr '\n' ' ' <<< "$got")"
 [ ! -s "$tmp/wrap.err" ] || fail "a rank other than 0 printed: $(cat "$tmp/wrap.err")"
 got=$(wrap env BLOG_IOR_TRANSFER=2m OMPI_COMM_WORLD_RANK=1 ior -t16m -b=8m)
 [ "$got" = "$(printf '%s\n' -t2m -b=8m)" ] || fail "'-tV' form with BLOG_IOR_TRANSFER: $(tr '\n' ' ' <<< "$got")"
+got=$(wrap env BLOG_IOR_BLOCK=32m OMPI_COMM_WORLD_RANK=0 ior "${BLOG_ARGS[@]}")
+[ "$got" = exit=2 ] || fail "BLOG_IOR_BLOCK=32m with -t=50m: want exit 2 and IOR not run, got: $(tr '\n' ' ' <<< "$got")"
+grep -q 'not a multiple of transfer 50m' "$tmp/wrap.err" || fail "no error naming the transfer size: $(cat "$tmp/wrap.err")"
 set +e
 env PATH="$HERE/lab-bin:/usr/bin:/bin" ior -b=1m > /dev/null 2> "$tmp/noior.err"
 rc=$?
 set -e
 [ "$rc" = 127 ] || fail "with no IOR after lab-bin in PATH the wrapper exited $rc, want 127"
 grep -q 'install-ior.sh' "$tmp/noior.err" || fail "the wrapper's error does not say how to install IOR: $(cat "$tmp/noior.err")"
-ok "lab-bin/ior: arguments unchanged without the knobs; -b/-t replaced (=V, V, separate) with them; 127 without IOR"
+ok "lab-bin/ior: arguments unchanged without the knobs; -b/-t replaced (=V, V, separate) with them; a block not a multiple of the transfer refused; 127 without IOR"
 
 # 4. The blog's script itself, outside Slurm (mpirun on this machine's slots), when IOR is here.
 if [ -x "$IOR_PREFIX/bin/ior" ]; then

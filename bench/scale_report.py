@@ -267,6 +267,9 @@ def report(runs, rows, table_md, args):
                   f"per node, write {fmt(first['write_per_node'])} → {fmt(last['write_per_node'])} and read "
                   f"{fmt(first['read_per_node'])} → {fmt(last['read_per_node'])} MiB/s.", "",
                   fairness_section(runs)]
+    if not any(r["net"] for r in runs):
+        parts += ["Per-node shares were not measured: scale.sh samples each node's network counters only "
+                  "in the lab; per node above is the aggregate over the node count.", ""]
     parts += ["## Reading it", "",
               "- Check each run's header first (`runs/nN-rR/*.out`: N nodes, repetition R): `tasks` must be nodes × tasks per node and "
               "`nodes` the node count; an IOR built with another MPI than the job's `mpirun` runs every rank "

@@ -269,6 +269,10 @@ class ScaleReportTest(unittest.TestCase):
                 f.write(text)
             self.assertEqual(scale_report.main(["--out", tmp, "--no-figure", d]), 0)
             self.assertIn("**Check failed**", slurp(tmp, "report.md"))
+            self.assertNotIn("were not measured", slurp(tmp, "report.md"))
+            os.remove(os.path.join(d, "net.tsv"))  # a cluster run: no network samples
+            self.assertEqual(scale_report.main(["--out", tmp, "--no-figure", d]), 0)
+            self.assertIn("Per-node shares were not measured", slurp(tmp, "report.md"))
         finally:
             shutil.rmtree(tmp)
 

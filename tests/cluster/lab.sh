@@ -58,6 +58,7 @@ S3_ADDR=$NET.1
 S3_BUCKET=lab
 S3_ENDPOINT=""
 UP_TIMEOUT=${LAB_UP_TIMEOUT:-60}
+# SHA-256 of an empty body: the x-amz-content-sha256 of a bodiless PUT (creating RGW's bucket).
 EMPTY_SHA256=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
 S3MOUNT_BIN=${S3MOUNT_BIN:-$REPO/build/s3mount}
 export SLURM_CONF=$LAB_DIR/etc/slurm.conf
@@ -80,7 +81,8 @@ check_host() {
   if [ "$LAB_S3" = moto ]; then
     command -v moto_server >/dev/null || die "moto_server not found; run: scripts/install-deps (pip: moto[server])"
   else
-    command -v radosgw >/dev/null || die "radosgw not found (LAB_S3=rgw); run: scripts/install-deps"
+    command -v radosgw >/dev/null ||
+      die "radosgw not found (LAB_S3=rgw): apt-get install ceph-mon ceph-osd radosgw ceph-common (bench/rgw.sh's packages)"
   fi
   [ -x "$S3MOUNT_BIN" ] || die "no s3mount binary at $S3MOUNT_BIN: build it (cmake --build build) or set S3MOUNT_BIN"
   [ -c /dev/fuse ] || die "/dev/fuse missing (modprobe fuse)"
@@ -322,6 +324,7 @@ down() {
 
 status() {
   local n pid
+  if [ -n "$(lab_nodes)" ]; then mapfile -t NODES < <(lab_nodes); fi
   for n in ctl "${NODES[@]}" munged moto; do
     if pid=$(pid_of "$n"); then echo "$n: running (pid $pid)"; else echo "$n: not running"; fi
   done

@@ -78,7 +78,27 @@ set -e
 grep -q 'install-ior.sh' "$tmp/noior.err" || fail "the wrapper's error does not say how to install IOR: $(cat "$tmp/noior.err")"
 ok "lab-bin/ior: arguments unchanged without the knobs; -b/-t replaced (=V, V, separate) with them; a block not a multiple of the transfer refused; 127 without IOR"
 
-# 4. The blog's script itself, outside Slurm (mpirun on this machine's slots), when IOR is here.
+# 4. install-ior.sh --module: builds with the module's mpicc (stopped before the download here).
+module use "$HERE/modulefiles"
+installer=$REPO/deploy/parallelcluster/install-ior.sh
+set +e
+IOR_LOG=$tmp/ior-install.log bash "$installer" --module intelmpi --prefix "$tmp/ior" --url "$tmp/none.tar.gz" > "$tmp/inst.out" 2>&1
+rc=$?
+IOR_LOG=$tmp/ior-install.log bash "$installer" --module no-such-mpi --prefix "$tmp/ior" --url "$tmp/none.tar.gz" > "$tmp/inst2.out" 2>&1
+rc2=$?
+set -e
+grep -q "MPI compiler: $(command -v mpicc) " "$tmp/inst.out" || fail "install-ior.sh --module intelmpi did not pick the module's mpicc: $(tail -n 3 "$tmp/inst.out" | tr '\n' ' ')"
+if [ "$rc" = 0 ] || ! grep -q "no such file: $tmp/none.tar.gz" "$tmp/inst.out"; then
+  fail "install-ior.sh did not stop at the missing tarball (exit $rc)"
+fi
+if [ "$rc2" = 0 ] || ! grep -q 'module load no-such-mpi failed' "$tmp/inst2.out"; then
+  fail "install-ior.sh --module no-such-mpi: exit $rc2, $(tail -n 2 "$tmp/inst2.out" | tr '\n' ' ')"
+fi
+# (Here the module's mpicc is Debian's /usr/bin/mpicc: this shows the module is loaded and its
+# PATH used, not that another MPI would be picked over it.)
+ok "install-ior.sh --module intelmpi loads the module and takes the mpicc in its PATH; an unknown module is an error"
+
+# 5. The blog's script itself, outside Slurm (mpirun on this machine's slots), when IOR is here.
 if [ -x "$IOR_PREFIX/bin/ior" ]; then
   mkdir -p "$tmp/run"
   # Scaled to 2 MiB per task in 1 MiB transfers; O_DIRECT needs a disk, not tmpfs (hence /var/tmp).
@@ -98,7 +118,7 @@ print(j["tasks"], j["blocksize"], j["max"]["write"], j["max"]["read"])' "$tmp/bl
   [ -z "$left" ] || fail "IOR left files behind: $left"
   ok "the blog's script outside Slurm: $tasks tasks, Max Write $w MiB/s, Max Read $r MiB/s (2 MiB per task, local disk), files removed"
 else
-  echo "blog_env_test: SKIP (part 4 of 4): IOR is not installed in $IOR_PREFIX, so the blog's script was not run;" \
+  echo "blog_env_test: SKIP (part 5 of 5): IOR is not installed in $IOR_PREFIX, so the blog's script was not run;" \
     "install it with deploy/parallelcluster/install-ior.sh --prefix $IOR_PREFIX"
 fi
 echo "blog_env_test: $passed checks passed"

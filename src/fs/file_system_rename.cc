@@ -256,7 +256,7 @@ void FileSystem::Impl::ListForMove(std::shared_ptr<DirMove> m, std::string token
 }
 
 // Records the move in the target's marker, then moves each object (copy, then delete),
-// the source's marker last; a target left without a marker of its own gets a plain one.
+// the source's marker last, whose copy replaces the journal; without one, the journal goes.
 void FileSystem::Impl::StartDirMove(std::shared_ptr<DirMove> m, Callback<Empty> done) {
   PutObjectParams journal;
   journal.key = m->to;
@@ -283,9 +283,9 @@ void FileSystem::Impl::StartDirMove(std::shared_ptr<DirMove> m, Callback<Empty> 
     int width = options.writer.max_parts_in_flight;
     RunBounded(others, width, move_one, [=, this](Result<Empty> r) {
       if (!r.ok()) return done(r.status());
-      if (has_marker) return move_one(others, done);
-      client->PutObject({.key = m->to}, [done](Result<PutObjectResult> p) {
-        p.ok() ? done(Empty{}) : done(p.status());
+      if (has_marker) return move_one(others, done);  // its copy replaces the journal
+      client->DeleteObject({m->to}, [done](Result<Empty> d) {
+        d.ok() || d.status().code() == Code::kNotFound ? done(Empty{}) : done(d.status());
       });
     });
   });

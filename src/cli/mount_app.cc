@@ -122,7 +122,14 @@ int RunMount(const Config& c, StartupReporter& reporter) {
   // so a mount between jobs holds no data memory (streaming recycles them every few ms).
   IdleTrimmer trimmer(&pool, std::chrono::seconds(5), std::chrono::seconds(10));
   std::unique_ptr<CredentialsProvider> creds;
-  if (!c.no_sign_request) creds = NewDefaultCredentialsChain(copts);
+  if (!c.no_sign_request) {
+    creds = NewDefaultCredentialsChain(copts);
+    // Before any request: a missing profile or key is told as itself, not as a failed LIST.
+    if (Result<Credentials> first = creds->Get(); !first.ok()) {
+      reporter.Failed(first.status().message());
+      return 1;
+    }
+  }
   if (Status s = Probe(c, so, creds.get()); !s.ok()) {
     reporter.Failed(s.message());
     return 1;

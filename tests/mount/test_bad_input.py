@@ -10,7 +10,8 @@ import tempfile
 import time
 import unittest
 
-from harness import S3MOUNT, SOURCE_DIR, MountTestCase, Mount, daemon_pid, is_mounted
+from harness import (S3MOUNT, SOURCE_DIR, Mount, MountTestCase, daemon_pid, free_port,
+                     is_mounted)
 
 sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "fixtures"))
 from sigv4_s3_server import SigV4Server  # noqa: E402
@@ -136,9 +137,12 @@ CASES = [
 ]
 
 
-def mounts_of_s3mount():
+def mounts_under(root):
+    """Mounts at or below `root` (other engineers' mounts elsewhere do not count)."""
+    root = os.path.realpath(root)
     with open("/proc/self/mountinfo") as f:
-        return sum("s3mount:" in line for line in f)
+        points = [line.split()[4] for line in f]
+    return sum(p == root or p.startswith(root + "/") for p in points)
 
 
 class BadInputTest(MountTestCase):
@@ -147,8 +151,7 @@ class BadInputTest(MountTestCase):
         super().setUpClass()
         cls.bucket = cls.moto.bucket()
         cls.sig = SigV4Server(PROFILE_KEYS).__enter__()
-        with socketless_port() as port:
-            cls.closed = f"http://127.0.0.1:{port}"
+        cls.closed = f"http://127.0.0.1:{free_port()}"  # bound, then closed: nobody listens
 
     @classmethod
     def tearDownClass(cls):
@@ -179,18 +182,21 @@ class BadInputTest(MountTestCase):
         return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30)
 
     def assert_nothing_left(self, mnt, mounts_before):
+        if not mnt:  # no directory to look for: only the count of mounts tells
+            self.assertEqual(mounts_under(self.tmp), mounts_before, "a mount was left behind")
+            return
         deadline = time.time() + 5
         while daemon_pid(mnt) is not None and time.time() < deadline:
             time.sleep(0.05)
-        left = is_mounted(mnt) if mnt else False
+        left = is_mounted(mnt)
         if left:  # so that one failure does not cascade into the next cases
             subprocess.run(["fusermount3", "-u", mnt])
         self.assertFalse(left, "a mount was left behind")
         self.assertIsNone(daemon_pid(mnt), "a daemon is still running")
-        self.assertEqual(mounts_of_s3mount(), mounts_before, "a mount was left behind")
+        self.assertEqual(mounts_under(self.tmp), mounts_before, "a mount was left behind")
 
     def check_case(self, c):
-        mounts_before = mounts_of_s3mount()
+        mounts_before = mounts_under(self.tmp)
         started = time.time()
         r = self.run_case(c["args"], c["bucket"], c["mnt"], c["env"])
         self.assert_nothing_left(self.fill(c["mnt"]), mounts_before)
@@ -233,6 +239,25 @@ class BadInputTest(MountTestCase):
         finally:
             subprocess.run(["fusermount3", "-u", mnt], check=True)
 
+    def test_good_paths_pass_the_checks_relative_ones_too(self):
+        # The daemon moves to "/" when it detaches: relative paths must be resolved before.
+        bundle = "/etc/ssl/certs/ca-certificates.crt"
+        shutil.copy(bundle, os.path.join(self.tmp, "ca.pem"))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(HOME=os.path.join(self.tmp, "home"), AWS_EC2_METADATA_DISABLED="true",
+                   AWS_REGION="us-east-1", AWS_ACCESS_KEY_ID="testing",
+                   AWS_SECRET_ACCESS_KEY="testing")
+        r = subprocess.run([S3MOUNT, "--endpoint-url", self.moto.endpoint, "--ca-bundle", "ca.pem",
+                            "-l", "logs", "--memory-target", "64", self.bucket, "mnt"],
+                           env=env, cwd=self.tmp, capture_output=True, text=True, timeout=30)
+        mnt = os.path.join(self.tmp, "mnt")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        try:
+            self.assertTrue(is_mounted(mnt))
+            self.assertEqual(len(os.listdir(os.path.join(self.tmp, "logs"))), 1)
+        finally:
+            subprocess.run(["fusermount3", "-u", mnt], check=True)
+
     def test_failure_after_detaching_is_also_logged(self):
         log_dir = os.path.join(self.tmp, "logs")
         r = self.run_case(S + ["--profile", "nosuchprofile", "-l", log_dir], "b12",
@@ -244,26 +269,13 @@ class BadInputTest(MountTestCase):
 
     def test_already_mounted_directory_is_refused_and_kept(self):
         with Mount(self.moto, self.bucket, log=False) as m:
-            before = mounts_of_s3mount()
+            before = mounts_under(m.dir)
             r = self.run_case(M, self.bucket, m.dir, {})
             self.assertEqual(r.returncode, 1, r.stderr)
             self.assertEqual(r.stderr.count("\n"), 1, r.stderr)
             self.assertIn("is already mounted: unmount it first", r.stderr)
-            self.assertEqual(mounts_of_s3mount(), before)
+            self.assertEqual(mounts_under(m.dir), before)
             self.assertTrue(is_mounted(m.dir))
-
-
-class socketless_port:
-    """A loopback port with nothing listening on it (bound, then closed)."""
-
-    def __enter__(self):
-        import socket
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            return s.getsockname()[1]
-
-    def __exit__(self, *exc):
-        return False
 
 
 if __name__ == "__main__":

@@ -247,10 +247,14 @@ class BadInputTest(MountTestCase):
         env.update(HOME=os.path.join(self.tmp, "home"), AWS_EC2_METADATA_DISABLED="true",
                    AWS_REGION="us-east-1", AWS_ACCESS_KEY_ID="testing",
                    AWS_SECRET_ACCESS_KEY="testing")
+        # A name that does not exist under "/": resolved there, the mount fails (and never
+        # covers a directory of the machine).
+        name = os.path.basename(self.tmp) + "-mnt"
+        mnt = os.path.join(self.tmp, name)
+        os.mkdir(mnt)
         r = subprocess.run([S3MOUNT, "--endpoint-url", self.moto.endpoint, "--ca-bundle", "ca.pem",
-                            "-l", "logs", "--memory-target", "64", self.bucket, "mnt"],
+                            "-l", "logs", "--memory-target", "64", self.bucket, name],
                            env=env, cwd=self.tmp, capture_output=True, text=True, timeout=30)
-        mnt = os.path.join(self.tmp, "mnt")
         self.assertEqual(r.returncode, 0, r.stderr)
         try:
             self.assertTrue(is_mounted(mnt))

@@ -181,8 +181,8 @@ void AddPerformance(CLI::App& app, Config& c, RawOptions& raw) {
   app.add_option("--storage-class", c.storage_class, "Storage class of new objects");
   app.add_option("--upload-checksums", raw.checksums, "crc32c or off")->capture_default_str();
   app.add_option("--memory-target", raw.memory_target_mib,
-                 "Memory target of the process in MiB; data buffers get all but 128 MiB "
-                 "(default: 512, or 1/4 of RAM or the cgroup limit if smaller)")
+                 "Memory target of the process in MiB, 64 or more; data buffers get all but "
+                 "128 MiB (default: 512, or 1/4 of RAM or the cgroup limit if smaller)")
       ->check(NotNegative());
   app.add_flag("--keep-read-pages", raw.keep_read_pages,
                "Keep in the page cache what long buffered reads leave behind (by default the "

@@ -6,10 +6,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <vector>
 
 #include "cli/bucket_name.h"
 #include "cli/config_checks.h"
+#include "cli/startup_checks.h"
 
 namespace s3m {
 namespace {
@@ -220,6 +222,61 @@ TEST(ConfigTest, BucketNameIsCheckedAfterTheUrlIsSplit) {
   auto arn = Parse({"arn:aws:s3:us-east-1:123456789012:accesspoint/my-ap", "/m"});
   ASSERT_TRUE(arn.run) << arn.output;
   EXPECT_EQ(arn.config.bucket, "arn:aws:s3:us-east-1:123456789012:accesspoint/my-ap");
+}
+
+TEST(StartupChecksTest, VariablesAreCheckedAndNamed) {
+  EXPECT_TRUE(CheckEnvironment(MapEnv({{"AWS_MAX_ATTEMPTS", "3"}})).ok());
+  const std::vector<std::pair<std::map<std::string, std::string>, std::string>> bad = {
+      {{{"AWS_MAX_ATTEMPTS", "0"}}, "AWS_MAX_ATTEMPTS '0' must be a whole number"},
+      {{{"AWS_MAX_ATTEMPTS", "3x"}}, "AWS_MAX_ATTEMPTS '3x'"},
+      {{{"AWS_ENDPOINT_URL", "s3.example.com"}}, "AWS_ENDPOINT_URL 's3.example.com' is not a URL"},
+      {{{"AWS_ENDPOINT_URL_S3", "http://h:0"}}, "AWS_ENDPOINT_URL_S3 'http://h:0'"},
+      {{{"AWS_DEFAULT_REGION", "eu/west"}}, "AWS_DEFAULT_REGION 'eu/west' is not a region"},
+      {{{"AWS_CONFIG_FILE", "/nonexistent/config"}},
+       "AWS_CONFIG_FILE /nonexistent/config: No such"},
+      {{{"HOME", "/nonexistent"}, {"AWS_SHARED_CREDENTIALS_FILE", "~/creds"}},
+       "AWS_SHARED_CREDENTIALS_FILE /nonexistent/creds: No such"},
+  };
+  for (const auto& [env, says] : bad) {
+    Status s = CheckEnvironment(MapEnv(env));
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << says;
+    EXPECT_NE(s.message().find(says), std::string::npos) << s.message();
+  }
+}
+
+TEST(StartupChecksTest, FilesAndDirectoriesMustBeUsable) {
+  std::string dir = (std::filesystem::temp_directory_path() / "startup-XXXXXX").string();
+  ASSERT_NE(mkdtemp(dir.data()), nullptr);
+  std::ofstream(dir + "/plain") << "no certificate here\n";
+  std::ofstream(dir + "/ca.pem")
+      << "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+  Config c;
+  c.ca_bundle = dir + "/ca.pem";
+  EXPECT_TRUE(CheckCaBundle(c, MapEnv({})).ok());
+  c.ca_bundle = dir + "/plain";
+  EXPECT_NE(CheckCaBundle(c, MapEnv({})).message().find("holds no PEM certificate"),
+            std::string::npos);
+  c.ca_bundle.clear();
+  EXPECT_NE(CheckCaBundle(c, MapEnv({{"AWS_CA_BUNDLE", dir}})).message().find("is not a file"),
+            std::string::npos);
+  EXPECT_TRUE(CheckLogDirectory(dir + "/logs/nested").ok());  // created
+  EXPECT_TRUE(std::filesystem::is_directory(dir + "/logs/nested"));
+  EXPECT_TRUE(std::filesystem::is_empty(dir + "/logs/nested"));  // the probe file is gone
+  EXPECT_NE(CheckLogDirectory(dir + "/plain/logs").message().find("--log-directory"),
+            std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(StartupChecksTest, RelativePathsBecomeAbsolute) {
+  Config c;
+  c.mountpoint = "mnt/";
+  c.log_directory = "./logs";
+  c.ca_bundle = "/etc/ca.pem";
+  ASSERT_TRUE(MakePathsAbsolute(c).ok());
+  std::string cwd = std::filesystem::current_path().string();
+  EXPECT_EQ(c.mountpoint, cwd + "/mnt/");
+  EXPECT_EQ(c.log_directory, cwd + "/logs");
+  EXPECT_EQ(c.ca_bundle, "/etc/ca.pem");
 }
 
 TEST(ConfigTest, HelpAndVersion) {

@@ -73,6 +73,10 @@ Result<std::chrono::nanoseconds> ParseTtl(const std::string& value, const std::s
 // whichever is smaller.
 uint64_t DefaultMemoryTarget();
 
+// The bytes data buffers may hold under a memory target: the target less what the rest of
+// the process needs (128 MiB, or a quarter of a small target).
+uint64_t DataBudget(uint64_t memory_target);
+
 // The smallest memory limit of this process's cgroup and its ancestors, cgroup v2
 // (memory.max) or v1 (memory/.../memory.limit_in_bytes), or 0 if none is set. An unlimited
 // v1 group reads as ~2^63, which the caller's min() with the RAM size absorbs.

@@ -110,6 +110,21 @@ Status CheckNumbers(const Config& c) {
   if (!(c.maximum_throughput_gbps > 0) || !std::isfinite(c.maximum_throughput_gbps)) {
     return Bad("--maximum-throughput-gbps must be a positive number of Gbit/s, such as 10");
   }
+  // A target the user gave is a bound they asked for: a part larger than its data buffers
+  // would break it (the default target is not checked: one oversized part is granted when
+  // nothing else is held, see memory_budget.h).
+  if (c.memory_target_bytes != 0) {
+    uint64_t budget = DataBudget(c.memory_target_bytes);
+    for (auto [name, size] : {std::pair{"--read-part-size", c.read_part_size},
+                              std::pair{"--write-part-size", c.write_part_size}}) {
+      if (size > budget) {
+        return Bad(fmt::format(
+            "{} of {} MiB does not fit in the {} MiB of data buffers that --memory-target {} "
+            "leaves: lower the part size or raise the target",
+            name, size / kMiB, budget / kMiB, c.memory_target_bytes / kMiB));
+      }
+    }
+  }
   if (c.uid == kNoId || c.gid == kNoId) {
     return Bad(fmt::format("--uid and --gid must be below {} (which means no owner)", kNoId));
   }

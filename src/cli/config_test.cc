@@ -103,6 +103,11 @@ TEST(ConfigTest, EveryBadValueNamesItsOptionAndNeverRuns) {
       {{"--write-part-size", "-1"}, "--write-part-size: must not be negative"},
       {{"--memory-target", "0"}, "--memory-target must be between 64 and"},
       {{"--memory-target", "99999999999999"}, "--memory-target must be between 64 and"},
+      {{"--memory-target", "64", "--read-part-size", "67108864"},
+       "--read-part-size of 64 MiB does not fit in the 48 MiB of data buffers that "
+       "--memory-target 64 leaves"},
+      {{"--memory-target", "256", "--part-size", "268435456"},
+       "--read-part-size of 256 MiB does not fit in the 192 MiB"},
       {{"--uid", "4294967295"}, "--uid and --gid must be below 4294967295"},
       {{"--max-threads", "-3"}, "--max-threads must be at least 1"},
       {{"--maximum-throughput-gbps", "inf"}, "--maximum-throughput-gbps must be a positive"},

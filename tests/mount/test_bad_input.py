@@ -272,7 +272,10 @@ class BadInputTest(MountTestCase):
                           os.path.join(self.tmp, "mnt"), ENV_KEYS)
         self.assertEqual(r.returncode, 1, r.stderr)
         message = r.stderr[len("s3mount: "):].strip()
-        logs = "".join(open(os.path.join(log_dir, n)).read() for n in os.listdir(log_dir))
+        logs = ""
+        for name in os.listdir(log_dir):
+            with open(os.path.join(log_dir, name)) as f:
+                logs += f.read()
         self.assertIn(message, logs)
 
     def test_already_mounted_directory_is_refused_and_kept(self):

@@ -54,6 +54,15 @@ Status Probe(const Config& c, const S3ClientOptions& options, CredentialsProvide
           fmt::format("cannot reach the S3 endpoint {}: {} (check --endpoint-url "
                       "and the network)",
                       where, s.message()));
+    case Code::kAccessDenied:
+      if (creds != nullptr) {
+        // Which keys were refused: the answer to "why not the ones I meant?".
+        Result<Credentials> used = creds->Get();
+        std::string who = used.ok() ? used->Describe() : "no credentials";
+        return s.set_message(fmt::format("cannot list bucket '{}' at {} with {}: {}", c.bucket,
+                                         where, who, s.ToString()));
+      }
+      [[fallthrough]];
     default:
       return s.set_message(
           fmt::format("cannot list bucket '{}' at {}: {}", c.bucket, where, s.ToString()));

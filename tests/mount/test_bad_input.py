@@ -134,9 +134,11 @@ CASES = [
          files={"home/.aws/config": "[profile good]\ncredential_process = /bin/true\n"}),
     case("no credentials anywhere", S, 1,
          ["no AWS credentials found", "--no-sign-request for a public bucket"]),
-    case("secret key wrong", S, 1, ["SignatureDoesNotMatch", "check the credentials"],
+    case("secret key wrong", S, 1, ["SignatureDoesNotMatch", "check the credentials",
+                                    "with environment AKID****GOOD"],
          env={"AWS_ACCESS_KEY_ID": "AKIDPROFILEGOOD", "AWS_SECRET_ACCESS_KEY": "wrong"}),
-    case("access key unknown", S, 1, ["InvalidAccessKeyId", "check the credentials"],
+    case("access key unknown", S, 1, ["InvalidAccessKeyId", "check the credentials",
+                                      "with environment AKID****MENT"],
          env=ENV_KEYS),
 ]
 

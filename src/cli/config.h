@@ -1,6 +1,7 @@
-// Config: the command line (and AWS environment) turned into one immutable value, and its
-// validation. Parsing is pure apart from reading the environment and the user ids; any
-// thread, though main() calls it once.
+// Config: the command line (and AWS environment) turned into one immutable value. Parsing
+// runs the checks of config_checks.h; those that need the system (files, directories, AWS_*
+// variables) are in startup_checks.h. Pure apart from reading the environment and the user
+// ids; any thread, though main() calls it once.
 #pragma once
 
 #include <chrono>

@@ -227,6 +227,13 @@ ParsedCommandLine ParseCommandLine(int argc, const char* const* argv) {
   app.add_option("-l,--log-directory", c.log_directory,
                  "Write logs to files here (default: syslog)");
   app.add_flag("-d,--debug", c.debug, "Log every operation");
+  app.add_option("--prometheus-port", c.prometheus_port,
+                 "Serve metrics at http://ADDRESS:PORT/metrics (Prometheus text format)")
+      ->check(CLI::Range(1, 65535));
+  app.add_option("--prometheus-address", c.prometheus_address,
+                 "Address the metrics endpoint listens on (IPv4 or IPv6)")
+      ->capture_default_str();
+  app.add_flag("--log-metrics", c.log_metrics, "Log the metrics that changed every 5 seconds");
 
   try {
     app.parse(argc, argv);
@@ -267,6 +274,9 @@ ParsedCommandLine ParseCommandLine(int argc, const char* const* argv) {
   }
   c.upload_checksums = checksums == "crc32c";
   if (Status s = Validate(c); !s.ok()) return fail(s);
+  if (app.count("--prometheus-address") && c.prometheus_port == 0) {
+    return fail(Bad("--prometheus-address needs --prometheus-port"));
+  }
   out.run = true;
   return out;
 }

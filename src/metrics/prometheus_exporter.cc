@@ -109,13 +109,14 @@ Result<std::unique_ptr<PrometheusExporter>> PrometheusExporter::Start(const Regi
     return Status(Code::kInvalidArgument,
                   fmt::format("{} {}: cannot listen on {}: {}", option, port, where, error));
   }
+  // One polling thread, with the poller libmicrohttpd picks (epoll on Linux): select() would
+  // refuse a connection whose descriptor is past FD_SETSIZE, and a busy mount holds many.
   std::unique_ptr<PrometheusExporter> e(new PrometheusExporter());
   e->daemon_ = std::make_unique<Daemon>();
-  e->daemon_->mhd =
-      MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, nullptr, nullptr, &Handle,
-                       const_cast<Registry*>(registry), MHD_OPTION_LISTEN_SOCKET,
-                       static_cast<MHD_socket>(fd), MHD_OPTION_CONNECTION_LIMIT, kMaxConnections,
-                       MHD_OPTION_CONNECTION_TIMEOUT, kConnectionTimeoutSeconds, MHD_OPTION_END);
+  e->daemon_->mhd = MHD_start_daemon(
+      MHD_USE_AUTO_INTERNAL_THREAD, 0, nullptr, nullptr, &Handle, const_cast<Registry*>(registry),
+      MHD_OPTION_LISTEN_SOCKET, static_cast<MHD_socket>(fd), MHD_OPTION_CONNECTION_LIMIT,
+      kMaxConnections, MHD_OPTION_CONNECTION_TIMEOUT, kConnectionTimeoutSeconds, MHD_OPTION_END);
   if (e->daemon_->mhd == nullptr) {
     close(fd);
     return Status(Code::kInternal,

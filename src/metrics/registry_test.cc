@@ -41,7 +41,8 @@ TEST(Registry, HistogramBucketsAreLessOrEqualAndCumulative) {
   Registry r;
   Histogram* h = r.AddHistogram("s3mount_h_seconds", "H", {}, {0.1, 1, 10});
   for (double v : {0.05, 0.1, 0.5, 1.0, 5.0, 100.0}) h->Observe(v);
-  const FamilySnapshot* f = Find(r.Collect(), "s3mount_h_seconds");
+  Snapshot snap = r.Collect();
+  const FamilySnapshot* f = Find(snap, "s3mount_h_seconds");
   ASSERT_NE(f, nullptr);
   const SeriesSnapshot& s = f->series.at(0);
   // 0.1 and 1.0 fall in the bucket whose bound they equal.
@@ -90,7 +91,8 @@ TEST(Registry, ConcurrentCountsAreAllKept) {
   }
   // Snapshots taken meanwhile stay consistent: _count is the +Inf bucket.
   for (int i = 0; i < 100; i++) {
-    const auto& s = Find(r.Collect(), "s3mount_h")->series[0];
+    Snapshot snap = r.Collect();
+    const auto& s = Find(snap, "s3mount_h")->series[0];
     EXPECT_EQ(s.count, s.cumulative.back());
   }
   for (auto& t : threads) t.join();

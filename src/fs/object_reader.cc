@@ -469,6 +469,7 @@ ObjectReader::ObjectReader(ObjectClient* client, BufferPool* pool, ReaderOptions
                                    object_size)) {}
 
 ObjectReader::~ObjectReader() {
+  if (impl_ == nullptr) return;
   std::lock_guard l(impl_->mu);
   impl_->ReportWindow(0);  // a closed file prefetches no more
 }

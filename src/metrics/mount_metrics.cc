@@ -135,8 +135,9 @@ void RegisterMemoryBudget(Registry* r, const MemoryBudget* b) {
                   "Requests for memory that had to wait (writers, before an upload part)", {},
                   [b] { return b->waits(); });
   r->AddCounterFn("s3mount_memory_budget_refusals_total",
-                  "Requests for memory refused (a prefetch window that stopped growing)", {},
-                  [b] { return b->refusals(); });
+                  "Requests for memory the budget refused at once (the caller frees cached buffers "
+                  "and asks again, shrinks its prefetch window, or waits)",
+                  {}, [b] { return b->refusals(); });
   r->AddCounterFn("s3mount_memory_budget_forced_total",
                   "Buffers granted past the limit so that a read never waits for memory", {},
                   [b] { return b->forced(); });

@@ -55,6 +55,10 @@ struct Config {
   std::string log_directory;
   bool debug = false;
 
+  int prometheus_port = 0;  // 0: no Prometheus endpoint
+  std::string prometheus_address = "127.0.0.1";
+  bool log_metrics = false;  // log the counters that changed, every few seconds
+
   // Connections (and so requests in flight) for the target throughput.
   int MaxConnections() const;
 };

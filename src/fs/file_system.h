@@ -55,6 +55,8 @@ struct FsOptions {
   WriterOptions writer;
   // The source of time for metadata expiry (tests inject a FakeClock). Not owned.
   Clock* clock = RealClock::Get();
+  // Kept at the uploads in flight (s3mount_uploads_in_flight); not owned, null: none.
+  metrics::Gauge* uploads_gauge = nullptr;
 };
 
 struct Attr {

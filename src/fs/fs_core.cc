@@ -1,5 +1,7 @@
 #include "fs/fs_core.h"
 
+#include "metrics/registry.h"
+
 namespace s3m {
 
 FsCore::FsCore(ObjectClient* c, BufferPool* p, FsOptions o)
@@ -29,11 +31,13 @@ void FsCore::ReleaseStaging(uint64_t bytes) {
 void FsCore::BeginUpload() {
   std::lock_guard l(uploads_mu_);
   uploads_in_flight_++;
+  if (options.uploads_gauge != nullptr) options.uploads_gauge->Add(1);
 }
 
 void FsCore::EndUpload() {
   std::lock_guard l(uploads_mu_);
   uploads_in_flight_--;
+  if (options.uploads_gauge != nullptr) options.uploads_gauge->Add(-1);
   uploads_cv_.notify_all();
 }
 

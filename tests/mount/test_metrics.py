@@ -218,10 +218,10 @@ class PrometheusTest(MountTestCase):
 
     def test_bad_port_and_address_without_port(self):
         d = self.make_dir()
-        r = run_s3mount(["--prometheus-port", "70000", "b", d])
+        r = run_s3mount(["--prometheus-port", "70000", "bucket", d])
         self.assertEqual(r.returncode, 2)
         self.assertIn("--prometheus-port", r.stderr)
-        r = run_s3mount(["--prometheus-address", "0.0.0.0", "b", d])
+        r = run_s3mount(["--prometheus-address", "0.0.0.0", "bucket", d])
         self.assertEqual(r.returncode, 2)
         self.assertIn("--prometheus-address needs --prometheus-port", r.stderr)
 

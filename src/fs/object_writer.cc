@@ -106,6 +106,7 @@ struct ObjectWriter::Impl : std::enable_shared_from_this<Impl> {
   std::vector<CompletedPart> completed;                 // GUARDED_BY(mu)
   bool abort_sent = false;                              // GUARDED_BY(mu)
   std::function<void(Result<ObjectInfo>)> finish_done;  // GUARDED_BY(mu)
+  Metadata metadata;                                    // GUARDED_BY(mu): the object's
 };
 
 Status ObjectWriter::Impl::CheckWritable(uint64_t offset, uint64_t size) {
@@ -186,6 +187,10 @@ Status ObjectWriter::Impl::SubmitCurrent() {
   }
   if (start_create) {
     CreateMultipartUploadParams p{key, options.storage_class, options.checksum};
+    {
+      std::lock_guard l(mu);
+      p.metadata = metadata;  // fixed from here on (SetMetadata refuses)
+    }
     client->CreateMultipartUpload(
         std::move(p), [self = shared_from_this()](auto r) { self->OnCreated(std::move(r)); });
   } else if (!id.empty()) {
@@ -330,6 +335,10 @@ void ObjectWriter::Impl::PutWhole() {
                     options.storage_class,
                     options.checksum,
                     options.if_none_match};
+  {
+    std::lock_guard l(mu);
+    p.metadata = metadata;
+  }
   auto buffer = std::move(cur);
   cur_fill = 0;
   client->PutObject(std::move(p), [self = shared_from_this(), buffer](auto r) mutable {
@@ -424,6 +433,13 @@ void ObjectWriter::Finish(std::function<void(Result<ObjectInfo>)> done) {
 
 void ObjectWriter::Abort() {
   impl_->Abort();
+}
+
+bool ObjectWriter::SetMetadata(Metadata metadata) {
+  std::lock_guard l(impl_->mu);
+  if (impl_->create_started || impl_->state != Impl::State::kOpen) return false;
+  impl_->metadata = std::move(metadata);
+  return true;
 }
 
 uint64_t ObjectWriter::bytes_written() const {

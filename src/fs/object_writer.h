@@ -79,6 +79,11 @@ class ObjectWriter {
   // Abandons the upload (aborting any multipart upload).
   void Abort();
 
+  // The user metadata the object is stored with (x-amz-meta-*). Taken by the first request
+  // that creates the object (CreateMultipartUpload, when the first part fills, or the
+  // single PutObject at Finish); returns false, changing nothing, once that was sent.
+  bool SetMetadata(Metadata metadata);
+
   uint64_t bytes_written() const;
 
  private:

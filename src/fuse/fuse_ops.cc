@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "common/log.h"
@@ -122,12 +124,23 @@ void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* st, int to_set, fuse
   want.mode = st->st_mode;
   want.uid = st->st_uid;
   want.gid = st->st_gid;
-  bool set_size = to_set & FUSE_SET_ATTR_SIZE;
-  bool set_mode = to_set & FUSE_SET_ATTR_MODE;
-  bool set_owner = to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID);
+  want.mtime_sec = st->st_mtim.tv_sec;
+  want.mtime_nsec = static_cast<int32_t>(st->st_mtim.tv_nsec);
+  static constexpr std::pair<int, unsigned> kFields[] = {
+      {FUSE_SET_ATTR_SIZE, FileSystem::kSetSize},
+      {FUSE_SET_ATTR_MODE, FileSystem::kSetMode},
+      {FUSE_SET_ATTR_UID, FileSystem::kSetUid},
+      {FUSE_SET_ATTR_GID, FileSystem::kSetGid},
+      {FUSE_SET_ATTR_MTIME, FileSystem::kSetMtime},
+      {FUSE_SET_ATTR_MTIME_NOW, FileSystem::kSetMtimeNow},
+  };
+  unsigned fields = 0;
+  for (auto [fuse, ours] : kFields) {
+    if (to_set & fuse) fields |= ours;
+  }
   auto ttl = Ctx(req)->attr_ttl;
   uint64_t handle = fi != nullptr ? fi->fh : 0;  // ftruncate names its file
-  Fs(req)->SetAttr(ino, want, set_size, set_mode, set_owner, handle,
+  Fs(req)->SetAttr(ino, want, fields, handle,
                    [req, ttl](Result<Attr> r) { ReplyAttr(req, r, ttl); });
 }
 
@@ -153,12 +166,21 @@ void OpRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t ne
                   [req](Result<Empty> r) { ReplyStatus(req, r.status()); });
 }
 
-// Objects have no links of either kind.
+// Objects have no hard links, and no device nodes, FIFOs or sockets.
 void OpLink(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) {
   fuse_reply_err(req, EPERM);
 }
-void OpSymlink(fuse_req_t req, const char*, fuse_ino_t, const char*) {
-  fuse_reply_err(req, EPERM);
+// Symbolic links only with --posix (the file system answers EPERM otherwise).
+void OpSymlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name) {
+  S3M_TRACE_OP("symlink parent={} name={}", parent, name);
+  Fs(req)->Symlink(parent, name, target, [req](Result<Entry> r) { ReplyEntry(req, r); });
+}
+void OpReadlink(fuse_req_t req, fuse_ino_t ino) {
+  S3M_TRACE_OP("readlink ino={}", ino);
+  Fs(req)->Readlink(ino, [req](Result<std::string> r) {
+    if (!r.ok()) return ReplyStatus(req, r.status());
+    fuse_reply_readlink(req, r->c_str());
+  });
 }
 void OpMknod(fuse_req_t req, fuse_ino_t, const char*, mode_t, dev_t) {
   fuse_reply_err(req, EPERM);
@@ -334,6 +356,7 @@ void FillFuseOps(fuse_lowlevel_ops* ops) {
   ops->rename = OpRename;
   ops->link = OpLink;
   ops->symlink = OpSymlink;
+  ops->readlink = OpReadlink;
   ops->open = OpOpen;
   ops->create = OpCreate;
   ops->read = OpRead;

@@ -230,7 +230,8 @@ void FileSystem::GetAttr(InodeId ino, Callback<Attr> done) {
   std::shared_ptr<Inode> inode = impl_->table.Get(ino);
   if (inode == nullptr) return done(StaleInode(ino));
   InodeState st = inode->Snapshot();
-  bool meta_ok = !impl_->options.posix || Inode::MetaFresh(st, impl_->Now());
+  // The root has no object (nor metadata) of its own.
+  bool meta_ok = !impl_->options.posix || ino == kRootInode || Inode::MetaFresh(st, impl_->Now());
   if (Inode::Fresh(st, impl_->Now()) && meta_ok) return done(impl_->MakeAttr(*inode, st));
   if (!inode->is_dir() && st.where == Locality::kRemote && st.open_handles > 0) {
     // A file open for reading is the version it reads (its name may have moved on to a new

@@ -199,6 +199,9 @@ TEST_P(PosixTest, ReaddirplusHeadsEachEntryOnceAndOnlyUnderPosix) {
   EXPECT_EQ(Count(S3Op::kListObjects), 1u);
 
   MountPosix();
+  auto root = GetAttr(kRootInode);  // no object: the mount's own attributes
+  ASSERT_TRUE(root.ok()) << root.status().ToString();
+  EXPECT_EQ(root->mode, S_IFDIR | 0755u);
   mem().ResetCounts();
   std::vector<DirEntry> all = ListAll(kRootInode);
   EXPECT_EQ(Count(S3Op::kHeadObject), kFiles + 3u);  // every file, and each directory's marker

@@ -268,5 +268,49 @@ TEST_P(PosixTest, ChangesWhileOpenForWritingAreStoredAtTheCommit) {
   EXPECT_EQ(Count(S3Op::kCopyObject), 0u);
 }
 
+TEST_P(PosixTest, AChangeAfterALargeUploadBeganIsCopiedOntoItAfterwards) {
+  FsOptions o;
+  o.posix = true;
+  o.writer.write_part_size = 5 << 20;  // S3's minimum
+  Mount(o);
+  auto c = Create(kRootInode, "big");
+  ASSERT_TRUE(c.ok());
+  InodeId ino = c->entry.attr.ino;
+  std::string part(6 << 20, 'x');  // past one part: the multipart upload is created
+  ASSERT_TRUE(Write(ino, c->handle, 0, part).ok());
+  ASSERT_TRUE(Write(ino, c->handle, part.size(), "y").ok());
+  ASSERT_EQ(Count(S3Op::kCreateMultipartUpload), 1u);
+  Attr want;
+  want.mode = 0751;
+  ASSERT_TRUE(SetAttrs(ino, want, FileSystem::kSetMode).ok());
+  EXPECT_EQ(Count(S3Op::kCopyObject), 0u);  // not yet: at the end of the upload
+  ASSERT_TRUE(Release(ino, c->handle).ok());
+  fs().DrainUploads();
+  EXPECT_EQ(Count(S3Op::kCopyObject), 1u);
+  EXPECT_EQ(Meta("big").at("mode"), std::to_string(S_IFREG | 0751));
+  EXPECT_EQ(mem().Contents("big")->size(), part.size() + 1);
+  EXPECT_EQ(GetAttr(ino)->mode, S_IFREG | 0751u);
+}
+
+TEST_P(PosixTest, AMultipartCommitWithoutPosixKeepsTheMetadata) {
+  std::string body(6 << 20, 'a');
+  PutWithMeta("m", body, {{"mode", "33256"}, {"color", "blue"}});
+  FsOptions o;
+  o.allow_overwrite = true;
+  o.staging_dir = ::testing::TempDir();
+  o.writer.write_part_size = 5 << 20;
+  Mount(o);
+  InodeId ino = Lookup(kRootInode, "m")->attr.ino;  // a LIST: the metadata is not known
+  auto h = Open(ino, O_WRONLY | O_APPEND);
+  ASSERT_TRUE(h.ok());
+  ASSERT_TRUE(Write(ino, h->handle, body.size(), "!").ok());
+  mem().ResetCounts();
+  ASSERT_TRUE(Release(ino, h->handle).ok());
+  fs().DrainUploads();
+  EXPECT_EQ(Count(S3Op::kCreateMultipartUpload), 1u);
+  EXPECT_EQ(Meta("m"), (Metadata{{"mode", "33256"}, {"color", "blue"}}));
+  EXPECT_EQ(mem().Contents("m")->size(), body.size() + 1);
+}
+
 }  // namespace
 }  // namespace s3m

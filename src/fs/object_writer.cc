@@ -311,11 +311,13 @@ void ObjectWriter::Impl::SendAbort(std::string id) {
 
 void ObjectWriter::Impl::ReportStored(const std::string& etag) {
   uint64_t size;
+  Metadata stored;
   {
     std::lock_guard l(mu);
     size = written;
+    stored = metadata;
   }
-  Report(ObjectInfo{key, size, etag, NowSeconds(), 0, options.storage_class});
+  Report(ObjectInfo{key, size, etag, NowSeconds(), 0, options.storage_class, std::move(stored)});
 }
 
 void ObjectWriter::Impl::Report(Result<ObjectInfo> r) {

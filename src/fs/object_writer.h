@@ -73,7 +73,8 @@ class ObjectWriter {
   Result<uint64_t> Write(uint64_t offset, const char* data, uint64_t size);
 
   // Uploads what remains and completes the object. `done` gets the new object's info
-  // (key, size, ETag) or the error; the writer accepts no more writes afterwards.
+  // (key, size, ETag, the metadata stored) or the error; the writer accepts no more writes
+  // afterwards.
   void Finish(std::function<void(Result<ObjectInfo>)> done);
 
   // Abandons the upload (aborting any multipart upload).

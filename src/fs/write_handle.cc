@@ -201,9 +201,11 @@ void StreamWriteHandle::StoreLateMeta(const ObjectInfo& stored) {
   p.replace_metadata = true;
   p.metadata = fs_.MetaToStore(inode()->Snapshot());
   p.storage_class = fs_.options.writer.storage_class;
-  fs_.client->CopyObject(std::move(p), [this, stored](Result<CopyObjectResult> c) {
+  Metadata meta = p.metadata;
+  fs_.client->CopyObject(std::move(p), [this, stored, meta](Result<CopyObjectResult> c) {
     if (!c.ok()) return Finished(c.status());
     ObjectInfo info = stored;
+    info.metadata = meta;
     if (!c->etag.empty()) info.etag = c->etag;
     Finished(info);
   });
@@ -219,11 +221,9 @@ void StreamWriteHandle::Finished(const Result<ObjectInfo>& r) {
     std::lock_guard l(inode()->mu);
     inode()->st.where = Locality::kRemote;
     if (r.ok()) {
-      Metadata meta = fs_.MetaToStore(inode()->st);
-      bool posix = fs_.options.posix;
       Inode::ApplyRemote(inode()->st, &*r, fs_.Expiry());
       if (r->last_modified == 0) inode()->st.mtime_sec = fs_.WallSeconds();
-      if (posix) Inode::ApplyMeta(inode()->st, meta, fs_.Expiry());
+      if (fs_.options.posix) Inode::ApplyMeta(inode()->st, r->metadata, fs_.Expiry());
       inode()->st.mtime_explicit = false;
     } else {
       inode()->st.expiry = MonoTime::min();  // ask S3 what is there (the old object, or none)

@@ -91,7 +91,9 @@ std::chrono::nanoseconds FileSystem::Impl::EntryTtl(const InodeState& s) const {
 
 // One LIST answers a lookup in the common case: it returns the object `name` with its
 // size, ETag and time, and the common prefix `name/` if a directory exists, so a lookup
-// costs one request (Mountpoint sends a HEAD and a LIST).
+// costs one request (Mountpoint sends a HEAD and a LIST). Under --posix, a HEAD of what
+// the LIST found follows (listings carry no metadata): a name that does not exist still
+// costs one request, one that does two, one after the other.
 void FileSystem::Impl::RemoteLookup(const std::string& parent_key, const std::string& name,
                                     Callback<RemoteEntry> done) {
   std::string key = parent_key + name;

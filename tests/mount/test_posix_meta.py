@@ -1,11 +1,15 @@
 """--posix through a real mount: modes (exec bits), symlinks, times kept across remounts, and
 the object metadata in s3fs-fuse's format, read back with boto3."""
+import contextlib
 import os
+import shutil
 import stat
 import subprocess
+import tempfile
+import time
 import unittest
 
-from harness import Mount, MountTestCase, read_bytes
+from harness import Mount, MountTestCase, is_mounted, read_bytes
 
 POSIX = ["--posix", "--allow-delete", "--allow-overwrite"]
 T2020 = 1577836801  # 2020-01-01 00:00:01 UTC
@@ -98,6 +102,61 @@ class PosixMetaTest(MountTestCase):
             self.assertEqual(entries["sl"].st_mode, 0o120777)
             self.assertEqual(os.readlink(m.path("sl")), "s3fs")
             self.assertEqual(read_bytes(m.path("sl")), b"hello")
+
+    @contextlib.contextmanager
+    def s3fs_mount(self, bucket):
+        """s3fs-fuse itself on the same bucket (moto's test credentials)."""
+        work = tempfile.mkdtemp(prefix="s3fs-test-")
+        mnt = os.path.join(work, "mnt")
+        os.mkdir(mnt)
+        passwd = os.path.join(work, "passwd")
+        with open(os.open(passwd, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write("testing:testing\n")
+        subprocess.run(["s3fs", bucket, mnt, "-o", f"url={self.moto.endpoint}", "-o",
+                        "use_path_request_style", "-o", f"passwd_file={passwd}"], check=True)
+        try:
+            deadline = time.time() + 10
+            while not is_mounted(mnt) and time.time() < deadline:
+                time.sleep(0.05)
+            yield mnt
+        finally:
+            subprocess.run(["fusermount3", "-u", mnt])
+            shutil.rmtree(work, ignore_errors=True)
+
+    @unittest.skipUnless(shutil.which("s3fs"), "s3fs-fuse is not installed")
+    def test_s3fs_reads_ours_and_we_read_s3fs(self):
+        bucket = self.new_bucket()
+        utc = dict(os.environ, TZ="UTC")
+        with self.s3fs_mount(bucket) as mnt:
+            with open(os.path.join(mnt, "theirs"), "w") as f:
+                f.write("x")
+            os.chmod(os.path.join(mnt, "theirs"), 0o750)
+            os.chown(os.path.join(mnt, "theirs"), 1000, 1001)
+            subprocess.run(["touch", "-d", "2020-01-01 00:00:01", os.path.join(mnt, "theirs")],
+                           env=utc, check=True)
+            os.symlink("theirs", os.path.join(mnt, "their-link"))
+            os.mkdir(os.path.join(mnt, "their-dir"), 0o700)
+        with Mount(self.moto, bucket, POSIX) as m:
+            st = os.stat(m.path("theirs"))
+            self.assertEqual((st.st_mode, st.st_uid, st.st_gid, st.st_mtime),
+                             (0o100750, 1000, 1001, T2020))
+            self.assertEqual(os.readlink(m.path("their-link")), "theirs")
+            self.assertEqual(os.stat(m.path("their-dir")).st_mode, stat.S_IFDIR | 0o700)
+            with open(m.path("ours"), "w") as f:
+                f.write("hello")
+            os.chmod(m.path("ours"), 0o741)
+            os.chown(m.path("ours"), 1002, 1003)
+            subprocess.run(["touch", "-d", "2021-01-01 00:00:01", m.path("ours")], env=utc,
+                           check=True)
+            os.symlink("ours", m.path("our-link"))
+            os.mkdir(m.path("our-dir"), 0o711)
+        with self.s3fs_mount(bucket) as mnt:
+            st = os.stat(os.path.join(mnt, "ours"))
+            self.assertEqual((st.st_mode, st.st_uid, st.st_gid, st.st_mtime),
+                             (0o100741, 1002, 1003, 1609459201))
+            self.assertEqual(os.readlink(os.path.join(mnt, "our-link")), "ours")
+            self.assertEqual(read_bytes(os.path.join(mnt, "our-link")), b"hello")
+            self.assertEqual(stat.S_IMODE(os.stat(os.path.join(mnt, "our-dir")).st_mode), 0o711)
 
 
 if __name__ == "__main__":

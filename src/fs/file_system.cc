@@ -4,6 +4,8 @@
 // state, threading and lock order in file_system_impl.h.
 #include <sys/stat.h>
 
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <utility>
 
@@ -91,35 +93,67 @@ std::chrono::nanoseconds FileSystem::Impl::EntryTtl(const InodeState& s) const {
 
 // One LIST answers a lookup in the common case: it returns the object `name` with its
 // size, ETag and time, and the common prefix `name/` if a directory exists, so a lookup
-// costs one request (Mountpoint sends a HEAD and a LIST). Under --posix, a HEAD of what
-// the LIST found follows (listings carry no metadata): a name that does not exist still
-// costs one request, one that does two, one after the other.
+// costs one request (Mountpoint sends a HEAD and a LIST). Under --posix (listings carry no
+// metadata) a HEAD of the file goes with the LIST, in parallel; a directory's marker is
+// HEADed once the LIST says it is one.
 void FileSystem::Impl::RemoteLookup(const std::string& parent_key, const std::string& name,
                                     Callback<RemoteEntry> done) {
   std::string key = parent_key + name;
   if (!options.posix) return ListLookup(key, std::move(done));
-  ListLookup(key, [this, key, done](Result<RemoteEntry> r) {
+  struct Join {
+    std::mutex mu;
+    int pending = 2;                          // GUARDED_BY(mu)
+    std::optional<Result<RemoteEntry>> list;  // GUARDED_BY(mu)
+    std::optional<Result<ObjectInfo>> head;   // GUARDED_BY(mu)
+  };
+  auto j = std::make_shared<Join>();
+  // Runs once, after both answered: no lock needed to read them.
+  auto both = [this, key, j, done] {
+    Result<RemoteEntry> r = std::move(*j->list);
     if (!r.ok() || !r->found) return done(std::move(r));
-    HeadMeta(key, std::move(*r), done);
+    if (r->kind == EntryKind::kDir) return HeadMeta(key, std::move(*r), done);
+    ApplyHead(std::move(*j->head), *r, done);
+  };
+  ListLookup(key, [j, both](Result<RemoteEntry> r) {
+    {
+      std::lock_guard l(j->mu);
+      j->list = std::move(r);
+      if (--j->pending > 0) return;
+    }
+    both();
+  });
+  client->HeadObject({key}, [j, both](Result<ObjectInfo> r) {
+    {
+      std::lock_guard l(j->mu);
+      j->head = std::move(r);
+      if (--j->pending > 0) return;
+    }
+    both();
+  });
+}
+
+void FileSystem::Impl::HeadMeta(const std::string& key, RemoteEntry e, Callback<RemoteEntry> done) {
+  bool dir = e.kind == EntryKind::kDir;
+  client->HeadObject({dir ? key + "/" : key}, [this, e, done](Result<ObjectInfo> r) mutable {
+    ApplyHead(std::move(r), e, done);
   });
 }
 
 // The HEAD also refreshes a file's size and ETag. A directory without a marker (implied by
 // its keys) has no metadata: the mount's defaults.
-void FileSystem::Impl::HeadMeta(const std::string& key, RemoteEntry e, Callback<RemoteEntry> done) {
+void FileSystem::Impl::ApplyHead(Result<ObjectInfo> r, RemoteEntry& e,
+                                 const Callback<RemoteEntry>& done) {
   bool dir = e.kind == EntryKind::kDir;
-  client->HeadObject({dir ? key + "/" : key}, [dir, e, done](Result<ObjectInfo> r) mutable {
-    if (!r.ok() && r.status().code() != Code::kNotFound) return done(r.status());
-    if (r.ok() && dir) {
-      e.info.metadata = std::move(r->metadata);
-    } else if (r.ok()) {
-      std::string key = std::move(e.info.key);
-      e.info = std::move(*r);
-      e.info.key = std::move(key);
-    }
-    e.meta_known = r.ok() || dir;  // a file gone since the LIST: its metadata is unknown
-    done(std::move(e));
-  });
+  if (!r.ok() && r.status().code() != Code::kNotFound) return done(r.status());
+  if (r.ok() && dir) {
+    e.info.metadata = std::move(r->metadata);
+  } else if (r.ok()) {
+    std::string key = std::move(e.info.key);
+    e.info = std::move(*r);
+    e.info.key = std::move(key);
+  }
+  e.meta_known = r.ok() || dir;  // a file gone since the LIST: its metadata is unknown
+  done(std::move(e));
 }
 
 void FileSystem::Impl::ListLookup(const std::string& key, Callback<RemoteEntry> done) {

@@ -71,6 +71,8 @@ struct FileSystem::Impl : FsCore {
   void ListLookup(const std::string& key, Callback<RemoteEntry> done);
   // Under --posix: the metadata of a file (HEAD key) or of a directory (its marker).
   void HeadMeta(const std::string& key, RemoteEntry e, Callback<RemoteEntry> done);
+  // Puts a HEAD's answer into `e` (a 404 of a directory's marker: no metadata).
+  void ApplyHead(Result<ObjectInfo> r, RemoteEntry& e, const Callback<RemoteEntry>& done);
   void RecordMeta(const std::shared_ptr<Inode>& inode, const Metadata& meta);
 
   // --- file_system_posix.cc (--posix) ---

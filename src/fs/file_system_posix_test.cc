@@ -185,6 +185,28 @@ TEST_P(PosixTest, SymlinkStoresTheTargetAsTheBody) {
   EXPECT_EQ(*Readlink(again->attr.ino), "dir/target");
 }
 
+TEST_P(PosixTest, ALookupSendsItsHeadWithTheList) {
+  PutWithMeta("f", "x", {{"mode", "33261"}});
+  PutWithMeta("d/", "", {{"mode", "448"}});
+  MountPosix();
+  mem().ResetCounts();
+  EXPECT_EQ(Lookup(kRootInode, "f")->attr.mode, 0100755u);
+  EXPECT_EQ(Count(S3Op::kListObjects), 1u);
+  EXPECT_EQ(Count(S3Op::kHeadObject), 1u);  // in parallel with the LIST
+  EXPECT_EQ(Lookup(kRootInode, "d")->attr.mode, S_IFDIR | 0700u);
+  EXPECT_EQ(Count(S3Op::kListObjects), 2u);
+  EXPECT_EQ(Count(S3Op::kHeadObject), 3u);  // "d" (none), then the marker "d/"
+  EXPECT_CODE(Lookup(kRootInode, "missing"), Code::kNotFound);
+  EXPECT_EQ(Count(S3Op::kHeadObject), 4u);
+  // Cached for the TTL; then GetAttr asks again, the same way.
+  InodeId f = Lookup(kRootInode, "f")->attr.ino;
+  EXPECT_EQ(Count(S3Op::kHeadObject), 4u);
+  clock_.Advance(seconds(2));
+  PutWithMeta("f", "x", {{"mode", "33216"}});  // changed elsewhere
+  EXPECT_EQ(GetAttr(f)->mode, 0100700u);
+  EXPECT_EQ(Count(S3Op::kHeadObject), 5u);
+}
+
 TEST_P(PosixTest, ReaddirplusHeadsEachEntryOnceAndOnlyUnderPosix) {
   constexpr int kFiles = 70;  // more than 32: the HEADs go in several waves
   for (int i = 0; i < kFiles; i++) mem().Put("f" + std::to_string(i), "x");

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -84,6 +85,13 @@ struct DirEntry {
   uint64_t next_offset = 0;  // the offset to pass to continue after this entry
 };
 
+// Who creates a file, directory or symlink (the caller's uid and gid, from FUSE): stored
+// as its owner under --posix, as s3fs stores it.
+struct Owner {
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+};
+
 struct OpenResult {
   uint64_t handle = 0;
   bool direct_io = false;
@@ -133,7 +141,7 @@ class FileSystem {
 
   void Open(InodeId ino, int flags, Callback<OpenResult> done);
   void Create(InodeId parent, const std::string& name, uint32_t mode, int flags,
-              Callback<CreateResult> done);
+              Callback<CreateResult> done, std::optional<Owner> owner = std::nullopt);
   void Read(InodeId ino, uint64_t handle, uint64_t offset, uint64_t size,
             std::function<void(Result<ReadData>)> done);
   // Copies the data before returning; may wait for memory.
@@ -147,11 +155,12 @@ class FileSystem {
   // nothing it would have written at close is written, and the inode is left as before.
   void Discard(InodeId ino, uint64_t handle);
 
-  void Mkdir(InodeId parent, const std::string& name, uint32_t mode, Callback<Entry> done);
+  void Mkdir(InodeId parent, const std::string& name, uint32_t mode, Callback<Entry> done,
+             std::optional<Owner> owner = std::nullopt);
   // --posix only (else kPermission): an object `name` holding `target`, with mode 0120777;
   // readlink reads it once and keeps it on the inode.
   void Symlink(InodeId parent, const std::string& name, const std::string& target,
-               Callback<Entry> done);
+               Callback<Entry> done, std::optional<Owner> owner = std::nullopt);
   void Readlink(InodeId ino, Callback<std::string> done);
   void Rmdir(InodeId parent, const std::string& name, Callback<Empty> done);
   void Unlink(InodeId parent, const std::string& name, Callback<Empty> done);

@@ -166,8 +166,8 @@ void FileSystem::Impl::AppendInode(DirHandle& h, std::shared_ptr<Inode> inode) {
   h.pins.push_back(std::move(inode));
 }
 
-void FileSystem::Mkdir(InodeId parent, const std::string& name, uint32_t mode,
-                       Callback<Entry> done) {
+void FileSystem::Mkdir(InodeId parent, const std::string& name, uint32_t mode, Callback<Entry> done,
+                       std::optional<Owner> owner) {
   if (impl_->options.read_only) return done(Status(Code::kReadOnly, "read-only mount"));
   std::shared_ptr<Inode> dir = impl_->table.Get(parent);
   Status s = impl_->CheckDir(dir, parent);
@@ -176,34 +176,34 @@ void FileSystem::Mkdir(InodeId parent, const std::string& name, uint32_t mode,
   // The directory is stored as a marker object "name/", so that it lasts when empty: after
   // its last file goes, across remounts, and on other nodes.
   Impl* impl = impl_.get();
-  impl->Resolve(
-      dir, name, /*count=*/false, [impl, dir, name, mode, done](Result<std::shared_ptr<Inode>> r) {
-        if (r.ok()) return done(Status(Code::kExists, "file exists: " + name));
-        if (r.status().code() != Code::kNotFound) return done(r.status());
-        PutObjectParams p;
-        p.key = ChildKey(dir->key, name, EntryKind::kDir);
-        p.storage_class = impl->options.writer.storage_class;
-        if (impl->options.posix) {
-          // As s3fs writes a marker: the mode without type bits, and its content type.
-          p.metadata = impl->NewMeta(mode & 07777);
-          p.content_type = kDirContentType;
-        }
-        Metadata meta = p.metadata;
-        impl->client->PutObject(
-            std::move(p), [impl, dir, name, meta, done](Result<PutObjectResult> put) {
-              if (!put.ok()) return done(put.status());
-              std::shared_ptr<Inode> inode =
-                  impl->table.Upsert(*dir, name, EntryKind::kDir, nullptr, impl->Expiry(), true);
-              if (impl->options.posix) impl->RecordMeta(inode, meta);
-              impl->table.MarkAncestorsRemote(*inode, impl->Expiry());
-              {
-                std::lock_guard l(inode->mu);
-                inode->st.mtime_sec = impl->WallSeconds();
-              }
-              InodeState st = inode->Snapshot();
-              done(Entry{impl->MakeAttr(*inode, st), impl->EntryTtl(st)});
-            });
-      });
+  impl->Resolve(dir, name, /*count=*/false,
+                [impl, dir, name, mode, owner, done](Result<std::shared_ptr<Inode>> r) {
+                  if (r.ok()) return done(Status(Code::kExists, "file exists: " + name));
+                  if (r.status().code() != Code::kNotFound) return done(r.status());
+                  PutObjectParams p;
+                  p.key = ChildKey(dir->key, name, EntryKind::kDir);
+                  p.storage_class = impl->options.writer.storage_class;
+                  if (impl->options.posix) {
+                    // As s3fs writes a marker: the mode without type bits, and its content type.
+                    p.metadata = impl->NewMeta(mode & 07777, owner);
+                    p.content_type = kDirContentType;
+                  }
+                  Metadata meta = p.metadata;
+                  impl->client->PutObject(
+                      std::move(p), [impl, dir, name, meta, done](Result<PutObjectResult> put) {
+                        if (!put.ok()) return done(put.status());
+                        std::shared_ptr<Inode> inode = impl->table.Upsert(
+                            *dir, name, EntryKind::kDir, nullptr, impl->Expiry(), true);
+                        if (impl->options.posix) impl->RecordMeta(inode, meta);
+                        impl->table.MarkAncestorsRemote(*inode, impl->Expiry());
+                        {
+                          std::lock_guard l(inode->mu);
+                          inode->st.mtime_sec = impl->WallSeconds();
+                        }
+                        InodeState st = inode->Snapshot();
+                        done(Entry{impl->MakeAttr(*inode, st), impl->EntryTtl(st)});
+                      });
+                });
 }
 
 void FileSystem::Rmdir(InodeId parent, const std::string& name, Callback<Empty> done) {

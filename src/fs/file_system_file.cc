@@ -188,7 +188,7 @@ void FileSystem::Open(InodeId ino, int flags, Callback<OpenResult> done) {
 }
 
 void FileSystem::Create(InodeId parent, const std::string& name, uint32_t mode, int flags,
-                        Callback<CreateResult> done) {
+                        Callback<CreateResult> done, std::optional<Owner> owner) {
   impl_->ReapClosed();
   if (impl_->options.read_only) return done(ReadOnly());
   std::shared_ptr<Inode> dir = impl_->table.Get(parent);
@@ -197,13 +197,13 @@ void FileSystem::Create(InodeId parent, const std::string& name, uint32_t mode, 
   if (!s.ok()) return done(s);
   Impl* impl = impl_.get();
   impl->Resolve(dir, name, /*count=*/false,
-                [impl, dir, name, mode, flags, done](Result<std::shared_ptr<Inode>> r) {
+                [impl, dir, name, mode, flags, owner, done](Result<std::shared_ptr<Inode>> r) {
                   if (r.ok()) return done(Status(Code::kExists, "file exists: " + name));
                   if (r.status().code() != Code::kNotFound) return done(r.status());
                   std::shared_ptr<Inode> inode =
                       impl->table.InsertLocal(*dir, name, EntryKind::kFile, Locality::kWriting, 1);
                   if (inode == nullptr) return done(Status(Code::kExists, "file exists: " + name));
-                  if (impl->options.posix) impl->InitMeta(inode, S_IFREG | (mode & 07777));
+                  if (impl->options.posix) impl->InitMeta(inode, S_IFREG | (mode & 07777), owner);
                   // A file opened for reading and writing may be written anywhere: staged.
                   // Otherwise it streams (tools write new files sequentially).
                   std::shared_ptr<FileHandle> h;

@@ -76,9 +76,11 @@ struct FileSystem::Impl : FsCore {
   void RecordMeta(const std::shared_ptr<Inode>& inode, const Metadata& meta);
 
   // --- file_system_posix.cc (--posix) ---
-  // A new file or directory's metadata: `mode` (as stored) and mtime now.
-  void InitMeta(const std::shared_ptr<Inode>& inode, uint32_t mode);
-  Metadata NewMeta(uint32_t mode) const;
+  // A new file, directory or symlink's metadata: `mode` (as stored), mtime now, and the
+  // owner when the caller is known.
+  void InitMeta(const std::shared_ptr<Inode>& inode, uint32_t mode,
+                const std::optional<Owner>& owner);
+  Metadata NewMeta(uint32_t mode, const std::optional<Owner>& owner) const;
   // chmod, chown, utimes: stored with the writer open on the file, or on the object.
   void ChangeMeta(std::shared_ptr<Inode> inode, const Attr& want, unsigned to_set,
                   Callback<Attr> done);

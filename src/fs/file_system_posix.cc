@@ -40,16 +40,21 @@ bool ChangesMtime(unsigned to_set) {
 
 }  // namespace
 
-Metadata FileSystem::Impl::NewMeta(uint32_t mode) const {
+Metadata FileSystem::Impl::NewMeta(uint32_t mode, const std::optional<Owner>& owner) const {
   Metadata m;
   SetModeMeta(m, mode);
   SetMtimeMeta(m, WallSeconds());
+  if (owner) {
+    SetUidMeta(m, owner->uid);
+    SetGidMeta(m, owner->gid);
+  }
   return m;
 }
 
-void FileSystem::Impl::InitMeta(const std::shared_ptr<Inode>& inode, uint32_t mode) {
+void FileSystem::Impl::InitMeta(const std::shared_ptr<Inode>& inode, uint32_t mode,
+                                const std::optional<Owner>& owner) {
   std::lock_guard l(inode->mu);
-  inode->st.meta = NewMeta(mode);
+  inode->st.meta = NewMeta(mode, owner);
   inode->st.meta_known = true;
 }
 
@@ -173,7 +178,7 @@ void FileSystem::Impl::HeadListed(const Inode& dir, std::vector<ListedEntry> lis
 }
 
 void FileSystem::Symlink(InodeId parent, const std::string& name, const std::string& target,
-                         Callback<Entry> done) {
+                         Callback<Entry> done, std::optional<Owner> owner) {
   if (!impl_->options.posix) {
     return done(Status(Code::kPermission, "symbolic links need a mount with --posix"));
   }
@@ -187,11 +192,11 @@ void FileSystem::Symlink(InodeId parent, const std::string& name, const std::str
   if (!s.ok()) return done(s);
   Impl* impl = impl_.get();
   impl->Resolve(
-      dir, name, false, [impl, dir, name, target, done](Result<std::shared_ptr<Inode>> r) {
+      dir, name, false, [impl, dir, name, target, owner, done](Result<std::shared_ptr<Inode>> r) {
         if (r.ok()) return done(Status(Code::kExists, "file exists: " + name));
         if (r.status().code() != Code::kNotFound) return done(r.status());
         auto body = std::make_shared<const std::string>(target);
-        Metadata meta = impl->NewMeta(kSymlinkMode);
+        Metadata meta = impl->NewMeta(kSymlinkMode, owner);
         PutObjectParams p;
         p.key = ChildKey(dir->key, name, EntryKind::kFile);
         p.data = body->data();

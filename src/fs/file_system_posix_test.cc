@@ -185,6 +185,40 @@ TEST_P(PosixTest, SymlinkStoresTheTargetAsTheBody) {
   EXPECT_EQ(*Readlink(again->attr.ino), "dir/target");
 }
 
+TEST_P(PosixTest, TheCreatorOwnsWhatItCreates) {
+  MountPosix();
+  const Owner kUser{1000, 1001};
+  auto c =
+      Wait<CreateResult>([&](auto cb) { fs().Create(kRootInode, "f", 0640, O_WRONLY, cb, kUser); });
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->entry.attr.uid, 1000u);
+  EXPECT_EQ(c->entry.attr.gid, 1001u);
+  ASSERT_TRUE(Release(c->entry.attr.ino, c->handle).ok());
+  fs().DrainUploads();
+  auto d = Wait<Entry>([&](auto cb) { fs().Mkdir(kRootInode, "d", 0750, cb, kUser); });
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->attr.uid, 1000u);
+  auto l = Wait<Entry>([&](auto cb) { fs().Symlink(kRootInode, "l", "f", cb, kUser); });
+  ASSERT_TRUE(l.ok());
+  for (const char* key : {"f", "d/", "l"}) {
+    Metadata m = Meta(key);
+    EXPECT_EQ(m["uid"], "1000") << key;
+    EXPECT_EQ(m["gid"], "1001") << key;
+  }
+  EXPECT_EQ(Meta("f").at("mode"), std::to_string(S_IFREG | 0640));
+  MountPosix();
+  EXPECT_EQ(Lookup(kRootInode, "f")->attr.uid, 1000u);
+  // Without --posix the owner is the mount's, and nothing is stored.
+  MountPosix(false);
+  auto n =
+      Wait<CreateResult>([&](auto cb) { fs().Create(kRootInode, "n", 0640, O_WRONLY, cb, kUser); });
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(n->entry.attr.uid, 0u);
+  ASSERT_TRUE(Release(n->entry.attr.ino, n->handle).ok());
+  fs().DrainUploads();
+  EXPECT_TRUE(Meta("n").empty());
+}
+
 TEST_P(PosixTest, ALookupSendsItsHeadWithTheList) {
   PutWithMeta("f", "x", {{"mode", "33261"}});
   PutWithMeta("d/", "", {{"mode", "448"}});

@@ -27,6 +27,12 @@ FileSystem* Fs(fuse_req_t req) {
   return Ctx(req)->fs;
 }
 
+// The caller of a request that creates something: its owner under --posix.
+Owner CallerOf(fuse_req_t req) {
+  const fuse_ctx* ctx = fuse_req_ctx(req);
+  return Owner{ctx->uid, ctx->gid};
+}
+
 double Seconds(std::chrono::nanoseconds d) {
   // "indefinite" is nanoseconds::max(): a day is as good as forever to the kernel and
   // avoids overflowing its timeout arithmetic.
@@ -146,7 +152,8 @@ void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* st, int to_set, fuse
 
 void OpMkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
   S3M_TRACE_OP("mkdir parent={} name={}", parent, name);
-  Fs(req)->Mkdir(parent, name, mode, [req](Result<Entry> r) { ReplyEntry(req, r); });
+  Fs(req)->Mkdir(
+      parent, name, mode, [req](Result<Entry> r) { ReplyEntry(req, r); }, CallerOf(req));
 }
 
 void OpUnlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
@@ -173,7 +180,8 @@ void OpLink(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) {
 // Symbolic links only with --posix (the file system answers EPERM otherwise).
 void OpSymlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name) {
   S3M_TRACE_OP("symlink parent={} name={}", parent, name);
-  Fs(req)->Symlink(parent, name, target, [req](Result<Entry> r) { ReplyEntry(req, r); });
+  Fs(req)->Symlink(
+      parent, name, target, [req](Result<Entry> r) { ReplyEntry(req, r); }, CallerOf(req));
 }
 void OpReadlink(fuse_req_t req, fuse_ino_t ino) {
   S3M_TRACE_OP("readlink ino={}", ino);
@@ -206,18 +214,21 @@ void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
               fuse_file_info* fi) {
   S3M_TRACE_OP("create parent={} name={} flags={:#o}", parent, name, fi->flags);
   fuse_file_info copy = *fi;
-  Fs(req)->Create(parent, name, mode, fi->flags, [req, copy](Result<CreateResult> r) mutable {
-    if (!r.ok()) {
-      ReplyStatus(req, r.status());
-      return;
-    }
-    copy.fh = r->handle;
-    fuse_entry_param p = ToEntryParam(r->entry);
-    if (fuse_reply_create(req, &p, &copy) != 0) {
-      Fs(req)->Discard(r->entry.attr.ino, r->handle);
-      Fs(req)->Forget(r->entry.attr.ino, 1);
-    }
-  });
+  Fs(req)->Create(
+      parent, name, mode, fi->flags,
+      [req, copy](Result<CreateResult> r) mutable {
+        if (!r.ok()) {
+          ReplyStatus(req, r.status());
+          return;
+        }
+        copy.fh = r->handle;
+        fuse_entry_param p = ToEntryParam(r->entry);
+        if (fuse_reply_create(req, &p, &copy) != 0) {
+          Fs(req)->Discard(r->entry.attr.ino, r->handle);
+          Fs(req)->Forget(r->entry.attr.ino, 1);
+        }
+      },
+      CallerOf(req));
 }
 
 void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {

@@ -36,7 +36,9 @@ class PosixMetaTest(MountTestCase):
                                 check=True).stdout
             self.assertRegex(ls, r"(?m)^-rwxr-xr-x .* run\.sh$")
             self.assertRegex(ls, r"(?m)^drwx------ .* d$")
-        self.assertEqual(self.meta(bucket, "run.sh")["mode"], str(0o100755))
+        meta = self.meta(bucket, "run.sh")
+        self.assertEqual(meta["mode"], str(0o100755))
+        self.assertEqual((meta["uid"], meta["gid"]), (str(os.getuid()), str(os.getgid())))
         self.assertEqual(self.meta(bucket, "d/")["mode"], str(0o700))  # as s3fs: no type bits
         with Mount(self.moto, bucket, POSIX) as m:  # read back after a remount
             ls = subprocess.run(["ls", "-l", m.dir], capture_output=True, text=True,

@@ -160,6 +160,9 @@ void AddPermissions(CLI::App& app, Config& c, RawOptions& raw) {
                "Mount read-only (excludes --allow-delete and --allow-overwrite)");
   app.add_flag("--allow-delete", c.allow_delete, "Allow deleting files");
   app.add_flag("--allow-overwrite", c.allow_overwrite, "Allow overwriting files (with O_TRUNC)");
+  app.add_flag("--posix", c.posix,
+               "Keep modes, owners, mtimes and symlinks in object metadata (s3fs-fuse's "
+               "format); costs a HEAD per listed entry");
   app.add_flag("--allow-other", c.allow_other, "Allow other users to access the mount");
   app.add_flag("--allow-root", c.allow_root, "Allow root to access the mount");
   app.add_flag("--auto-unmount", c.auto_unmount, "Unmount when the daemon exits");

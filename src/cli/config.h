@@ -29,6 +29,7 @@ struct Config {
   bool read_only = false;
   bool allow_delete = false;
   bool allow_overwrite = false;
+  bool posix = false;  // --posix: FsOptions::posix
   bool allow_other = false;
   bool allow_root = false;
   bool auto_unmount = false;

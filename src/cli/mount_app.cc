@@ -84,6 +84,7 @@ FsOptions MakeFsOptions(const Config& c, metrics::MountMetrics* m) {
   o.read_only = c.read_only;
   o.allow_delete = c.allow_delete;
   o.allow_overwrite = c.allow_overwrite;
+  o.posix = c.posix;
   o.metadata_ttl = c.metadata_ttl;
   o.negative_metadata_ttl = c.negative_metadata_ttl;
   o.reader.read_part_size = c.read_part_size;

@@ -1,5 +1,6 @@
 #include "fs/fs_core.h"
 
+#include "fs/posix_meta.h"
 #include "metrics/registry.h"
 
 namespace s3m {
@@ -44,6 +45,12 @@ void FsCore::EndUpload() {
 void FsCore::WaitForUploads() {
   std::unique_lock l(uploads_mu_);
   uploads_cv_.wait(l, [this] { return uploads_in_flight_ == 0; });
+}
+
+Metadata FsCore::MetaToStore(const InodeState& s) const {
+  Metadata m = s.meta;
+  if (options.posix && !s.mtime_explicit) SetMtimeMeta(m, WallSeconds());
+  return m;
 }
 
 }  // namespace s3m

@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "common/log.h"
@@ -24,6 +26,12 @@ FuseContext* Ctx(fuse_req_t req) {
 }
 FileSystem* Fs(fuse_req_t req) {
   return Ctx(req)->fs;
+}
+
+// The caller of a request that creates something: its owner under --posix.
+Owner CallerOf(fuse_req_t req) {
+  const fuse_ctx* ctx = fuse_req_ctx(req);
+  return Owner{ctx->uid, ctx->gid};
 }
 
 double Seconds(std::chrono::nanoseconds d) {
@@ -140,19 +148,31 @@ void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* st, int to_set, fuse
   want.mode = st->st_mode;
   want.uid = st->st_uid;
   want.gid = st->st_gid;
-  bool set_size = to_set & FUSE_SET_ATTR_SIZE;
-  bool set_mode = to_set & FUSE_SET_ATTR_MODE;
-  bool set_owner = to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID);
+  want.mtime_sec = st->st_mtim.tv_sec;
+  want.mtime_nsec = static_cast<int32_t>(st->st_mtim.tv_nsec);
+  static constexpr std::pair<int, unsigned> kFields[] = {
+      {FUSE_SET_ATTR_SIZE, FileSystem::kSetSize},
+      {FUSE_SET_ATTR_MODE, FileSystem::kSetMode},
+      {FUSE_SET_ATTR_UID, FileSystem::kSetUid},
+      {FUSE_SET_ATTR_GID, FileSystem::kSetGid},
+      {FUSE_SET_ATTR_MTIME, FileSystem::kSetMtime},
+      {FUSE_SET_ATTR_MTIME_NOW, FileSystem::kSetMtimeNow},
+  };
+  unsigned fields = 0;
+  for (auto [fuse, ours] : kFields) {
+    if (to_set & fuse) fields |= ours;
+  }
   auto ttl = Ctx(req)->attr_ttl;
   uint64_t handle = fi != nullptr ? fi->fh : 0;  // ftruncate names its file
-  Fs(req)->SetAttr(ino, want, set_size, set_mode, set_owner, handle,
+  Fs(req)->SetAttr(ino, want, fields, handle,
                    [req, ttl, t](Result<Attr> r) { ReplyAttr(req, r, ttl); });
 }
 
 void OpMkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
   auto t = Timer(req, FuseOp::kMkdir);
   S3M_TRACE_OP("mkdir parent={} name={}", parent, name);
-  Fs(req)->Mkdir(parent, name, mode, [req, t](Result<Entry> r) { ReplyEntry(req, r); });
+  Fs(req)->Mkdir(
+      parent, name, mode, [req, t](Result<Entry> r) { ReplyEntry(req, r); }, CallerOf(req));
 }
 
 void OpUnlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
@@ -175,14 +195,25 @@ void OpRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t ne
                   [req, t](Result<Empty> r) { ReplyStatus(req, r.status()); });
 }
 
-// Objects have no links of either kind.
+// Objects have no hard links, and no device nodes, FIFOs or sockets.
 void OpLink(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) {
   auto t = Timer(req, FuseOp::kLink);
   ReplyErrno(req, EPERM);
 }
-void OpSymlink(fuse_req_t req, const char*, fuse_ino_t, const char*) {
+// Symbolic links only with --posix (the file system answers EPERM otherwise).
+void OpSymlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name) {
   auto t = Timer(req, FuseOp::kSymlink);
-  ReplyErrno(req, EPERM);
+  S3M_TRACE_OP("symlink parent={} name={}", parent, name);
+  Fs(req)->Symlink(
+      parent, name, target, [req, t](Result<Entry> r) { ReplyEntry(req, r); }, CallerOf(req));
+}
+void OpReadlink(fuse_req_t req, fuse_ino_t ino) {
+  auto t = Timer(req, FuseOp::kReadlink);
+  S3M_TRACE_OP("readlink ino={}", ino);
+  Fs(req)->Readlink(ino, [req, t](Result<std::string> r) {
+    if (!r.ok()) return ReplyStatus(req, r.status());
+    fuse_reply_readlink(req, r->c_str());
+  });
 }
 void OpMknod(fuse_req_t req, fuse_ino_t, const char*, mode_t, dev_t) {
   auto t = Timer(req, FuseOp::kMknod);
@@ -211,18 +242,21 @@ void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
   auto t = Timer(req, FuseOp::kCreate);
   S3M_TRACE_OP("create parent={} name={} flags={:#o}", parent, name, fi->flags);
   fuse_file_info copy = *fi;
-  Fs(req)->Create(parent, name, mode, fi->flags, [req, copy, t](Result<CreateResult> r) mutable {
-    if (!r.ok()) {
-      ReplyStatus(req, r.status());
-      return;
-    }
-    copy.fh = r->handle;
-    fuse_entry_param p = ToEntryParam(r->entry);
-    if (fuse_reply_create(req, &p, &copy) != 0) {
-      Fs(req)->Discard(r->entry.attr.ino, r->handle);
-      Fs(req)->Forget(r->entry.attr.ino, 1);
-    }
-  });
+  Fs(req)->Create(
+      parent, name, mode, fi->flags,
+      [req, copy, t](Result<CreateResult> r) mutable {
+        if (!r.ok()) {
+          ReplyStatus(req, r.status());
+          return;
+        }
+        copy.fh = r->handle;
+        fuse_entry_param p = ToEntryParam(r->entry);
+        if (fuse_reply_create(req, &p, &copy) != 0) {
+          Fs(req)->Discard(r->entry.attr.ino, r->handle);
+          Fs(req)->Forget(r->entry.attr.ino, 1);
+        }
+      },
+      CallerOf(req));
 }
 
 void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
@@ -370,6 +404,7 @@ void FillFuseOps(fuse_lowlevel_ops* ops) {
   ops->rename = OpRename;
   ops->link = OpLink;
   ops->symlink = OpSymlink;
+  ops->readlink = OpReadlink;
   ops->open = OpOpen;
   ops->create = OpCreate;
   ops->read = OpRead;

@@ -64,9 +64,9 @@ void S3RequestMetrics::OnFailure(S3Op op) {
 
 const char* FuseOpName(FuseOp op) {
   static constexpr const char* kNames[] = {
-      "lookup", "forget",  "getattr", "setattr", "mkdir",       "mknod",      "unlink", "rmdir",
-      "rename", "link",    "symlink", "open",    "create",      "read",       "write",  "flush",
-      "fsync",  "release", "opendir", "readdir", "readdirplus", "releasedir", "statfs"};
+      "lookup", "forget", "getattr", "setattr",  "mkdir",   "mknod",       "unlink",     "rmdir",
+      "rename", "link",   "symlink", "readlink", "open",    "create",      "read",       "write",
+      "flush",  "fsync",  "release", "opendir",  "readdir", "readdirplus", "releasedir", "statfs"};
   static_assert(sizeof(kNames) / sizeof(kNames[0]) == static_cast<size_t>(FuseOp::kCount));
   return kNames[static_cast<size_t>(op)];
 }

@@ -64,6 +64,7 @@ enum class FuseOp {
   kRename,
   kLink,
   kSymlink,
+  kReadlink,
   kOpen,
   kCreate,
   kRead,

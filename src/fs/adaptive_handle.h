@@ -29,6 +29,7 @@ class AdaptiveHandle final : public FileHandle {
   void Fsync(Callback<Empty> done) override { Current()->Fsync(std::move(done)); }
   void Close(Callback<Empty> closed) override { Current()->Close(std::move(closed)); }
   void Discard() override { Current()->Discard(); }
+  bool MetadataChanged() override { return Current()->MetadataChanged(); }
   void Moved(const std::string& key, const std::string& etag) override {
     Current()->Moved(key, etag);
   }

@@ -11,6 +11,9 @@ cmd=${1:-}
 DIR=${2:-${RGW_DIR:-/var/tmp/s3mount-rgw}}
 MON_PORT=${RGW_MON_PORT:-16789}
 RGW_PORT=${RGW_PORT:-17480}
+# The address RGW listens on (the monitor stays on 127.0.0.1): e.g. the Slurm lab's bridge address,
+# so that the lab's nodes in their network namespaces reach it (tests/cluster/lab.sh, LAB_S3=rgw).
+RGW_ADDR=${RGW_ADDR:-127.0.0.1}
 # memstore keeps objects in RAM (~1.7x what is stored): cap it well below the machine's.
 MEMSTORE_BYTES=${RGW_MEMSTORE_BYTES:-$((12 << 30))}
 ACCESS_KEY=s3mountbench
@@ -63,7 +66,7 @@ memstore_device_bytes = $MEMSTORE_BYTES
 # tcp_nodelay=1: without it beast sends a small body (a LIST answer) after the headers only
 # once they are ACKed, and the client's delayed ACK adds ~40 ms to every such request
 # (measured: LIST 46 ms -> 2 ms; it is what a tuned RGW deployment sets).
-rgw_frontends = beast endpoint=127.0.0.1:$RGW_PORT tcp_nodelay=1
+rgw_frontends = beast endpoint=$RGW_ADDR:$RGW_PORT tcp_nodelay=1
 rgw_data = $DIR/rgw
 # Delete at once: RGW's garbage collector otherwise keeps deleted data for 2 hours, and a
 # memstore OSD holds it in RAM, so a benchmark that deletes what it wrote would still run
@@ -101,13 +104,13 @@ start() {
   ceph_ osd dump | grep -q '^osd.0 up' || die "the OSD did not come up (see $DIR/log)"
   radosgw -c "$CONF" -n client.rgw.bench 2>>"$DIR/log/start.log"
   for _ in $(seq 120); do
-    curl -s -o /dev/null "http://127.0.0.1:$RGW_PORT/" && break
+    curl -s -o /dev/null "http://$RGW_ADDR:$RGW_PORT/" && break
     sleep 0.5
   done
-  curl -s -o /dev/null "http://127.0.0.1:$RGW_PORT/" || die "RGW did not answer (see $DIR/log)"
+  curl -s -o /dev/null "http://$RGW_ADDR:$RGW_PORT/" || die "RGW did not answer (see $DIR/log)"
   timeout 60 radosgw-admin -c "$CONF" user create --uid=bench \
     --display-name=bench --access-key="$ACCESS_KEY" --secret-key="$SECRET_KEY" >/dev/null
-  echo "RGW_ENDPOINT=http://127.0.0.1:$RGW_PORT"
+  echo "RGW_ENDPOINT=http://$RGW_ADDR:$RGW_PORT"
   echo "RGW_ACCESS_KEY=$ACCESS_KEY"
   echo "RGW_SECRET_KEY=$SECRET_KEY"
 }
@@ -130,6 +133,6 @@ stop() {
 case "$cmd" in
   start) start ;;
   stop) stop ;;
-  status) curl -s -o /dev/null -w "%{http_code}\n" "http://127.0.0.1:$RGW_PORT/" ;;
+  status) curl -s -o /dev/null -w "%{http_code}\n" "http://$RGW_ADDR:$RGW_PORT/" ;;
   *) die "usage: rgw.sh start|stop|status [DATA_DIR]" ;;
 esac

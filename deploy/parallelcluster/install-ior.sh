@@ -3,11 +3,13 @@
 # installs it into a prefix every node sees (default /opt/ior; on ParallelCluster use a shared
 # directory such as /shared/ior and run this on the head node only). Logs to /var/log/ior-install.log.
 #
-#   install-ior.sh [--url URL] [--prefix DIR] [--mpicc PATH] [--force]
+#   install-ior.sh [--url URL] [--prefix DIR] [--mpicc PATH] [--module NAME] [--force]
 #
 # Idempotent: a prefix that already holds an ior built from the same URL is left alone.
-# MPI: --mpicc, else $MPI_HOME/bin/mpicc, else ParallelCluster's Open MPI (/opt/amazon/openmpi),
-# else `module load openmpi`, else mpicc in PATH. Needs a C compiler and make (the cluster AMIs have
+# MPI: --mpicc, else the mpicc of `module load NAME` (--module: build with the MPI the jobs load,
+# e.g. intelmpi for bench/slurm/blog-ior.sbatch, whose mpirun must match the MPI IOR was built
+# with, or every rank runs as a one-task IOR), else $MPI_HOME/bin/mpicc, else ParallelCluster's
+# Open MPI (/opt/amazon/openmpi), else `module load openmpi`, else mpicc in PATH. Needs a C compiler and make (the cluster AMIs have
 # them; else apt-get install build-essential / dnf install gcc make).
 # Called from the ParallelCluster recipe (cluster-config.yaml, OnNodeConfigured).
 set -euo pipefail
@@ -17,6 +19,7 @@ URL=${IOR_URL:-https://github.com/hpc/ior/releases/download/4.0.0/ior-4.0.0.tar.
 PREFIX=${IOR_PREFIX:-/opt/ior}
 LOG=${IOR_LOG:-/var/log/ior-install.log}
 MPICC=""
+MODULE=""
 FORCE=0
 
 die() { echo "$PROG: error: $*" >&2; exit 1; }
@@ -24,10 +27,11 @@ log() { echo "$PROG: $(date '+%F %T') $*" >&2; }
 
 usage() {
   cat <<EOF
-usage: install-ior.sh [--url URL] [--prefix DIR] [--mpicc PATH] [--force]
+usage: install-ior.sh [--url URL] [--prefix DIR] [--mpicc PATH] [--module NAME] [--force]
   --url URL      IOR release tarball (http(s)://, s3://, file:// or a path); default $URL
   --prefix DIR   install prefix, shared by the nodes (default $PREFIX)
   --mpicc PATH   MPI C compiler wrapper (default: detected, see the header of this script)
+  --module NAME  \`module load NAME\` first and build with its mpicc (e.g. intelmpi)
   --force        rebuild even if PREFIX already has this version
 Log: $LOG
 EOF
@@ -39,6 +43,7 @@ while [ $# -gt 0 ]; do
     --url) [ $# -ge 2 ] || die "--url needs a URL"; URL=$2; shift 2 ;;
     --prefix) [ $# -ge 2 ] || die "--prefix needs a directory"; PREFIX=$2; shift 2 ;;
     --mpicc) [ $# -ge 2 ] || die "--mpicc needs a path"; MPICC=$2; shift 2 ;;
+    --module) [ $# -ge 2 ] || die "--module needs a module name"; MODULE=$2; shift 2 ;;
     --force) FORCE=1; shift ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
@@ -55,16 +60,26 @@ if [ "$FORCE" = 0 ] && [ -x "$PREFIX/bin/ior" ] && [ "$(cat "$stamp" 2>/dev/null
   exit 0
 fi
 
+load_modules() { # sets up the module command if the node has one; 1 when it has none
+  [ "$(type -t module)" = function ] && return 0
+  [ -f /etc/profile.d/modules.sh ] || return 1
+  # shellcheck disable=SC1091
+  . /etc/profile.d/modules.sh
+}
+
 find_mpicc() {
   if [ -n "$MPICC" ]; then echo "$MPICC"; return; fi
   if [ -n "${MPI_HOME:-}" ] && [ -x "$MPI_HOME/bin/mpicc" ]; then echo "$MPI_HOME/bin/mpicc"; return; fi
   if [ -x /opt/amazon/openmpi/bin/mpicc ]; then echo /opt/amazon/openmpi/bin/mpicc; return; fi
-  if [ -f /etc/profile.d/modules.sh ]; then
-    # shellcheck disable=SC1091
-    if . /etc/profile.d/modules.sh; then module load openmpi >/dev/null 2>&1 || true; fi
-  fi
+  if load_modules; then module load openmpi >/dev/null 2>&1 || true; fi
   command -v mpicc || true
 }
+if [ -n "$MODULE" ] && [ -z "$MPICC" ]; then
+  # In this shell, not in find_mpicc's subshell: configure and make need the module's environment.
+  load_modules || die "--module $MODULE: no module command on this node (/etc/profile.d/modules.sh)"
+  module load "$MODULE" || die "module load $MODULE failed (module avail lists what this node has)"
+  MPICC=$(command -v mpicc) || die "module $MODULE put no mpicc in PATH"
+fi
 MPICC=$(find_mpicc)
 if [ -z "$MPICC" ] || [ ! -x "$(command -v "$MPICC")" ]; then
   die "no MPI compiler found: pass --mpicc, set MPI_HOME, or install Open MPI (apt-get install libopenmpi-dev)"

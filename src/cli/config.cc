@@ -9,82 +9,18 @@
 #include <fstream>
 #include <sstream>
 
+#include "cli/config_checks.h"
+
 namespace s3m {
 namespace {
 
 constexpr uint64_t kMiB = 1 << 20;
-// S3's smallest part (all but the last) and largest part.
-constexpr uint64_t kMinPartSize = 5 * kMiB;
-constexpr uint64_t kMaxPartSize = 5ull << 30;
 constexpr uint64_t kDefaultMemoryTarget = 512 * kMiB;
 // A single S3 connection streams roughly 50-100 MiB/s; plan on the low end so the
 // target throughput is reached, with a floor that keeps small-request workloads busy.
 constexpr double kMiBpsPerConnection = 50.0;
 constexpr int kMinConnections = 16;
 constexpr int kMaxConnections = 256;
-
-Status Bad(const std::string& msg) {
-  return Status(Code::kInvalidArgument, msg);
-}
-
-Result<uint32_t> ParseMode(const std::string& v, const std::string& option) {
-  size_t used = 0;
-  unsigned long mode = 0;
-  try {
-    mode = std::stoul(v, &used, 8);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != v.size() || v.empty() || mode > 07777) {
-    return Bad(fmt::format("{} '{}' is not an octal file mode such as 0644", option, v));
-  }
-  return static_cast<uint32_t>(mode);
-}
-
-// Splits "s3://bucket/prefix/" into bucket and prefix.
-Status SplitBucket(Config& c) {
-  const std::string scheme = "s3://";
-  if (c.bucket.rfind(scheme, 0) != 0) return Status::Ok();
-  std::string rest = c.bucket.substr(scheme.size());
-  auto slash = rest.find('/');
-  std::string prefix = slash == std::string::npos ? "" : rest.substr(slash + 1);
-  c.bucket = rest.substr(0, slash);
-  if (!prefix.empty()) {
-    if (!c.prefix.empty()) return Bad("give the prefix once: in s3://BUCKET/PREFIX/ or --prefix");
-    c.prefix = prefix;
-  }
-  return Status::Ok();
-}
-
-Status Validate(Config& c) {
-  if (Status s = SplitBucket(c); !s.ok()) return s;
-  if (c.bucket.empty()) return Bad("the bucket name is empty");
-  if (!c.prefix.empty() && c.prefix.back() != '/') {
-    return Bad(fmt::format("prefix '{}' must end in '/' (try '{}/')", c.prefix, c.prefix));
-  }
-  if (c.write_part_size < kMinPartSize || c.write_part_size > kMaxPartSize) {
-    return Bad(fmt::format("--write-part-size must be between {} and {} bytes", kMinPartSize,
-                           kMaxPartSize));
-  }
-  if (c.read_part_size < 64 * 1024 || c.read_part_size > kMaxPartSize) {
-    return Bad(fmt::format("--read-part-size must be between 65536 and {} bytes", kMaxPartSize));
-  }
-  if (!c.endpoint_url.empty()) {
-    auto sep = c.endpoint_url.find("://");
-    std::string scheme = sep == std::string::npos ? "" : c.endpoint_url.substr(0, sep);
-    if ((scheme != "http" && scheme != "https") || c.endpoint_url.size() == sep + 3) {
-      return Bad(
-          fmt::format("invalid endpoint URL '{}': expected http://HOST[:PORT] or "
-                      "https://HOST[:PORT]",
-                      c.endpoint_url));
-    }
-  }
-  if (c.max_threads < 1) return Bad("--max-threads must be at least 1");
-  if (!(c.maximum_throughput_gbps > 0)) return Bad("--maximum-throughput-gbps must be positive");
-  if (c.allow_other && c.allow_root)
-    return Bad("--allow-other and --allow-root exclude each other");
-  return Status::Ok();
-}
 
 std::string FirstLine(const std::string& s) {
   return s.substr(0, s.find('\n'));
@@ -94,8 +30,10 @@ std::string FirstLine(const std::string& s) {
 
 int Config::MaxConnections() const {
   double mibps = maximum_throughput_gbps * 1e9 / 8 / kMiB;
-  int n = static_cast<int>(std::ceil(mibps / kMiBpsPerConnection));
-  return std::clamp(n, kMinConnections, kMaxConnections);
+  // Clamped as a double: a huge target would overflow the int.
+  double n = std::clamp(std::ceil(mibps / kMiBpsPerConnection), double{kMinConnections},
+                        double{kMaxConnections});
+  return static_cast<int>(n);
 }
 
 Result<std::chrono::nanoseconds> ParseTtl(const std::string& value, const std::string& option) {
@@ -108,8 +46,10 @@ Result<std::chrono::nanoseconds> ParseTtl(const std::string& value, const std::s
   } catch (const std::exception&) {
     used = 0;
   }
-  if (used != value.size() || value.empty() || seconds < 0 || seconds > 1e9) {
-    return Bad(fmt::format("{} '{}' must be seconds, 'indefinite' or 'minimal'", option, value));
+  // Written so that NaN fails too.
+  if (used != value.size() || value.empty() || !(seconds >= 0 && seconds <= 1e9)) {
+    return Status(Code::kInvalidArgument,
+                  fmt::format("{} '{}' must be seconds, 'indefinite' or 'minimal'", option, value));
   }
   return std::chrono::nanoseconds(static_cast<int64_t>(seconds * 1e9));
 }
@@ -156,6 +96,18 @@ uint64_t CgroupMemoryLimit(const std::string& cgroup_root, const std::string& pr
   return limit;
 }
 
+// --memory-target is for the whole process, as in Mountpoint: data buffers get what the
+// rest leaves. Beyond the data budget the process holds: libfuse's request buffers (1 MiB per
+// worker, 16), the connections' 512 KiB receive buffers (24), allocator arenas, ~11 MiB at
+// rest, and reads served past an exhausted budget rather than waiting (at most the kernel's
+// max_background = 64 requests of 1 MiB). Measured with 8 buffered readers at the default
+// 512 MiB target: 523 MiB peak holding back 96 MiB, so 128 MiB is held back.
+constexpr uint64_t kProcessOverheadBytes = 128ull << 20;
+
+uint64_t DataBudget(uint64_t target) {
+  return target - std::min(kProcessOverheadBytes, target / 4);
+}
+
 uint64_t DefaultMemoryTarget() {
   uint64_t available =
       static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
@@ -167,65 +119,152 @@ uint64_t DefaultMemoryTarget() {
   return std::min(kDefaultMemoryTarget, available / 4);
 }
 
-ParsedCommandLine ParseCommandLine(int argc, const char* const* argv) {
-  ParsedCommandLine out;
-  Config& c = out.config;
-  c.uid = getuid();
-  c.gid = getgid();
+namespace {
+
+// Options whose text Finish() turns into Config fields.
+struct RawOptions {
   std::string file_mode = "0644", dir_mode = "0755", ttl = "1", negative_ttl = "1";
   std::string checksums = "crc32c";
   uint64_t part_size = 0, memory_target_mib = 0;
+  bool keep_read_pages = false;
+};
 
-  CLI::App app{"s3mount: mount an S3 bucket as a local file system", "s3mount"};
-  app.set_version_flag("--version", "s3mount " S3MOUNT_VERSION);
-  app.add_option("BUCKET", c.bucket, "Bucket name, or s3://BUCKET/PREFIX/")->required();
+// CLI11 converts "-5" into a huge unsigned number; refuse the sign before it does.
+CLI::Validator NotNegative() {
+  return CLI::Validator(
+      [](std::string& value) {
+        return value.find('-') != std::string::npos ? std::string("must not be negative")
+                                                    : std::string();
+      },
+      "", "not negative");
+}
+
+void AddWhatAndWhere(CLI::App& app, Config& c) {
+  app.add_option("BUCKET", c.bucket, "Bucket name, access point ARN, or s3://BUCKET/PREFIX/")
+      ->required();
   app.add_option("DIRECTORY", c.mountpoint, "Directory to mount the bucket at")->required();
   app.add_option("--prefix", c.prefix, "Mount only keys under this prefix (ends in '/')");
   app.add_option("--region", c.region,
                  "AWS region (default: AWS_REGION, profile, IMDS, us-east-1)");
   app.add_option("--endpoint-url", c.endpoint_url, "S3 endpoint URL (default: AWS_ENDPOINT_URL)");
   app.add_flag("--force-path-style", c.force_path_style, "Use path-style addressing");
-  app.add_option("--profile", c.profile, "Profile of the AWS shared config files");
+  app.add_option("--profile", c.profile,
+                 "Profile of the AWS shared config files, the only credentials source then");
   app.add_flag("--no-sign-request", c.no_sign_request, "Send unsigned requests (public buckets)");
   app.add_flag("--requester-pays", c.requester_pays, "Accept requester-pays charges");
   app.add_option("--ca-bundle", c.ca_bundle, "CA certificates file (default: AWS_CA_BUNDLE)");
-  app.add_flag("--read-only", c.read_only, "Mount read-only");
+}
+
+void AddPermissions(CLI::App& app, Config& c, RawOptions& raw) {
+  app.add_flag("--read-only", c.read_only,
+               "Mount read-only (excludes --allow-delete and --allow-overwrite)");
   app.add_flag("--allow-delete", c.allow_delete, "Allow deleting files");
   app.add_flag("--allow-overwrite", c.allow_overwrite, "Allow overwriting files (with O_TRUNC)");
   app.add_flag("--allow-other", c.allow_other, "Allow other users to access the mount");
   app.add_flag("--allow-root", c.allow_root, "Allow root to access the mount");
   app.add_flag("--auto-unmount", c.auto_unmount, "Unmount when the daemon exits");
-  app.add_option("--uid", c.uid, "Owner uid of files (default: the mounting user)");
-  app.add_option("--gid", c.gid, "Owner gid of files (default: the mounting user)");
-  app.add_option("--file-mode", file_mode, "Permissions of files (octal)")->capture_default_str();
-  app.add_option("--dir-mode", dir_mode, "Permissions of directories (octal)")
+  app.add_option("--uid", c.uid, "Owner uid of files (default: the mounting user)")
+      ->check(NotNegative());
+  app.add_option("--gid", c.gid, "Owner gid of files (default: the mounting user)")
+      ->check(NotNegative());
+  app.add_option("--file-mode", raw.file_mode, "Permissions of files (octal)")
       ->capture_default_str();
-  app.add_flag("-f,--foreground", c.foreground, "Stay in the foreground");
+  app.add_option("--dir-mode", raw.dir_mode, "Permissions of directories (octal)")
+      ->capture_default_str();
+}
+
+void AddPerformance(CLI::App& app, Config& c, RawOptions& raw) {
   app.add_option("--max-threads", c.max_threads, "FUSE worker threads")->capture_default_str();
-  app.add_option("--part-size", part_size, "Read and write part size in bytes");
+  app.add_option("--part-size", raw.part_size, "Read and write part size in bytes")
+      ->check(NotNegative());
   app.add_option("--read-part-size", c.read_part_size, "Read part size in bytes")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(NotNegative());
   app.add_option("--write-part-size", c.write_part_size, "Write part size in bytes")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(NotNegative());
   app.add_option("--maximum-throughput-gbps", c.maximum_throughput_gbps,
                  "Target throughput; sets the connections in flight")
       ->capture_default_str();
-  app.add_option("--metadata-ttl", ttl, "Metadata cache TTL: seconds, indefinite or minimal")
+  app.add_option("--metadata-ttl", raw.ttl, "Metadata cache TTL: seconds, indefinite or minimal")
       ->capture_default_str();
-  app.add_option("--negative-metadata-ttl", negative_ttl, "TTL of cached misses")
+  app.add_option("--negative-metadata-ttl", raw.negative_ttl, "TTL of cached misses")
       ->capture_default_str();
   app.add_option("--storage-class", c.storage_class, "Storage class of new objects");
-  app.add_option("--upload-checksums", checksums, "crc32c or off")->capture_default_str();
-  app.add_option("--memory-target", memory_target_mib,
-                 "Memory target of the process in MiB; data buffers get all but 128 MiB "
-                 "(default: 512, or 1/4 of RAM or the cgroup limit if smaller)");
-  bool keep_read_pages = false;
-  app.add_flag("--keep-read-pages", keep_read_pages,
+  app.add_option("--upload-checksums", raw.checksums, "crc32c or off")->capture_default_str();
+  app.add_option("--memory-target", raw.memory_target_mib,
+                 "Memory target of the process in MiB, 64 or more; data buffers get all but "
+                 "128 MiB (default: 512, or 1/4 of RAM or the cgroup limit if smaller)")
+      ->check(NotNegative());
+  app.add_flag("--keep-read-pages", raw.keep_read_pages,
                "Keep in the page cache what long buffered reads leave behind (by default the "
                "pages more than 32 MiB behind a sequential reader are dropped, unless it maps "
                "the file)");
+}
+
+// The text options into the Config, then the checks of the whole.
+Status Finish(const RawOptions& raw, Config& c, const std::vector<std::string>& given) {
+  auto was_given = [&given](const char* name) {
+    return std::find(given.begin(), given.end(), name) != given.end();
+  };
+  if (raw.part_size) {
+    for (const char* name : {"--read-part-size", "--write-part-size"}) {
+      if (was_given(name)) {
+        return Status(Code::kInvalidArgument,
+                      fmt::format("--part-size sets both part sizes: drop it or {}", name));
+      }
+    }
+    c.read_part_size = c.write_part_size = raw.part_size;
+  }
+  c.drop_behind = !raw.keep_read_pages;
+  auto memory = MemoryTargetBytes(raw.memory_target_mib, was_given("--memory-target"));
+  if (!memory.ok()) return memory.status();
+  c.memory_target_bytes = *memory;
+  auto fm = ParseMode(raw.file_mode, "--file-mode");
+  if (!fm.ok()) return fm.status();
+  c.file_mode = *fm;
+  auto dm = ParseMode(raw.dir_mode, "--dir-mode");
+  if (!dm.ok()) return dm.status();
+  c.dir_mode = *dm;
+  auto t = ParseTtl(raw.ttl, "--metadata-ttl");
+  if (!t.ok()) return t.status();
+  c.metadata_ttl = *t;
+  auto nt = ParseTtl(raw.negative_ttl, "--negative-metadata-ttl");
+  if (!nt.ok()) return nt.status();
+  c.negative_metadata_ttl = *nt;
+  if (raw.checksums != "crc32c" && raw.checksums != "off") {
+    return Status(Code::kInvalidArgument,
+                  "--upload-checksums must be 'crc32c' or 'off', not '" + raw.checksums + "'");
+  }
+  c.upload_checksums = raw.checksums == "crc32c";
+  return ValidateConfig(c);
+}
+
+std::vector<std::string> GivenOptions(const CLI::App& app) {
+  std::vector<std::string> names;
+  for (const CLI::Option* o : app.get_options()) {
+    if (o->count() > 0) names.push_back(o->get_name());
+  }
+  return names;
+}
+
+}  // namespace
+
+ParsedCommandLine ParseCommandLine(int argc, const char* const* argv) {
+  ParsedCommandLine out;
+  Config& c = out.config;
+  c.uid = getuid();
+  c.gid = getgid();
+  RawOptions raw;
+
+  CLI::App app{"s3mount: mount an S3 bucket as a local file system", "s3mount"};
+  app.set_version_flag("--version", "s3mount " S3MOUNT_VERSION);
+  AddWhatAndWhere(app, c);
+  AddPermissions(app, c, raw);
+  app.add_flag("-f,--foreground", c.foreground, "Stay in the foreground");
+  AddPerformance(app, c, raw);
   app.add_option("-l,--log-directory", c.log_directory,
-                 "Write logs to files here (default: syslog)");
+                 "Write logs to files here, created if missing (default: syslog)");
   app.add_flag("-d,--debug", c.debug, "Log every operation");
 
   try {
@@ -241,32 +280,11 @@ ParsedCommandLine ParseCommandLine(int argc, const char* const* argv) {
     out.output = "s3mount: " + FirstLine(e.what()) + " (see s3mount --help)\n";
     return out;
   }
-
-  auto fail = [&out](const Status& s) {
+  if (Status s = Finish(raw, c, GivenOptions(app)); !s.ok()) {
     out.exit_code = 2;
     out.output = "s3mount: " + s.message() + "\n";
     return out;
-  };
-  if (part_size) c.read_part_size = c.write_part_size = part_size;
-  c.drop_behind = !keep_read_pages;
-  if (memory_target_mib) c.memory_target_bytes = memory_target_mib * kMiB;
-  auto fm = ParseMode(file_mode, "--file-mode");
-  if (!fm.ok()) return fail(fm.status());
-  c.file_mode = *fm;
-  auto dm = ParseMode(dir_mode, "--dir-mode");
-  if (!dm.ok()) return fail(dm.status());
-  c.dir_mode = *dm;
-  auto t = ParseTtl(ttl, "--metadata-ttl");
-  if (!t.ok()) return fail(t.status());
-  c.metadata_ttl = *t;
-  auto nt = ParseTtl(negative_ttl, "--negative-metadata-ttl");
-  if (!nt.ok()) return fail(nt.status());
-  c.negative_metadata_ttl = *nt;
-  if (checksums != "crc32c" && checksums != "off") {
-    return fail(Bad("--upload-checksums must be 'crc32c' or 'off', not '" + checksums + "'"));
   }
-  c.upload_checksums = checksums == "crc32c";
-  if (Status s = Validate(c); !s.ok()) return fail(s);
   out.run = true;
   return out;
 }

@@ -1,6 +1,7 @@
-// Config: the command line (and AWS environment) turned into one immutable value, and its
-// validation. Parsing is pure apart from reading the environment and the user ids; any
-// thread, though main() calls it once.
+// Config: the command line (and AWS environment) turned into one immutable value. Parsing
+// runs the checks of config_checks.h; those that need the system (files, directories, AWS_*
+// variables) are in startup_checks.h. Pure apart from reading the environment and the user
+// ids; any thread, though main() calls it once.
 #pragma once
 
 #include <chrono>
@@ -72,6 +73,10 @@ Result<std::chrono::nanoseconds> ParseTtl(const std::string& value, const std::s
 // 512 MiB, or a quarter of the memory available to this process (RAM or cgroup limit),
 // whichever is smaller.
 uint64_t DefaultMemoryTarget();
+
+// The bytes data buffers may hold under a memory target: the target less what the rest of
+// the process needs (128 MiB, or a quarter of a small target).
+uint64_t DataBudget(uint64_t memory_target);
 
 // The smallest memory limit of this process's cgroup and its ancestors, cgroup v2
 // (memory.max) or v1 (memory/.../memory.limit_in_bytes), or 0 if none is set. An unlimited

@@ -6,7 +6,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <vector>
+
+#include "cli/bucket_name.h"
+#include "cli/config_checks.h"
+#include "cli/startup_checks.h"
 
 namespace s3m {
 namespace {
@@ -34,7 +39,7 @@ TEST(ConfigTest, BucketUrlWithPrefixAndDefaults) {
 TEST(ConfigTest, OptionsTakeEffect) {
   auto p = Parse({"b12",         "/m",
                   "--prefix",    "p/",
-                  "--read-only", "--allow-delete",
+                  "--read-only", "--allow-root",
                   "-f",          "--file-mode",
                   "600",         "--dir-mode",
                   "0700",        "--metadata-ttl",
@@ -47,7 +52,7 @@ TEST(ConfigTest, OptionsTakeEffect) {
   ASSERT_TRUE(p.run) << p.output;
   const Config& c = p.config;
   EXPECT_EQ(c.prefix, "p/");
-  EXPECT_TRUE(c.read_only && c.allow_delete && c.foreground);
+  EXPECT_TRUE(c.read_only && c.allow_root && c.foreground);
   EXPECT_EQ(c.file_mode, 0600u);
   EXPECT_EQ(c.dir_mode, 0700u);
   EXPECT_EQ(c.metadata_ttl, std::chrono::nanoseconds::max());
@@ -79,6 +84,204 @@ TEST(ConfigTest, BadValuesAreOneLineErrorsWithExitCode2) {
     EXPECT_EQ(p.output.find('\n'), p.output.size() - 1) << p.output;  // exactly one line
     EXPECT_EQ(p.output.rfind("s3mount: ", 0), 0u) << p.output;
   }
+}
+
+// Each case: the arguments after BUCKET DIRECTORY, and what the one-line error must name.
+struct BadCase {
+  std::vector<const char*> args;
+  std::string names;
+};
+
+TEST(ConfigTest, EveryBadValueNamesItsOptionAndNeverRuns) {
+  const std::vector<BadCase> cases = {
+      // Unsigned options given a sign: CLI11 would wrap -5 into a huge number.
+      {{"--memory-target", "-5"}, "--memory-target: must not be negative"},
+      {{"--uid", "-1"}, "--uid: must not be negative"},
+      {{"--gid", "-2"}, "--gid: must not be negative"},
+      {{"--part-size", "-8388608"}, "--part-size: must not be negative"},
+      {{"--read-part-size", "-1"}, "--read-part-size: must not be negative"},
+      {{"--write-part-size", "-1"}, "--write-part-size: must not be negative"},
+      {{"--memory-target", "0"}, "--memory-target must be between 64 and"},
+      {{"--memory-target", "99999999999999"}, "--memory-target must be between 64 and"},
+      {{"--memory-target", "64", "--read-part-size", "67108864"},
+       "--read-part-size of 64 MiB does not fit in the 48 MiB of data buffers that "
+       "--memory-target 64 leaves"},
+      {{"--memory-target", "256", "--part-size", "268435456"},
+       "--read-part-size of 256 MiB does not fit in the 192 MiB"},
+      {{"--uid", "4294967295"}, "--uid and --gid must be below 4294967295"},
+      {{"--max-threads", "-3"}, "--max-threads must be at least 1"},
+      {{"--maximum-throughput-gbps", "inf"}, "--maximum-throughput-gbps must be a positive"},
+      {{"--maximum-throughput-gbps", "nan"}, "--maximum-throughput-gbps must be a positive"},
+      {{"--maximum-throughput-gbps", "-1"}, "--maximum-throughput-gbps must be a positive"},
+      {{"--metadata-ttl", "nan"}, "--metadata-ttl 'nan' must be seconds"},
+      {{"--negative-metadata-ttl", "-1"}, "--negative-metadata-ttl '-1' must be seconds"},
+      {{"--file-mode", "-1"}, "--file-mode '-1' is not an octal"},
+      {{"--dir-mode", "+755"}, "--dir-mode '+755' is not an octal"},
+      // Options that contradict each other.
+      {{"--read-only", "--allow-delete"}, "--read-only and --allow-delete contradict"},
+      {{"--allow-overwrite", "--read-only"}, "--read-only and --allow-overwrite contradict"},
+      {{"--part-size", "8388608", "--write-part-size", "8388608"},
+       "--part-size sets both part sizes: drop it or --write-part-size"},
+      {{"--no-sign-request", "--profile", "p"}, "--no-sign-request sends no credentials"},
+      {{"--allow-root", "--allow-other"}, "--allow-other and --allow-root exclude"},
+      // Endpoints and regions.
+      {{"--endpoint-url", "localhost:9000"}, "--endpoint-url 'localhost:9000' is not a URL"},
+      {{"--endpoint-url", "http://h:0"}, "--endpoint-url 'http://h:0' is not a URL"},
+      {{"--endpoint-url", "http://h:99999"}, "is not a URL"},
+      {{"--endpoint-url", "http://h:80/path"}, "is not a URL"},
+      {{"--endpoint-url", "http://user@h"}, "is not a URL"},
+      {{"--endpoint-url", "http://"}, "is not a URL"},
+      {{"--region", "us east 1"}, "--region 'us east 1' is not a region name"},
+  };
+  for (const BadCase& bad : cases) {
+    std::vector<const char*> args = {"b12", "/m"};
+    args.insert(args.end(), bad.args.begin(), bad.args.end());
+    auto p = Parse(args);
+    EXPECT_FALSE(p.run) << bad.names;
+    EXPECT_EQ(p.exit_code, 2) << bad.names;
+    EXPECT_EQ(p.output.find('\n'), p.output.size() - 1) << p.output;
+    EXPECT_NE(p.output.find(bad.names), std::string::npos) << p.output;
+  }
+}
+
+TEST(ConfigTest, GoodNumbersAndEndpointsPass) {
+  auto p = Parse({"b12", "/m", "--memory-target", "64", "--uid", "0", "--endpoint-url",
+                  "http://[::1]:9000/", "--region", "eu-west-3", "--maximum-throughput-gbps", "1e6",
+                  "--metadata-ttl", "0.5"});
+  ASSERT_TRUE(p.run) << p.output;
+  EXPECT_EQ(p.config.memory_target_bytes, 64u << 20);
+  EXPECT_EQ(p.config.uid, 0u);
+  EXPECT_EQ(p.config.MaxConnections(), 256);  // clamped, not an overflowed int
+  auto q = Parse({"b12", "/m", "--read-only", "--endpoint-url", "https://s3.example.com:8443"});
+  ASSERT_TRUE(q.run) << q.output;
+  EXPECT_EQ(q.config.memory_target_bytes, 0u);  // not given: the default applies
+}
+
+TEST(BucketNameTest, NamesFollowS3Rules) {
+  for (const std::string& good :
+       std::vector<std::string>{"b12", "my.bucket-1", "a-b.c-d", "0bucket9",
+                                "amzn-mybase--usw2-az1--x-s3",  // directory bucket
+                                "my-ap-hrzrlukc5m36ft7okagglf3gmwluquse1b-s3alias",  // AP alias
+                                std::string(63, 'a')}) {
+    EXPECT_TRUE(CheckBucketName(good).ok()) << good << ": " << CheckBucketName(good).message();
+  }
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"Bad_Bucket..Name", "not 'B'"},
+      {"bad_bucket", "not '_'"},
+      {"ab", "3 to 63 characters"},
+      {std::string(64, 'a'), "3 to 63 characters"},
+      {"-bucket", "begin and end with a letter or digit"},
+      {"bucket.", "begin and end with a letter or digit"},
+      {"my..bucket", "two periods in a row"},
+      {"192.168.5.4", "IP address"},
+      {"xn--bucket", "'xn--' is reserved"},
+      {"s3://b/p", "not ':'"},
+      {"~/mnt", "not '~'"},
+  };
+  for (const auto& [name, why] : bad) {
+    Status s = CheckBucketName(name);
+    ASSERT_FALSE(s.ok()) << name;
+    EXPECT_EQ(s.code(), Code::kInvalidArgument);
+    EXPECT_NE(s.message().find("is not a valid bucket name: "), std::string::npos) << s.message();
+    EXPECT_NE(s.message().find(why), std::string::npos) << s.message();
+  }
+}
+
+TEST(BucketNameTest, AccessPointArns) {
+  for (const char* good : {
+           "arn:aws:s3:us-east-1:123456789012:accesspoint/my-ap",
+           "arn:aws:s3:us-east-1:123456789012:accesspoint:my-ap",
+           "arn:aws-cn:s3:cn-north-1:123456789012:accesspoint/ap1",
+           "arn:aws:s3::123456789012:accesspoint/mfzwi23gnjvgw.mrap",  // multi-region
+           "arn:aws:s3-object-lambda:us-west-2:123456789012:accesspoint/olap",
+           "arn:aws:s3-outposts:us-west-2:123456789012:outpost/op-01ac5d28a6a232904/"
+           "accesspoint/outpost-ap",
+       }) {
+    EXPECT_TRUE(CheckBucketName(good).ok()) << good << ": " << CheckBucketName(good).message();
+  }
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"arn:aws:s3:us-east-1:123456789012", "fewer than 6"},
+      {"arn:gcp:s3:us-east-1:123456789012:accesspoint/ap", "partition 'gcp'"},
+      {"arn:aws:ec2:us-east-1:123456789012:accesspoint/ap", "service 'ec2'"},
+      {"arn:aws:s3-object-lambda::123456789012:accesspoint/ap", "region ''"},
+      {"arn:aws:s3:us-east-1:12345:accesspoint/ap", "account '12345'"},
+      {"arn:aws:s3:us-east-1:123456789012:bucket/b", "not accesspoint/NAME"},
+      {"arn:aws:s3:us-east-1:123456789012:accesspoint/My_AP", "access point name 'My_AP'"},
+      {"arn:aws:s3-outposts:us-west-2:123456789012:accesspoint/ap", "outpost/OUTPOST-ID"},
+  };
+  for (const auto& [arn, why] : bad) {
+    Status s = CheckBucketName(arn);
+    ASSERT_FALSE(s.ok()) << arn;
+    EXPECT_NE(s.message().find("is not a valid access point ARN: "), std::string::npos)
+        << s.message();
+    EXPECT_NE(s.message().find(why), std::string::npos) << s.message();
+  }
+}
+
+TEST(ConfigTest, BucketNameIsCheckedAfterTheUrlIsSplit) {
+  auto p = Parse({"s3://Bad_Bucket..Name/p/", "/m"});
+  EXPECT_FALSE(p.run);
+  EXPECT_EQ(p.exit_code, 2);
+  EXPECT_NE(p.output.find("'Bad_Bucket..Name' is not a valid bucket name"), std::string::npos)
+      << p.output;
+  auto arn = Parse({"arn:aws:s3:us-east-1:123456789012:accesspoint/my-ap", "/m"});
+  ASSERT_TRUE(arn.run) << arn.output;
+  EXPECT_EQ(arn.config.bucket, "arn:aws:s3:us-east-1:123456789012:accesspoint/my-ap");
+}
+
+TEST(StartupChecksTest, VariablesAreCheckedAndNamed) {
+  EXPECT_TRUE(CheckEnvironment(MapEnv({{"AWS_MAX_ATTEMPTS", "3"}})).ok());
+  const std::vector<std::pair<std::map<std::string, std::string>, std::string>> bad = {
+      {{{"AWS_MAX_ATTEMPTS", "0"}}, "AWS_MAX_ATTEMPTS '0' must be a whole number"},
+      {{{"AWS_MAX_ATTEMPTS", "3x"}}, "AWS_MAX_ATTEMPTS '3x'"},
+      {{{"AWS_ENDPOINT_URL", "s3.example.com"}}, "AWS_ENDPOINT_URL 's3.example.com' is not a URL"},
+      {{{"AWS_ENDPOINT_URL_S3", "http://h:0"}}, "AWS_ENDPOINT_URL_S3 'http://h:0'"},
+      {{{"AWS_DEFAULT_REGION", "eu/west"}}, "AWS_DEFAULT_REGION 'eu/west' is not a region"},
+      {{{"AWS_CONFIG_FILE", "/nonexistent/config"}},
+       "AWS_CONFIG_FILE /nonexistent/config: No such"},
+      {{{"HOME", "/nonexistent"}, {"AWS_SHARED_CREDENTIALS_FILE", "~/creds"}},
+       "AWS_SHARED_CREDENTIALS_FILE /nonexistent/creds: No such"},
+  };
+  for (const auto& [env, says] : bad) {
+    Status s = CheckEnvironment(MapEnv(env));
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << says;
+    EXPECT_NE(s.message().find(says), std::string::npos) << s.message();
+  }
+}
+
+TEST(StartupChecksTest, FilesAndDirectoriesMustBeUsable) {
+  std::string dir = (std::filesystem::temp_directory_path() / "startup-XXXXXX").string();
+  ASSERT_NE(mkdtemp(dir.data()), nullptr);
+  std::ofstream(dir + "/plain") << "no certificate here\n";
+  std::ofstream(dir + "/ca.pem")
+      << "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+  Config c;
+  c.ca_bundle = dir + "/ca.pem";
+  EXPECT_TRUE(CheckCaBundle(c, MapEnv({})).ok());
+  c.ca_bundle = dir + "/plain";
+  EXPECT_NE(CheckCaBundle(c, MapEnv({})).message().find("holds no PEM certificate"),
+            std::string::npos);
+  c.ca_bundle.clear();
+  EXPECT_NE(CheckCaBundle(c, MapEnv({{"AWS_CA_BUNDLE", dir}})).message().find("is not a file"),
+            std::string::npos);
+  EXPECT_TRUE(CheckLogDirectory(dir + "/logs/nested").ok());  // created
+  EXPECT_TRUE(std::filesystem::is_directory(dir + "/logs/nested"));
+  EXPECT_TRUE(std::filesystem::is_empty(dir + "/logs/nested"));  // the probe file is gone
+  EXPECT_NE(CheckLogDirectory(dir + "/plain/logs").message().find("--log-directory"),
+            std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(StartupChecksTest, RelativePathsBecomeAbsolute) {
+  Config c;
+  c.mountpoint = "mnt/";
+  c.log_directory = "./logs";
+  c.ca_bundle = "/etc/ca.pem";
+  ASSERT_TRUE(MakePathsAbsolute(c).ok());
+  std::string cwd = std::filesystem::current_path().string();
+  EXPECT_EQ(c.mountpoint, cwd + "/mnt/");
+  EXPECT_EQ(c.log_directory, cwd + "/logs");
+  EXPECT_EQ(c.ca_bundle, "/etc/ca.pem");
 }
 
 TEST(ConfigTest, HelpAndVersion) {

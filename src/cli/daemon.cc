@@ -14,6 +14,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/log.h"
+
 namespace s3m {
 namespace {
 
@@ -102,6 +104,7 @@ void StartupReporter::Ready() {
 }
 
 void StartupReporter::Failed(const std::string& message) {
+  if (log_failures_) S3M_ERROR("{}", message);
   if (fd_ < 0) {
     std::fprintf(stderr, "s3mount: %s\n", message.c_str());
     return;

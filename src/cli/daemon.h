@@ -21,9 +21,12 @@ class StartupReporter {
 
   void Ready();                             // mounted: release the parent, notify systemd
   void Failed(const std::string& message);  // one line, without the "s3mount: " prefix
+  // Failed() also logs, once logs go somewhere other than the terminal it prints to.
+  void LogFailures(bool on) { log_failures_ = on; }
 
  private:
   int fd_ = -1;  // the pipe to the parent, or -1 in the foreground
+  bool log_failures_ = false;
 };
 
 // Sends a state string ("READY=1", "STOPPING=1") to $NOTIFY_SOCKET if set.

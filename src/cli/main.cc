@@ -1,33 +1,79 @@
 // s3mount: mounts an S3 bucket as a local file system. See --help and docs/.
+// Every start-up failure is one line on stderr (and in the log once there is one) with exit
+// status 1 or 2: nothing throws out of main().
 #include <cstdio>
+#include <exception>
 
 #include "cli/config.h"
 #include "cli/daemon.h"
 #include "cli/mount_app.h"
+#include "cli/startup_checks.h"
 #include "common/log.h"
 #include "fuse/fuse_adapter.h"
 
-int main(int argc, char** argv) {
-  using namespace s3m;
-  ParsedCommandLine parsed = ParseCommandLine(argc, argv);
-  if (!parsed.run) {
-    std::fputs(parsed.output.c_str(), parsed.exit_code == 0 ? stdout : stderr);
-    return parsed.exit_code;
+namespace s3m {
+namespace {
+
+// Checked before detaching, so that these errors come back at once. Returns the exit code,
+// 0 to go on.
+int Preflight(Config& c) {
+  GetEnvFn env = ProcessEnv();
+  // Bad values (exit 2) before the state of the machine (exit 1).
+  for (const Status& s : {MakePathsAbsolute(c), CheckEnvironment(env), CheckCaBundle(c, env)}) {
+    if (!s.ok()) {
+      std::fprintf(stderr, "s3mount: %s\n", s.message().c_str());
+      return s.code() == Code::kInvalidArgument ? 2 : 1;
+    }
   }
-  const Config& c = parsed.config;
-  // Checked before detaching, so that these errors come back at once.
-  for (const Status& s : {CheckMountDirectory(c.mountpoint), CheckFuseAvailable()}) {
+  for (const Status& s :
+       {CheckMountDirectory(c.mountpoint), CheckFuseAvailable(),
+        c.log_directory.empty() ? Status::Ok() : CheckLogDirectory(c.log_directory)}) {
     if (!s.ok()) {
       std::fprintf(stderr, "s3mount: %s\n", s.message().c_str());
       return 1;
     }
   }
+  return 0;
+}
+
+int Serve(const Config& c) {
   StartupReporter reporter =
       c.foreground ? StartupReporter::Foreground() : StartupReporter::Detach();
-  BlockTerminationSignals();  // before any thread starts: the session's watcher takes them
-  LogTarget target = !c.log_directory.empty() ? LogTarget::kDirectory
-                     : c.foreground           ? LogTarget::kStderr
-                                              : LogTarget::kSyslog;
-  InitLogging(target, c.log_directory, c.debug);
-  return RunMount(c, reporter);
+  try {
+    BlockTerminationSignals();  // before any thread starts: the session's watcher takes them
+    LogTarget target = !c.log_directory.empty() ? LogTarget::kDirectory
+                       : c.foreground           ? LogTarget::kStderr
+                                                : LogTarget::kSyslog;
+    InitLogging(target, c.log_directory, c.debug);
+    reporter.LogFailures(target != LogTarget::kStderr);
+    return RunMount(c, reporter);
+  } catch (const std::exception& e) {
+    // A bug or an exhausted resource; still one line to whoever waits for the mount.
+    reporter.Failed(std::string("unexpected error: ") + e.what());
+    return 1;
+  }
+}
+
+int Main(int argc, char** argv) {
+  ParsedCommandLine parsed = ParseCommandLine(argc, argv);
+  if (!parsed.run) {
+    std::fputs(parsed.output.c_str(), parsed.exit_code == 0 ? stdout : stderr);
+    return parsed.exit_code;
+  }
+  if (int code = Preflight(parsed.config); code != 0) return code;
+  return Serve(parsed.config);
+}
+
+}  // namespace
+}  // namespace s3m
+
+int main(int argc, char** argv) {
+  try {
+    return s3m::Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "s3mount: unexpected error: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "s3mount: unexpected error\n");
+  }
+  return 1;
 }

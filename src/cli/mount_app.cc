@@ -54,22 +54,19 @@ Status Probe(const Config& c, const S3ClientOptions& options, CredentialsProvide
           fmt::format("cannot reach the S3 endpoint {}: {} (check --endpoint-url "
                       "and the network)",
                       where, s.message()));
+    case Code::kAccessDenied:
+      if (creds != nullptr) {
+        // Which keys were refused: the answer to "why not the ones I meant?".
+        Result<Credentials> used = creds->Get();
+        std::string who = used.ok() ? used->Describe() : "no credentials";
+        return s.set_message(fmt::format("cannot list bucket '{}' at {} with {}: {}", c.bucket,
+                                         where, who, s.ToString()));
+      }
+      [[fallthrough]];
     default:
       return s.set_message(
           fmt::format("cannot list bucket '{}' at {}: {}", c.bucket, where, s.ToString()));
   }
-}
-
-// --memory-target is for the whole process, as in Mountpoint: data buffers get what the
-// rest leaves. Beyond the data budget the process holds: libfuse's request buffers (1 MiB per
-// worker, 16), the connections' 512 KiB receive buffers (24), allocator arenas, ~11 MiB at
-// rest, and reads served past an exhausted budget rather than waiting (at most the kernel's
-// max_background = 64 requests of 1 MiB). Measured with 8 buffered readers at the default
-// 512 MiB target: 523 MiB peak holding back 96 MiB, so 128 MiB is held back.
-constexpr uint64_t kProcessOverheadBytes = 128ull << 20;
-
-uint64_t DataBudget(uint64_t target) {
-  return target - std::min(kProcessOverheadBytes, target / 4);
 }
 
 FsOptions MakeFsOptions(const Config& c) {
@@ -122,7 +119,14 @@ int RunMount(const Config& c, StartupReporter& reporter) {
   // so a mount between jobs holds no data memory (streaming recycles them every few ms).
   IdleTrimmer trimmer(&pool, std::chrono::seconds(5), std::chrono::seconds(10));
   std::unique_ptr<CredentialsProvider> creds;
-  if (!c.no_sign_request) creds = NewDefaultCredentialsChain(copts);
+  if (!c.no_sign_request) {
+    creds = NewDefaultCredentialsChain(copts);
+    // Before any request: a missing profile or key is told as itself, not as a failed LIST.
+    if (Result<Credentials> first = creds->Get(); !first.ok()) {
+      reporter.Failed(first.status().message());
+      return 1;
+    }
+  }
   if (Status s = Probe(c, so, creds.get()); !s.ok()) {
     reporter.Failed(s.message());
     return 1;

@@ -48,6 +48,8 @@ class FileHandle {
   virtual void Fsync(Callback<Empty> done) { done(Empty{}); }
   // The file is released: finish what must be finished (an upload), then call `closed`.
   virtual void Close(Callback<Empty> closed) { closed(Empty{}); }
+  // The file was renamed: its object is now `key`, with the same bytes at `etag`.
+  virtual void Moved(const std::string& /*key*/, const std::string& /*etag*/) {}
   // The open never reached the caller (its reply failed): drop everything, change nothing
   // in S3, and leave the inode as it was before the open.
   virtual void Discard() {}

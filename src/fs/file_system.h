@@ -46,6 +46,11 @@ struct FsOptions {
   // bytes all of them may hold there; past it, writes fail with ENOSPC.
   std::string staging_dir = "/var/tmp";
   uint64_t staging_limit_bytes = 1ull << 30;
+  // Rename: objects up to this size are copied by one CopyObject (S3's limit is 5 GiB),
+  // larger ones by parallel UploadPartCopy parts; a directory of more objects than
+  // rename_max_objects is refused with EXDEV (mv then moves it file by file).
+  uint64_t copy_object_max_bytes = 5ull << 30;
+  size_t rename_max_objects = 10000;
   ReaderOptions reader;
   WriterOptions writer;
   // The source of time for metadata expiry (tests inject a FakeClock). Not owned.
@@ -134,6 +139,10 @@ class FileSystem {
   void Mkdir(InodeId parent, const std::string& name, uint32_t mode, Callback<Entry> done);
   void Rmdir(InodeId parent, const std::string& name, Callback<Empty> done);
   void Unlink(InodeId parent, const std::string& name, Callback<Empty> done);
+  // rename(2) by server-side copies and deletes (file_system_rename.cc). `flags`:
+  // RENAME_NOREPLACE is honoured; RENAME_EXCHANGE (and anything else) is refused.
+  void Rename(InodeId parent, const std::string& name, InodeId new_parent,
+              const std::string& new_name, unsigned flags, Callback<Empty> done);
 
   // Waits until every upload of a closed file has finished (for a clean unmount).
   void DrainUploads();

@@ -155,16 +155,29 @@ void FileSystem::Mkdir(InodeId parent, const std::string& name, uint32_t /*mode*
   Status s = impl_->CheckDir(dir, parent);
   if (s.ok()) s = impl_->CheckNewName(name);
   if (!s.ok()) return done(s);
-  impl_->Resolve(dir, name, /*count=*/false,
-                 [impl = impl_.get(), dir, name, done](Result<std::shared_ptr<Inode>> r) {
-                   if (r.ok()) return done(Status(Code::kExists, "file exists: " + name));
-                   if (r.status().code() != Code::kNotFound) return done(r.status());
-                   std::shared_ptr<Inode> inode =
-                       impl->table.InsertLocal(*dir, name, EntryKind::kDir, Locality::kLocalDir, 0);
-                   if (inode == nullptr) return done(Status(Code::kExists, "file exists: " + name));
-                   InodeState st = inode->Snapshot();
-                   done(Entry{impl->MakeAttr(*inode, st), impl->EntryTtl(st)});
-                 });
+  // The directory is stored as a marker object "name/", so that it lasts when empty: after
+  // its last file goes, across remounts, and on other nodes.
+  Impl* impl = impl_.get();
+  impl->Resolve(
+      dir, name, /*count=*/false, [impl, dir, name, done](Result<std::shared_ptr<Inode>> r) {
+        if (r.ok()) return done(Status(Code::kExists, "file exists: " + name));
+        if (r.status().code() != Code::kNotFound) return done(r.status());
+        PutObjectParams p;
+        p.key = ChildKey(dir->key, name, EntryKind::kDir);
+        p.storage_class = impl->options.writer.storage_class;
+        impl->client->PutObject(std::move(p), [impl, dir, name, done](Result<PutObjectResult> put) {
+          if (!put.ok()) return done(put.status());
+          std::shared_ptr<Inode> inode =
+              impl->table.Upsert(*dir, name, EntryKind::kDir, nullptr, impl->Expiry(), true);
+          impl->table.MarkAncestorsRemote(*inode, impl->Expiry());
+          {
+            std::lock_guard l(inode->mu);
+            inode->st.mtime_sec = impl->WallSeconds();
+          }
+          InodeState st = inode->Snapshot();
+          done(Entry{impl->MakeAttr(*inode, st), impl->EntryTtl(st)});
+        });
+      });
 }
 
 void FileSystem::Rmdir(InodeId parent, const std::string& name, Callback<Empty> done) {
@@ -197,31 +210,28 @@ void FileSystem::Impl::RmdirRemote(InodeId parent, const std::string& name,
                                    std::shared_ptr<Inode> inode, Callback<Empty> done) {
   // Two keys tell all: the marker and one other, or just one other.
   constexpr int kProbeKeys = 2;
-  client->ListObjects(
-      {.prefix = inode->key, .max_keys = kProbeKeys},
-      [this, parent, name, inode, done](Result<ListObjectsResult> r) {
-        if (!r.ok()) return done(r.status());
-        bool marker = false;
-        for (const ObjectInfo& o : r->objects) {
-          if (o.key != inode->key) {
-            return done(Status(Code::kNotEmpty, "directory not empty: " + name));
-          }
-          marker = true;
-        }
-        auto forget = [this, parent, name, inode, done] {
-          table.RemoveName(parent, name, inode.get(), /*keep_local=*/false);
-          done(Empty{});
-        };
-        if (!marker) return forget();
-        if (!options.allow_delete) {
-          return done(Status(Code::kPermission,
-                             "removing the directory marker object needs --allow-delete"));
-        }
-        client->DeleteObject({inode->key}, [forget, done](Result<Empty> d) {
-          if (!d.ok()) return done(d.status());
-          forget();
-        });
-      });
+  client->ListObjects({.prefix = inode->key, .max_keys = kProbeKeys},
+                      [this, parent, name, inode, done](Result<ListObjectsResult> r) {
+                        if (!r.ok()) return done(r.status());
+                        bool marker = false;
+                        for (const ObjectInfo& o : r->objects) {
+                          if (o.key != inode->key) {
+                            return done(Status(Code::kNotEmpty, "directory not empty: " + name));
+                          }
+                          marker = true;
+                        }
+                        auto forget = [this, parent, name, inode, done] {
+                          table.RemoveName(parent, name, inode.get(), /*keep_local=*/false);
+                          done(Empty{});
+                        };
+                        // The marker of an empty directory holds no data: removing it needs no
+                        // --allow-delete.
+                        if (!marker) return forget();
+                        client->DeleteObject({inode->key}, [forget, done](Result<Empty> d) {
+                          if (!d.ok()) return done(d.status());
+                          forget();
+                        });
+                      });
 }
 
 }  // namespace s3m

@@ -116,7 +116,7 @@ TEST_P(DirTest, LocalDirectoriesAndFilesBeingWrittenAreListed) {
   EXPECT_TRUE(Release(a->entry.attr.ino, a->handle).ok());
 }
 
-TEST_P(DirTest, MkdirIsLocalUntilAFileIsWrittenInside) {
+TEST_P(DirTest, MkdirStoresAMarkerThatLasts) {
   mem().Put("remote/x", "1");
   mem().Put("file", "1");
   Mount();
@@ -124,8 +124,8 @@ TEST_P(DirTest, MkdirIsLocalUntilAFileIsWrittenInside) {
   auto d = Mkdir(kRootInode, "d");
   ASSERT_TRUE(d.ok());
   EXPECT_TRUE(d->attr.is_dir);
-  EXPECT_EQ(mem().TotalRequests(), 1u);  // the existence check: one LIST
-  EXPECT_EQ(mem().ObjectCount(), 2u);    // nothing written to S3
+  EXPECT_EQ(mem().TotalRequests(), 2u);  // the existence check (one LIST) and the marker's PUT
+  EXPECT_EQ(*mem().Contents("d/"), "");
   mem().ResetCounts();
   EXPECT_EQ(Lookup(kRootInode, "d")->attr.ino, d->attr.ino);
   EXPECT_EQ(mem().TotalRequests(), 0u);
@@ -144,11 +144,21 @@ TEST_P(DirTest, MkdirIsLocalUntilAFileIsWrittenInside) {
   EXPECT_TRUE(Rmdir(kRootInode, "d").ok());
   EXPECT_CODE(Lookup(kRootInode, "d"), Code::kNotFound);
 
+  EXPECT_FALSE(mem().Contents("d/").has_value());  // rmdir removed the marker
+
   auto e = Mkdir(kRootInode, "e");
   ASSERT_TRUE(e.ok());
   WriteFile(e->attr.ino, "f", "data");
   EXPECT_EQ(*mem().Contents("e/f"), "data");
-  EXPECT_CODE(Rmdir(kRootInode, "e"), Code::kNotEmpty);  // real now
+  EXPECT_CODE(Rmdir(kRootInode, "e"), Code::kNotEmpty);
+
+  // The empty directory outlives this mount: a new mount finds it, and lists it empty.
+  ASSERT_TRUE(Mkdir(kRootInode, "kept").ok());
+  Mount();
+  auto kept = Lookup(kRootInode, "kept");
+  ASSERT_TRUE(kept.ok());
+  EXPECT_TRUE(kept->attr.is_dir);
+  EXPECT_EQ(Names(kept->attr.ino), (std::vector<std::string>{"./", "../"}));
 }
 
 }  // namespace

@@ -144,8 +144,8 @@ void FileSystem::Impl::OpenForWrite(std::shared_ptr<Inode> inode, int flags,
   // Sequential writes of a whole new version stream; anything else is staged.
   if (truncate && (flags & O_ACCMODE) == O_WRONLY && (flags & O_APPEND) == 0) {
     if (!ClaimForWriting(inode, true, &why)) return done(why);
-    return done(OpenResult{AddFileHandle(std::make_shared<StreamWriteHandle>(inode, *this)),
-                           false, false});
+    return done(
+        OpenResult{AddFileHandle(std::make_shared<StreamWriteHandle>(inode, *this)), false, false});
   }
   CurrentVersion(inode, [this, inode, truncate, done](Result<ObjectInfo> r) {
     if (!r.ok()) return done(r.status());
@@ -192,30 +192,30 @@ void FileSystem::Create(InodeId parent, const std::string& name, uint32_t /*mode
   if (s.ok()) s = impl_->CheckNewName(name);
   if (!s.ok()) return done(s);
   Impl* impl = impl_.get();
-  impl->Resolve(
-      dir, name, /*count=*/false, [impl, dir, name, flags, done](Result<std::shared_ptr<Inode>> r) {
-        if (r.ok()) return done(Status(Code::kExists, "file exists: " + name));
-        if (r.status().code() != Code::kNotFound) return done(r.status());
-        std::shared_ptr<Inode> inode =
-            impl->table.InsertLocal(*dir, name, EntryKind::kFile, Locality::kWriting, 1);
-        if (inode == nullptr) return done(Status(Code::kExists, "file exists: " + name));
-        // A file opened for reading and writing may be written anywhere: staged. Otherwise
-        // it streams (tools write new files sequentially).
-        std::shared_ptr<FileHandle> h;
-        if ((flags & O_ACCMODE) == O_RDWR) {
-          auto staged = StagedHandle::Open(inode, *impl, nullptr);
-          if (!staged.ok()) {
-            impl->table.RemoveName(dir->ino, name, inode.get(), /*keep_local=*/false);
-            return done(staged.status());
-          }
-          h = std::move(*staged);
-        } else {
-          h = std::make_shared<StreamWriteHandle>(inode, *impl);
-        }
-        uint64_t id = impl->AddFileHandle(std::move(h));
-        InodeState st = inode->Snapshot();
-        done(CreateResult{Entry{impl->MakeAttr(*inode, st), impl->EntryTtl(st)}, id});
-      });
+  impl->Resolve(dir, name, /*count=*/false,
+                [impl, dir, name, flags, done](Result<std::shared_ptr<Inode>> r) {
+                  if (r.ok()) return done(Status(Code::kExists, "file exists: " + name));
+                  if (r.status().code() != Code::kNotFound) return done(r.status());
+                  std::shared_ptr<Inode> inode =
+                      impl->table.InsertLocal(*dir, name, EntryKind::kFile, Locality::kWriting, 1);
+                  if (inode == nullptr) return done(Status(Code::kExists, "file exists: " + name));
+                  // A file opened for reading and writing may be written anywhere: staged.
+                  // Otherwise it streams (tools write new files sequentially).
+                  std::shared_ptr<FileHandle> h;
+                  if ((flags & O_ACCMODE) == O_RDWR) {
+                    auto staged = StagedHandle::Open(inode, *impl, nullptr);
+                    if (!staged.ok()) {
+                      impl->table.RemoveName(dir->ino, name, inode.get(), /*keep_local=*/false);
+                      return done(staged.status());
+                    }
+                    h = std::move(*staged);
+                  } else {
+                    h = std::make_shared<StreamWriteHandle>(inode, *impl);
+                  }
+                  uint64_t id = impl->AddFileHandle(std::move(h));
+                  InodeState st = inode->Snapshot();
+                  done(CreateResult{Entry{impl->MakeAttr(*inode, st), impl->EntryTtl(st)}, id});
+                });
 }
 
 void FileSystem::Read(InodeId ino, uint64_t handle, uint64_t offset, uint64_t size,
@@ -278,7 +278,8 @@ std::shared_ptr<FileHandle> FileSystem::Impl::WriterOf(const Inode& inode) {
 
 void FileSystem::Impl::Truncate(std::shared_ptr<Inode> inode, uint64_t size, uint64_t handle,
                                 Callback<Empty> done) {
-  std::shared_ptr<FileHandle> h = handle != 0 ? GetFileHandle(handle, inode->ino) : WriterOf(*inode);
+  std::shared_ptr<FileHandle> h =
+      handle != 0 ? GetFileHandle(handle, inode->ino) : WriterOf(*inode);
   if (handle != 0 && h == nullptr) return done(BadHandle("unknown file handle"));
   if (h != nullptr) {
     Status s = h->Truncate(size);

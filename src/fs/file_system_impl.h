@@ -55,6 +55,8 @@ struct DirHandle {
   std::vector<Waiter> waiters;                           // GUARDED_BY(mu)
 };
 
+struct DirMove;  // a directory rename in progress (file_system_rename.cc)
+
 struct FileSystem::Impl : FsCore {
   Impl(ObjectClient* client, BufferPool* pool, FsOptions options);
 
@@ -91,10 +93,26 @@ struct FileSystem::Impl : FsCore {
   std::shared_ptr<FileHandle> TakeFileHandle(uint64_t handle, InodeId ino);
   // Sets a file's size: through `handle` (or the writer open on it), else by an open,
   // truncate and commit of its own.
-  void Truncate(std::shared_ptr<Inode> inode, uint64_t size, uint64_t handle,
-                Callback<Empty> done);
+  void Truncate(std::shared_ptr<Inode> inode, uint64_t size, uint64_t handle, Callback<Empty> done);
   std::shared_ptr<FileHandle> WriterOf(const Inode& inode);
   void ReleaseHandle(InodeId ino, uint64_t handle, Callback<Empty> done);
+  // --- file_system_rename.cc ---
+  Status CheckRename(const Inode& src, const std::string& new_parent_key, const Inode* target,
+                     bool noreplace) const;
+  void SettleWriters(const std::string& key_prefix, bool whole_prefix, Callback<Empty> then);
+  void CopyKey(const ObjectInfo& from, const std::string& to, Callback<std::string> done);
+  void CopyLarge(const ObjectInfo& from, const std::string& to, Callback<std::string> done);
+  void RenameFile(std::shared_ptr<Inode> src, std::shared_ptr<Inode> ndir,
+                  const std::string& new_name, Callback<Empty> done);
+  void ApplyRename(const Inode& src, const Inode& ndir, const std::string& new_name,
+                   const std::map<std::string, std::string>& new_etags, const ObjectInfo* file);
+  void RenameDir(std::shared_ptr<Inode> src, std::shared_ptr<Inode> ndir,
+                 const std::string& new_name, std::shared_ptr<Inode> target, Callback<Empty> done);
+  void CheckTargetDir(const std::string& from, const std::string& to, bool exists,
+                      Callback<Empty> done);
+  void ListForMove(std::shared_ptr<DirMove> m, std::string token, Callback<Empty> done);
+  void StartDirMove(std::shared_ptr<DirMove> m, Callback<Empty> done);
+
   void RmdirRemote(InodeId parent, const std::string& name, std::shared_ptr<Inode> inode,
                    Callback<Empty> done);
   void ReapClosed();

@@ -123,6 +123,49 @@ void InodeTable::RemoveName(InodeId parent, const std::string& name, const Inode
   if (Unused(*inode)) by_ino_.erase(inode->ino);
 }
 
+std::vector<std::pair<std::shared_ptr<Inode>, std::shared_ptr<Inode>>> InodeTable::Rename(
+    InodeId ino, const Inode& new_parent, const std::string& new_name) {
+  std::vector<std::pair<std::shared_ptr<Inode>, std::shared_ptr<Inode>>> moved;
+  std::lock_guard l(mu_);
+  auto it = by_ino_.find(ino);
+  if (it == by_ino_.end()) return moved;
+  std::shared_ptr<Inode> old = it->second;
+  auto copy = [](const Inode& from, InodeId parent, const std::string& name, std::string key) {
+    auto to = std::make_shared<Inode>(from.ino, parent, name, from.kind, std::move(key));
+    std::lock_guard il(from.mu);
+    to->st = from.st;
+    return to;
+  };
+  NameKey target(new_parent.ino, new_name);
+  auto t = by_name_.find(target);
+  if (t != by_name_.end() && t->second != ino) {
+    std::shared_ptr<Inode> replaced = by_ino_.at(t->second);
+    by_name_.erase(t);
+    std::lock_guard il(replaced->mu);
+    replaced->st.where = Locality::kRemote;  // nameless: only its handles remain
+    replaced->st.expiry = MonoTime::min();
+    if (Unused(*replaced)) by_ino_.erase(replaced->ino);
+  }
+  auto n = by_name_.find(NameKey(old->parent, old->name));
+  if (n != by_name_.end() && n->second == ino) by_name_.erase(n);
+  negative_.erase(target);
+  const std::string old_key = old->key;
+  const std::string new_key = ChildKey(new_parent.key, new_name, old->kind);
+  auto renamed = copy(*old, new_parent.ino, new_name, new_key);
+  by_ino_[ino] = renamed;
+  by_name_[target] = ino;
+  moved.emplace_back(old, renamed);
+  if (!old->is_dir()) return moved;
+  for (auto& [id, inode] : by_ino_) {
+    if (id == ino || inode->key.compare(0, old_key.size(), old_key) != 0) continue;
+    auto below =
+        copy(*inode, inode->parent, inode->name, new_key + inode->key.substr(old_key.size()));
+    moved.emplace_back(inode, below);
+    inode = below;
+  }
+  return moved;
+}
+
 void InodeTable::MarkAncestorsRemote(const Inode& inode, MonoTime expiry) {
   std::lock_guard l(mu_);
   InodeId ino = inode.parent;
@@ -158,11 +201,17 @@ void InodeTable::Forget(InodeId ino, uint64_t n) {
 
 void InodeTable::CloseHandle(const std::shared_ptr<Inode>& inode) {
   std::lock_guard l(mu_);
-  std::lock_guard il(inode->mu);
-  if (inode->st.open_handles > 0) inode->st.open_handles--;
-  if (!Unused(*inode)) return;
   auto it = by_ino_.find(inode->ino);
-  if (it != by_ino_.end() && it->second == inode) DropLocked(*inode);
+  {
+    std::lock_guard il(inode->mu);
+    if (inode->st.open_handles > 0) inode->st.open_handles--;
+  }
+  if (it == by_ino_.end()) return;
+  // A renamed inode's copy took over its state, handles included (see Rename).
+  std::shared_ptr<Inode> current = it->second;
+  std::lock_guard il(current->mu);
+  if (current != inode && current->st.open_handles > 0) current->st.open_handles--;
+  if (Unused(*current)) DropLocked(*current);
 }
 
 std::vector<std::shared_ptr<Inode>> InodeTable::LocalChildren(InodeId parent) const {
@@ -190,6 +239,11 @@ bool InodeTable::IsNegative(InodeId parent, const std::string& name, MonoTime no
   if (now < it->second) return true;
   negative_.erase(it);
   return false;
+}
+
+void InodeTable::ClearNegative(InodeId parent, const std::string& name) {
+  std::lock_guard l(mu_);
+  negative_.erase(NameKey(parent, name));
 }
 
 void InodeTable::MaybeSweepLocked() {

@@ -126,6 +126,12 @@ class InodeTable {
   // Drops the name (not found remotely, unlinked, removed). With `keep_local`, a local
   // inode keeps it. With `expected`, only if the name still points at that inode.
   void RemoveName(InodeId parent, const std::string& name, const Inode* expected, bool keep_local);
+  // Gives inode `ino` (and, for a directory, every inode below it) its new name and key:
+  // each is replaced by a copy with the same number and state, since the kernel moves its
+  // entry to the new name and keeps using the number. An inode that had the new name loses
+  // it. Returns the replaced inodes, old and new (for their open handles).
+  std::vector<std::pair<std::shared_ptr<Inode>, std::shared_ptr<Inode>>> Rename(
+      InodeId ino, const Inode& new_parent, const std::string& new_name);
   // Turns local ancestor directories of `inode` remote (a key now implies them).
   void MarkAncestorsRemote(const Inode& inode, MonoTime expiry);
 
@@ -138,6 +144,7 @@ class InodeTable {
 
   void AddNegative(InodeId parent, const std::string& name, MonoTime expiry);
   bool IsNegative(InodeId parent, const std::string& name, MonoTime now);
+  void ClearNegative(InodeId parent, const std::string& name);
 
   size_t size() const;
 

@@ -108,8 +108,11 @@ struct ObjectReader::Impl : std::enable_shared_from_this<Impl> {
   ObjectClient* const client;
   BufferPool* const pool;
   ReaderOptions options;
-  const std::string key;
-  const std::string etag;
+  // The object read: fixed but for a rename, which moves the reader to the copy (same
+  // bytes). source_mu is a leaf lock.
+  std::mutex source_mu;
+  std::string key;   // GUARDED_BY(source_mu)
+  std::string etag;  // GUARDED_BY(source_mu)
   const uint64_t object_size;
 
   std::mutex mu;
@@ -202,7 +205,7 @@ void ObjectReader::Impl::JudgeWindow() {
     trial = Trial::kNone;
   }
   if (window != before) {
-    S3M_TRACE_OP("read window {}: {} -> {} KiB at {:.0f} MiB/s", key, before >> 10, window >> 10,
+    S3M_TRACE_OP("read window: {} -> {} KiB at {:.0f} MiB/s", before >> 10, window >> 10,
                  rate * static_cast<double>(options.read_part_size) / (1 << 20));
   }
   StartEpoch();
@@ -381,12 +384,19 @@ void ObjectReader::Impl::Read(uint64_t offset, uint64_t end,
 }
 
 void ObjectReader::Impl::Issue(const std::vector<ChunkPtr>& to_issue) {
+  if (to_issue.empty()) return;
+  std::string k, e;
+  {
+    std::lock_guard l(source_mu);
+    k = key;
+    e = etag;
+  }
   for (const auto& c : to_issue) {
     GetObjectParams p;
-    p.key = key;
+    p.key = k;
     p.offset = c->offset;
     p.length = c->length;
-    p.if_match = etag;
+    p.if_match = e;
     p.buffer = c->buffer->data();
     p.accept_lent = true;
     p.on_progress = [self = shared_from_this(), c](uint64_t bytes) {
@@ -469,6 +479,12 @@ void ObjectReader::Read(uint64_t offset, uint64_t size,
   }
   const uint64_t end = offset + std::min(size, impl_->object_size - offset);
   impl_->Read(offset, end, std::move(done));
+}
+
+void ObjectReader::Retarget(std::string key, std::string etag) {
+  std::lock_guard l(impl_->source_mu);
+  impl_->key = std::move(key);
+  impl_->etag = std::move(etag);
 }
 
 }  // namespace s3m

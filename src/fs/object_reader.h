@@ -109,6 +109,9 @@ class ObjectReader {
   // the end).
   void Read(uint64_t offset, uint64_t size, std::function<void(Result<ReadData>)> done);
 
+  // Reads from now on come from `key` at `etag`: a copy of the same bytes (a rename).
+  void Retarget(std::string key, std::string etag);
+
  private:
   struct Impl;
   std::shared_ptr<Impl> impl_;  // shared with in-flight completions

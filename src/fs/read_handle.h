@@ -17,6 +17,9 @@ class ReadHandle final : public FileHandle {
       : FileHandle(std::move(inode)), reader_(std::move(reader)) {}
 
   void Read(uint64_t offset, uint64_t size, std::function<void(Result<ReadData>)> done) override;
+  void Moved(const std::string& key, const std::string& etag) override {
+    reader_->Retarget(key, etag);
+  }
 
  private:
   const std::unique_ptr<ObjectReader> reader_;

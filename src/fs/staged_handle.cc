@@ -124,9 +124,21 @@ void StagedHandle::Read(uint64_t offset, uint64_t size,
   });
 }
 
+namespace {
+Status Renamed() {
+  return Status(Code::kStale, "the file was renamed while open for writing: open it again");
+}
+}  // namespace
+
+void StagedHandle::Moved(const std::string&, const std::string&) {
+  std::lock_guard l(mu_);
+  moved_ = true;
+}
+
 Result<uint64_t> StagedHandle::Write(uint64_t offset, const char* data, uint64_t size) {
   std::unique_lock l(mu_);
   cv_.wait(l, [this] { return !committing_; });
+  if (moved_) return Renamed();
   uint64_t added = NewBytes(v_.written, offset, offset + size);
   if (!fs_.ReserveStaging(added)) return StagingFull(fs_.options.staging_limit_bytes);
   Status s = file_->Write(offset, data, size);
@@ -146,6 +158,7 @@ Result<uint64_t> StagedHandle::Write(uint64_t offset, const char* data, uint64_t
 Status StagedHandle::Truncate(uint64_t size) {
   std::unique_lock l(mu_);
   cv_.wait(l, [this] { return !committing_; });
+  if (moved_) return Renamed();
   if (size == v_.size) return Status::Ok();
   if (size < v_.size) {
     Status s = file_->Truncate(size);  // bytes past the cut read as zeros if it grows again

@@ -47,6 +47,8 @@ class StagedHandle final : public FileHandle {
   void Fsync(Callback<Empty> done) override { Commit(std::move(done)); }
   void Close(Callback<Empty> closed) override;
   void Discard() override;
+  // Its bytes were stored before the rename; later changes would go to the old key.
+  void Moved(const std::string&, const std::string&) override;
 
   StagedHandle(std::shared_ptr<Inode> inode, FsCore& fs, std::unique_ptr<StagingFile> file,
                const ObjectInfo* base);
@@ -92,6 +94,7 @@ class StagedHandle final : public FileHandle {
   std::vector<Callback<Empty>> commit_waiters_;  // GUARDED_BY(mu_)
   uint64_t reserved_ = 0;                        // GUARDED_BY(mu_): staging budget held
   std::shared_ptr<ObjectReader> base_reader_;    // GUARDED_BY(mu_)
+  bool moved_ = false;                           // GUARDED_BY(mu_)
 };
 
 }  // namespace s3m

@@ -146,10 +146,11 @@ void OpRmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
   Fs(req)->Rmdir(parent, name, [req](Result<Empty> r) { ReplyStatus(req, r.status()); });
 }
 
-// S3 has no rename: EXDEV makes mv fall back to copy and delete.
-void OpRename(fuse_req_t req, fuse_ino_t, const char* name, fuse_ino_t, const char*, unsigned) {
-  S3M_TRACE_OP("rename name={} -> EXDEV", name);
-  fuse_reply_err(req, EXDEV);
+void OpRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t new_parent,
+              const char* new_name, unsigned flags) {
+  S3M_TRACE_OP("rename parent={} name={} -> parent={} name={}", parent, name, new_parent, new_name);
+  Fs(req)->Rename(parent, name, new_parent, new_name, flags,
+                  [req](Result<Empty> r) { ReplyStatus(req, r.status()); });
 }
 
 // Objects have no links of either kind.

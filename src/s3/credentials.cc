@@ -148,10 +148,32 @@ std::unique_ptr<CredentialsProvider> NewProfileCredentialsProvider(
   return NewCachingCredentialsProvider(std::make_unique<ProfileProvider>(options), clock);
 }
 
+namespace {
+// The environment with the variables that name credentials outside the profile hidden.
+GetEnvFn WithoutCredentialVariables(GetEnvFn getenv) {
+  return [getenv = std::move(getenv)](const std::string& name) -> std::optional<std::string> {
+    for (const char* hidden : {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                               "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN"}) {
+      if (name == hidden) return std::nullopt;
+    }
+    return getenv(name);
+  };
+}
+}  // namespace
+
 std::unique_ptr<CredentialsProvider> NewDefaultCredentialsChain(const CredentialsOptions& options) {
   std::vector<std::unique_ptr<CredentialsProvider>> providers;
   if (options.explicit_credentials) {
     providers.push_back(NewStaticCredentialsProvider(*options.explicit_credentials));
+  }
+  if (!options.profile.empty()) {
+    // A profile named on the command line is the only source, as in Mountpoint: keys in the
+    // environment must not silently replace the ones the user chose.
+    CredentialsOptions only_profile = options;
+    only_profile.getenv = WithoutCredentialVariables(options.getenv);
+    providers.push_back(NewProfileCredentialsProvider(only_profile));
+    providers.push_back(NewWebIdentityCredentialsProvider(only_profile));
+    return NewCredentialsChain(std::move(providers));
   }
   providers.push_back(NewEnvironmentCredentialsProvider(options));
   providers.push_back(NewProfileCredentialsProvider(options));

@@ -56,7 +56,8 @@ struct CredentialsOptions {
   std::string home;        // for ~/.aws; empty means $HOME
 };
 
-// The default chain, as the AWS SDKs order it.
+// The default chain, as the AWS SDKs order it; with options.profile set (--profile), that
+// profile alone (its keys or its web identity role), ignoring credentials in the environment.
 std::unique_ptr<CredentialsProvider> NewDefaultCredentialsChain(const CredentialsOptions& options);
 
 // Region: explicit, AWS_REGION, AWS_DEFAULT_REGION, the profile's `region`, IMDS

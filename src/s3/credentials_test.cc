@@ -122,6 +122,34 @@ TEST_F(CredentialsTest, ProfileSelection) {
   EXPECT_EQ(c->access_key_id, "AKIACONFIG00001");
 }
 
+// --profile is the only source: keys in the environment neither win over it nor stand in for
+// a profile that does not exist (they did, silently, before).
+TEST_F(CredentialsTest, NamedProfileIgnoresEnvironmentKeys) {
+  Write(".aws/credentials",
+        "[p]\naws_access_key_id = AKIAPROFILEP001\naws_secret_access_key = s\n");
+  CredentialsOptions o = Options(kEnvKeys);
+  o.profile = "p";
+  Result<Credentials> c = Get(o);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->access_key_id, "AKIAPROFILEP001");
+  EXPECT_EQ(c->source, "profile p");
+
+  o.profile = "nosuchprofile";
+  c = Get(o);
+  ASSERT_FALSE(c.ok());
+  const std::string& m = c.status().message();
+  EXPECT_NE(m.find("\"nosuchprofile\" not found in " + home_ + "/.aws/credentials"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("--profile"), std::string::npos) << m;
+
+  // Without --profile the environment still comes first, as in the AWS SDKs.
+  o.profile.clear();
+  c = Get(o);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->source, "environment");
+}
+
 TEST_F(CredentialsTest, CredentialsFileBeatsConfigFile) {
   Write(".aws/credentials",
         "[p]\naws_access_key_id = AKIAFROMCREDS01\naws_secret_access_key = a\n");

@@ -66,6 +66,13 @@ class Moto:
     def get(self, bucket, key):
         return self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
 
+    def keys(self, bucket, prefix=""):
+        """Every key under `prefix`, sorted (all pages)."""
+        out = []
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            out += [o["Key"] for o in page.get("Contents", [])]
+        return sorted(out)
+
     def exists(self, bucket, key):
         try:
             self.s3.head_object(Bucket=bucket, Key=key)

@@ -46,7 +46,7 @@ class StartupFailureTest(MountTestCase):
 
     def test_bad_endpoint_url(self):
         self.assertFails(["--endpoint-url", "127.0.0.1:9", "b123", self.dir], 2,
-                         "invalid endpoint URL")
+                         "--endpoint-url '127.0.0.1:9' is not a URL")
 
     def test_mount_directory_missing_or_not_a_directory(self):
         bucket = self.new_bucket()

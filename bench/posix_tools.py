@@ -39,6 +39,14 @@ SETTLE_QUIET_S = 2
 SETTLE_MAX_S = 60
 
 
+def differ(got, want):
+    """How `got` differs from `want`, in a few words."""
+    if len(got) != len(want):
+        return f"{len(got)} bytes, not the {len(want)} expected"
+    first = next(i for i in range(len(got)) if got[i] != want[i])
+    return f"the expected {len(want)} bytes but not their content (from byte {first})"
+
+
 class Failure(Exception):
     """The tool failed or the data read back is wrong."""
 
@@ -114,25 +122,34 @@ class Client:
 
     def mount(self, bucket):
         cmd, env = self.command(bucket)
-        with open(os.path.join(self.logs, "mount.log"), "a") as lf:
+        err_path = os.path.join(self.logs, "mount.err")
+        # stderr to a file, not a pipe: a daemon that keeps the pipe open would block the read.
+        with open(os.path.join(self.logs, "mount.log"), "a") as lf, open(err_path, "w") as ef:
             lf.write("$ " + " ".join(cmd) + "\n")
             lf.flush()
-            r = subprocess.run(cmd, env=env, stdout=lf, stderr=subprocess.PIPE, text=True,
-                               timeout=60)
-            lf.write(r.stderr)
+            try:
+                r = subprocess.run(cmd, env=env, stdout=lf, stderr=ef, timeout=60)
+                code = r.returncode
+            except subprocess.TimeoutExpired:
+                code = "timeout"
+        with open(err_path) as ef:
+            err = ef.read()
+        with open(os.path.join(self.logs, "mount.log"), "a") as lf:
+            lf.write(err)
         for _ in range(100):
             if is_mounted(self.mnt):
                 break
             time.sleep(0.1)
-        if r.returncode != 0 or not is_mounted(self.mnt):
-            reason = (r.stderr.strip().splitlines() or [f"exit {r.returncode}"])[-1]
-            raise Failure(f"mount failed: {reason}")
         self.pids = []
         for _ in range(50):
             self.pids = pids_with_arg(self.mnt)
             if self.pids:
                 break
             time.sleep(0.1)
+        if code != 0 or not is_mounted(self.mnt):
+            self.unmount()
+            reason = (err.strip().splitlines() or [f"exit {code}"])[-1]
+            raise Failure(f"mount failed: {reason}")
 
     def unmount(self):
         for cmd in (["fusermount3", "-u", self.mnt], ["umount", "-l", self.mnt]):
@@ -153,6 +170,10 @@ class Ctx:
     def __init__(self, client, s3, bucket, slug, scratch):
         self.client, self.s3, self.bucket = client, s3, bucket
         self.prefix, self.slug, self.scratch = slug + "/", slug, scratch
+        # git needs an identity and must not read the machine's configuration.
+        self.env = dict(os.environ, HOME=scratch, GIT_CONFIG_NOSYSTEM="1", GIT_AUTHOR_NAME="b",
+                        GIT_AUTHOR_EMAIL="b@example.com", GIT_COMMITTER_NAME="b",
+                        GIT_COMMITTER_EMAIL="b@example.com")
 
     def path(self, *parts):
         return os.path.join(self.client.mnt, self.slug, *parts)
@@ -169,13 +190,14 @@ class Ctx:
     def run(self, cmd):
         try:
             r = subprocess.run(cmd, capture_output=True, text=True, timeout=TOOL_TIMEOUT_S,
-                               cwd=self.scratch, env=dict(os.environ, HOME=self.scratch))
+                               cwd=self.scratch, env=self.env)
         except subprocess.TimeoutExpired:
             raise Failure(f"{cmd[0]} did not finish in {TOOL_TIMEOUT_S} s") from None
         if r.returncode != 0:
             lines = r.stderr.strip().splitlines() or [f"exit {r.returncode}"]
+            line = lines[-1] if lines[0].startswith("Traceback") else lines[0]
             raise Failure(f"{os.path.basename(cmd[0])} {cmd[1] if len(cmd) > 1 else ''}: "
-                          f"{lines[0]}".replace(self.client.mnt + "/", ""))
+                          f"{line}".replace(self.client.mnt + "/", ""))
         return r.stdout
 
     def local_files(self, root):
@@ -200,7 +222,7 @@ class Ctx:
         except self.s3.exceptions.NoSuchKey:
             raise Failure(f"S3: no object {rel}") from None
         if got != data:
-            raise Failure(f"S3: {rel} holds {len(got)} bytes, not the {len(data)} expected")
+            raise Failure(f"S3: {rel} holds {differ(got, data)}")
 
     def expect_files(self, files, under="", links=None):
         """The regular files under `under` are exactly `files`, through the mount and in S3
@@ -220,8 +242,7 @@ class Ctx:
             raise Failure(f"mount: files {missing} missing, {extra} unexpected")
         for rel, data in files.items():
             if seen[rel] != data:
-                raise Failure(f"mount: {rel} reads {len(seen[rel])} bytes, not the "
-                              f"{len(data)} expected")
+                raise Failure(f"mount: {rel} reads {differ(seen[rel], data)}")
         sub = os.path.join(under, "") if under else ""
         allowed = {sub + r for r in files} | {sub + r for r in (links or {})}
         extra = sorted(k[len(self.prefix):] for k in self.s3_keys(self.prefix + sub)

@@ -6,7 +6,7 @@
 # (--vfs-cache-mode off and writes), all against one server, and checks each result through
 # a second mount and in S3. Results: bench/results/posix-tools.{md,csv}.
 #   bench/posix_tools.sh                                  # everything (~10 min)
-#   bench/posix_tools.sh --clients s3mount,s3fs --tools "sed -i,mv file, dir"
+#   bench/posix_tools.sh --clients s3mount,s3fs --tools "sed -i,mv file + dir"
 # The server is a Ceph RGW (bench/rgw.sh) when it starts, else moto_server (SERVER=moto forces
 # it). Environment: BUILD_DIR (default build: only the s3mount target is built), WORK_DIR
 # (default /var/tmp/s3mount-posix-tools), RGW_DIR / RGW_PORT / RGW_MON_PORT (a private RGW
@@ -39,10 +39,10 @@ MOTO_PID=
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
-  for m in $(awk -v d="$WORK_DIR/" 'index($2, d) == 1 {print $2}' /proc/mounts); do
+  awk -v d="$WORK_DIR/" 'index($2, d) == 1 {print $2}' /proc/mounts | while read -r m; do
     umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
   done
-  [ -n "$MOTO_PID" ] && kill "$MOTO_PID" 2>/dev/null || true
+  if [ -n "$MOTO_PID" ]; then kill "$MOTO_PID" 2>/dev/null || true; fi
   "$ROOT/bench/rgw.sh" stop "$RGW_DIR" >/dev/null 2>&1 || true
   exit $rc
 }
@@ -55,13 +55,15 @@ start_moto() {
   moto_server -H 127.0.0.1 -p "$port" >"$WORK_DIR/moto.log" 2>&1 &
   MOTO_PID=$!
   for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.2; done
-  export S3_ENDPOINT=http://127.0.0.1:$port SERVER="moto_server $(moto_server --version 2>/dev/null | awk '{print $NF}')"
+  SERVER="moto_server $(python3 -c 'import moto; print(moto.__version__)' 2>/dev/null)"
+  export S3_ENDPOINT=http://127.0.0.1:$port SERVER
   export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
 }
 
 if [ "${SERVER:-}" != moto ] && rgw_env=$("$ROOT/bench/rgw.sh" start "$RGW_DIR" 2>"$WORK_DIR/rgw-start.log"); then
   eval "$rgw_env"
-  export S3_ENDPOINT=$RGW_ENDPOINT SERVER="Ceph RGW $(radosgw --version | awk '{print $3}')"
+  SERVER="Ceph RGW $(radosgw --version | awk '{print $3}')"
+  export S3_ENDPOINT=$RGW_ENDPOINT SERVER
   export AWS_ACCESS_KEY_ID=$RGW_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$RGW_SECRET_KEY
 else
   [ "${SERVER:-}" = moto ] || echo "posix_tools.sh: RGW did not start ($WORK_DIR/rgw-start.log): using moto_server" >&2

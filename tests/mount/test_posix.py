@@ -6,6 +6,7 @@ comes from this mount's memory) and directly in S3 with boto3. A test of a featu
 is not built yet is skipped with the name of that feature; un-skip it when it lands.
 Objects stay small: moto copies the whole object for each ranged GET.
 """
+import errno
 import os
 import shutil
 import stat
@@ -20,14 +21,11 @@ from harness import Mount, MountTestCase, data, read_bytes
 RW = ["--allow-delete", "--allow-overwrite"]
 POSIX = RW + ["--posix"]
 
-NOT_BUILT_RENAME = ("not built yet: rename of files and directories (mv, and the "
-                    "write-to-temp-then-rename of rsync, sed -i and git)")
 NOT_BUILT_POSIX = ("not built yet: --posix (modes, uid/gid and mtime kept in s3fs-compatible "
                    "x-amz-meta-* metadata; symlinks)")
 NOT_BUILT_STREAM_TRUNCATE = ("not built yet: ftruncate of a new file being written sequentially to a "
                              "size other than 0 (StreamWriteHandle::Truncate: ENOTSUP); rsync "
                              "--inplace ftruncates each file it writes to its length")
-NOT_BUILT_MARKERS = "not built yet: mkdir writes a directory marker (name/), so an empty directory lasts"
 
 # 2020-01-01 00:00:01 UTC: an mtime no test run could produce by itself.
 OLD_MTIME = 1577836801
@@ -266,13 +264,11 @@ class PosixToolsTest(MountTestCase):
             self.assert_files(bucket, m.path("dst"), self.local_files(src), "dst/")
 
     def test_rsync_default_writes_a_temp_file_and_renames_it(self):
-        # Until rename lands, rename(2) fails with EXDEV and rsync copies the temp file to its
-        # name and deletes it; either way no temp file may be left.
+        # rsync writes .name.XXXXXX and renames it over name: no temp file may be left.
         self.rsync_twice([])
 
     # ---- git ----
 
-    @unittest.skip(NOT_BUILT_RENAME)
     def test_git_clone_then_status_is_clean(self):
         bucket = self.new_bucket()
         env = git_env(self.tmp)
@@ -306,7 +302,6 @@ class PosixToolsTest(MountTestCase):
 
     # ---- sed -i ----
 
-    @unittest.skip(NOT_BUILT_RENAME)
     def test_sed_in_place(self):
         bucket = self.new_bucket()
         self.moto.put(bucket, "d/conf", b"alpha\nfoo = 1\nomega\n")
@@ -403,7 +398,6 @@ class PosixToolsTest(MountTestCase):
 
     # ---- mv ----
 
-    # Until rename lands, mv gets EXDEV and copies and deletes instead: these pass either way.
     def test_mv_files(self):
         bucket = self.new_bucket()
         a, b, c = data(5000, seed=51), data(6000, seed=52), data(7000, seed=53)
@@ -440,7 +434,6 @@ class PosixToolsTest(MountTestCase):
             self.assertFalse(os.path.exists(m.path("d")))
             self.assert_files(bucket, m.dir, expected)
 
-    @unittest.skip(NOT_BUILT_RENAME)
     def test_rename_syscall_of_files_and_directories(self):
         # rename(2) itself, which mv, rsync, sed -i and git fall back from or depend on.
         bucket = self.new_bucket()
@@ -449,8 +442,9 @@ class PosixToolsTest(MountTestCase):
         self.moto.put(bucket, "b", b)
         self.moto.put(bucket, "d/x", x)
         with Mount(self.moto, bucket, ["--allow-overwrite"]) as m:  # no --allow-delete
-            with self.assertRaises(OSError):
+            with self.assertRaises(OSError) as ctx:
                 os.rename(m.path("a"), m.path("a2"))
+            self.assertEqual(ctx.exception.errno, errno.EPERM)
         self.assertEqual(sorted(self.s3_keys(bucket)), ["a", "b", "d/x"])
         with Mount(self.moto, bucket, RW) as m:
             os.rename(m.path("a"), m.path("a2"))
@@ -480,7 +474,6 @@ class PosixToolsTest(MountTestCase):
         with Mount(self.moto, bucket, RW) as m:
             self.assertEqual(os.listdir(m.dir), ["f"])
 
-    @unittest.skip(NOT_BUILT_MARKERS)
     def test_empty_directory_survives_a_remount(self):
         bucket = self.new_bucket()
         with Mount(self.moto, bucket, RW) as m:

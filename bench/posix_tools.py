@@ -116,6 +116,7 @@ class Client:
 
     def options_text(self):
         cmd, _ = self.command("BUCKET")
+        cmd[0] = os.path.basename(cmd[0])  # the build directory is this machine's
         text = " ".join(cmd).replace(self.mnt, "DIR").replace(self.endpoint, "ENDPOINT")
         return re.sub(r"(-l|--cache-dir|--log-file) \S+|,?(logfile|passwd_file)=[^, ]+", "",
                       text).replace("  ", " ").strip()
@@ -368,6 +369,9 @@ def write_results(args, clients, tools, results, started, elapsed):
         lines.append(f"| {tool} | " + " | ".join(cells) + " |")
     lines += ["", "Mount commands (ENDPOINT, BUCKET, DIR; logs and credentials files left out):", ""]
     lines += [f"- {c.name}: `{c.options_text()}`" for c in clients]
+    if any(c.name.startswith("rclone") for c in clients):
+        lines += ["", "rclone's remote `b` (RCLONE_CONFIG_B_* variables): type s3, provider Ceph, "
+                  "endpoint ENDPOINT, force_path_style true."]
     lines += ["", "## Details", ""]
     for (client, tool), (res, _, detail) in results.items():
         if detail:

@@ -112,10 +112,15 @@ class PosixToolsTest(MountTestCase):
         for rel, target in links.items():
             self.assertEqual(self.moto.get(bucket, prefix + rel), target.encode(), f"{rel} in S3")
 
-    def assert_posix_tree(self, bucket, root, prefix):
-        """TREE's modes and mtimes and LINKS, through the mount and in the metadata."""
+    def assert_posix_tree(self, bucket, root, prefix, owner=None):
+        """TREE's modes, mtimes (and owner: (uid, gid)) and LINKS, through the mount and in
+        the metadata."""
         for rel, (mode, _) in TREE.items():
             st = os.lstat(os.path.join(root, rel))
+            if owner:
+                self.assertEqual((st.st_uid, st.st_gid), owner, rel)
+                meta = self.s3_meta(bucket, prefix + rel)
+                self.assertEqual((int(meta["uid"]), int(meta["gid"])), owner, rel)
             self.assertEqual(stat.S_IMODE(st.st_mode), mode, rel)
             self.assertEqual(int(st.st_mtime), OLD_MTIME, rel)
             meta = self.s3_meta(bucket, prefix + rel)
@@ -127,13 +132,21 @@ class PosixToolsTest(MountTestCase):
 
     # ---- tar ----
 
-    def make_tarball(self, links):
+    def make_tarball(self, links, owner=None):
+        """A tarball of TREE (and LINKS); `owner` (uid, gid) is recorded by number only."""
         src = os.path.join(self.tmp, "src")
         make_tree(src, links=links)
+
+        def chown(info):
+            if owner:
+                info.uid, info.gid = owner
+                info.uname = info.gname = ""
+            return info
+
         tarball = os.path.join(self.tmp, "tree.tar")
         with tarfile.open(tarball, "w") as tar:
             for name in sorted(os.listdir(src)):
-                tar.add(os.path.join(src, name), arcname=name)
+                tar.add(os.path.join(src, name), arcname=name, filter=chown)
         return tarball
 
     def test_tar_extract_without_posix_refuses_only_the_symlinks(self):
@@ -156,14 +169,16 @@ class PosixToolsTest(MountTestCase):
     @unittest.skip(NOT_BUILT_POSIX)
     def test_tar_extract_with_posix_keeps_modes_times_and_symlinks(self):
         bucket = self.new_bucket()
-        tarball = self.make_tarball(links=True)
+        # As root, tar -x gives each file the owner the archive names (--same-owner).
+        owner = (1000, 1001) if os.geteuid() == 0 else None
+        tarball = self.make_tarball(links=True, owner=owner)
         with Mount(self.moto, bucket, POSIX) as m:
             r = run(["tar", "-xpf", tarball, "-C", m.dir])
             self.assertEqual(r.returncode, 0, r.stderr)
         with Mount(self.moto, bucket, POSIX) as m:
             self.assert_files(bucket, m.dir, {rel: body for rel, (_, body) in TREE.items()},
                               links=LINKS)
-            self.assert_posix_tree(bucket, m.dir, "")
+            self.assert_posix_tree(bucket, m.dir, "", owner)
             self.assertEqual(run([m.path("bin/tool")]).stdout, "tool\n")
 
     # ---- cp -a ----

@@ -37,7 +37,9 @@ from compare_util import (BUCKET, GIB, MIB, RAW_PART, BusySampler, CpuMeter, Fai
                           size_bytes)
 
 ALL_CLIENTS = ["s3mount", "s3fs", "rclone-off", "rclone-writes"]
-ALL_WORKLOADS = ["ior-write", "ior-read", "dd", "randread", "small-write", "small-read", "ls", "ttfb"]
+ALL_WORKLOADS = ["ior-write", "ior-read", "dd", "randread", "small-write", "small-read", "ls", "ttfb",
+                 "append"]
+APPEND_BYTES = MIB  # the append workload adds 1 MiB to a copy of data/big
 RAW_PARALLEL = 16   # requests in flight for the raw capacity (BENCH-SERVER.md: 8-16 saturate RGW)
 
 # Sizes per mode. "full" is issue 4's shape (memory check: 8 readers of 1 GiB objects); "quick"
@@ -96,6 +98,9 @@ def helper(argv):
             if len(b) != 1:
                 raise RuntimeError(f"{path}: read returned {len(b)} bytes")
             print(f"{t1 - t0:.6f}")
+    elif name == "append":      # FILE NBYTES  appends NBYTES and closes (the upload included)
+        with open(argv[1], "ab") as f:
+            f.write(os.urandom(int(argv[2])))
     elif name == "ls":          # DIR EXPECTED
         out = subprocess.run(["ls", "-l", argv[1]], check=True, capture_output=True, text=True)
         n = sum(1 for line in out.stdout.splitlines() if not line.startswith("total"))
@@ -368,6 +373,14 @@ class Bench(ExtraRuns):
         if wl == "ls":
             wall, cpu, _ = run_measured(me + ["ls", f"{mnt}/ls", str(p["ls_objects"])], logf, t)
             return wall, "s", 0, p["ls_objects"], wall, cpu
+        if wl == "append":
+            wall, cpu, _ = run_measured(me + ["append", f"{mnt}/append/{client}", str(APPEND_BYTES)],
+                                        logf, t)
+            self.wait_uploaded(client, f"append/{client}", 1, p["big"] + APPEND_BYTES)
+            got = self.s3.head_object(Bucket=BUCKET, Key=f"append/{client}")["ContentLength"]
+            if got != p["big"] + APPEND_BYTES:
+                raise Failure(f"append: the object has {got} bytes, expected {p['big'] + APPEND_BYTES}")
+            return wall, "s", APPEND_BYTES, 1, wall, cpu
         if wl == "ttfb":
             files = [f"{mnt}/ttfb/t-{i}" for i in range(p["ttfb_samples"])]
             wall, cpu, out = run_measured(me + ["ttfb"] + files, logf, t)
@@ -381,6 +394,8 @@ class Bench(ExtraRuns):
             self.delete_prefix(f"ior-{client}/")
         if wl == "small-read":
             self.delete_prefix(f"small-{client}/")
+        if wl == "append":
+            self.delete_prefix(f"append/{client}")
 
     def run_client(self, rnd, client):
         for wl in self.a.workloads:
@@ -400,6 +415,9 @@ class Bench(ExtraRuns):
                     self.seed_ior_files(client)  # --workloads without ior-write
                 if wl == "small-read" and (client, "small-write", rnd) in self.failed:
                     raise Failure("skipped: small-write failed")
+                if wl == "append":  # a fresh copy of data/big, made on the server
+                    self.s3.copy_object(Bucket=BUCKET, Key=f"append/{client}",
+                                        CopySource={"Bucket": BUCKET, "Key": "data/big"})
                 drop_page_cache()
                 mnt, pids = self.mount(client, logdir)
                 cpu0 = proc_cpu(pids)

@@ -18,6 +18,7 @@ WORKLOAD_INFO = {  # name -> (label, unit, better, raw counterpart)
     "small-read": ("256 KiB files read, 8 threads", "files/s", "high", None),
     "ls": ("ls -l of the directory", "s", "low", None),
     "ttfb": ("time to first byte (open + 1 byte read)", "ms", "low", "ttfb"),
+    "append": ("append 1 MiB to the big object, close included", "s", "low", None),
 }
 
 
@@ -160,7 +161,7 @@ def markdown(bench, med):
     for wl, (label, unit, _, raw) in WORKLOAD_INFO.items():
         if wl not in a.workloads:
             continue
-        per_op = wl in ("randread", "ls", "ttfb", "small-write", "small-read")
+        per_op = wl in ("randread", "ls", "ttfb", "small-write", "small-read", "append")
         field = "cpu_ms_per_op" if per_op else "cpu_s_per_gib"
         row = []
         for c in clients:

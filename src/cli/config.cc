@@ -125,7 +125,7 @@ namespace {
 struct RawOptions {
   std::string file_mode = "0644", dir_mode = "0755", ttl = "1", negative_ttl = "1";
   std::string checksums = "crc32c";
-  uint64_t part_size = 0, memory_target_mib = 0;
+  uint64_t part_size = 0, memory_target_mib = 0, max_staging_mib = 0;
   bool keep_read_pages = false;
 };
 
@@ -196,6 +196,13 @@ void AddPerformance(CLI::App& app, Config& c, RawOptions& raw) {
                  "Memory target of the process in MiB, 64 or more; data buffers get all but "
                  "128 MiB (default: 512, or 1/4 of RAM or the cgroup limit if smaller)")
       ->check(NotNegative());
+  app.add_option("--staging-dir", c.staging_dir,
+                 "Where files changed in place keep their changed bytes (default: $TMPDIR, "
+                 "else /var/tmp)");
+  app.add_option("--max-staging-size", raw.max_staging_mib,
+                 "Most MiB of changed bytes staged at once; writes past it fail with ENOSPC "
+                 "(default: the staging file system's free space less 5% of its size)")
+      ->check(NotNegative());
   app.add_flag("--keep-read-pages", raw.keep_read_pages,
                "Keep in the page cache what long buffered reads leave behind (by default the "
                "pages more than 32 MiB behind a sequential reader are dropped, unless it maps "
@@ -217,6 +224,10 @@ Status Finish(const RawOptions& raw, Config& c, const std::vector<std::string>& 
     c.read_part_size = c.write_part_size = raw.part_size;
   }
   c.drop_behind = !raw.keep_read_pages;
+  if (was_given("--max-staging-size") && raw.max_staging_mib == 0) {
+    return Status(Code::kInvalidArgument, "--max-staging-size must be at least 1 (MiB)");
+  }
+  c.max_staging_bytes = raw.max_staging_mib << 20;
   auto memory = MemoryTargetBytes(raw.memory_target_mib, was_given("--memory-target"));
   if (!memory.ok()) return memory.status();
   c.memory_target_bytes = *memory;

@@ -48,6 +48,9 @@ struct Config {
   bool upload_checksums = true;
   uint64_t memory_target_bytes = 0;  // 0: the default (see DefaultMemoryTarget)
   bool drop_behind = true;           // drop cached pages behind long buffered reads
+  // Local bytes of files changed in place (docs/SEMANTICS.md, Writing).
+  std::string staging_dir;         // empty: $TMPDIR, else /var/tmp
+  uint64_t max_staging_bytes = 0;  // 0: all but 5% of the staging file system's free space
 
   std::string log_directory;
   bool debug = false;

@@ -85,6 +85,8 @@ FsOptions MakeFsOptions(const Config& c) {
   o.writer.write_part_size = c.write_part_size;
   o.writer.checksum = c.upload_checksums ? ChecksumAlgorithm::kCrc32c : ChecksumAlgorithm::kNone;
   o.writer.storage_class = c.storage_class;
+  o.staging_dir = c.staging_dir;
+  o.staging_limit_bytes = c.max_staging_bytes;
   return o;
 }
 

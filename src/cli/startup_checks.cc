@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,6 +14,7 @@
 #include <iterator>
 
 #include "cli/config_checks.h"
+#include "fs/staging_file.h"
 
 namespace s3m {
 namespace {
@@ -77,6 +79,36 @@ Status CheckLogDirectory(const std::string& dir) {
   return Status::Ok();
 }
 
+Status CheckStagingDirectory(Config& c, const GetEnvFn& getenv) {
+  const bool named = !c.staging_dir.empty();
+  if (!named) c.staging_dir = getenv("TMPDIR").value_or("/var/tmp");
+  if (c.staging_dir.empty()) c.staging_dir = "/var/tmp";
+  const char* source = named ? "--staging-dir" : "the staging directory ($TMPDIR or /var/tmp)";
+  auto file = StagingFile::Create(c.staging_dir);
+  if (!file.ok()) {
+    return Bad(
+        fmt::format("{} {} cannot hold staging files: {} (choose another with "
+                    "--staging-dir)",
+                    source, c.staging_dir, file.status().message()));
+  }
+  if (c.max_staging_bytes != 0) return Status::Ok();
+  struct statvfs vfs {};
+  if (statvfs(c.staging_dir.c_str(), &vfs) != 0) {
+    return Bad(fmt::format("{} {}: {}", source, c.staging_dir, Errno()));
+  }
+  // As Mountpoint's cache default: use the free space but leave 5% of the file system free.
+  uint64_t free_bytes = uint64_t{vfs.f_bavail} * vfs.f_frsize;
+  uint64_t reserve = uint64_t{vfs.f_blocks} * vfs.f_frsize / 20;
+  c.max_staging_bytes = free_bytes > reserve ? free_bytes - reserve : 0;
+  if (c.max_staging_bytes == 0) {
+    return Bad(
+        fmt::format("{} {} has less than 5% free: free space or choose another with "
+                    "--staging-dir",
+                    source, c.staging_dir));
+  }
+  return Status::Ok();
+}
+
 Status CheckCaBundle(const Config& c, const GetEnvFn& getenv) {
   std::string source = "--ca-bundle", path = c.ca_bundle;
   if (path.empty()) {
@@ -123,7 +155,7 @@ Status CheckEnvironment(const GetEnvFn& getenv) {
 
 Status MakePathsAbsolute(Config& c) {
   std::error_code ec;
-  for (std::string* path : {&c.mountpoint, &c.log_directory, &c.ca_bundle}) {
+  for (std::string* path : {&c.mountpoint, &c.log_directory, &c.ca_bundle, &c.staging_dir}) {
     if (path->empty() || (*path)[0] == '/') continue;
     std::filesystem::path absolute = std::filesystem::absolute(*path, ec);
     if (ec) return Status(Code::kIo, fmt::format("cannot resolve {}: {}", *path, ec.message()));

@@ -16,6 +16,10 @@ namespace s3m {
 // created in it.
 Status CheckLogDirectory(const std::string& dir);
 
+// The staging directory (--staging-dir, else $TMPDIR or /var/tmp, set into `c`): an
+// existing directory where a staging file can be created; and the default staging limit.
+Status CheckStagingDirectory(Config& c, const GetEnvFn& getenv);
+
 // --ca-bundle, else AWS_CA_BUNDLE, when set: a readable file holding PEM certificates.
 Status CheckCaBundle(const Config& c, const GetEnvFn& getenv);
 

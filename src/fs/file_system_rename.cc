@@ -172,21 +172,25 @@ void FileSystem::Impl::ApplyRename(const Inode& src, const Inode& ndir, const st
   for (auto& [old_inode, new_inode] : moved) {
     std::lock_guard l(new_inode->mu);
     if (new_inode->st.where == Locality::kWriting) new_inode->st.where = Locality::kRemote;
-    if (new_inode.get() != nullptr && !new_inode->is_dir()) {
+    if (!new_inode->is_dir()) {
       auto e = new_etags.find(old_inode->key);
       if (e != new_etags.end()) new_inode->st.etag = e->second;
+      if (file != nullptr) Inode::ApplyRemote(new_inode->st, file, Expiry());
     }
-    if (file != nullptr && !new_inode->is_dir()) Inode::ApplyRemote(new_inode->st, file, Expiry());
     by_ino[old_inode->ino] = new_inode;
   }
-  std::lock_guard l(handles_mu);
-  for (auto* m : {&files, &closing}) {
-    for (auto& [id, h] : *m) {
-      auto it = by_ino.find(h->inode()->ino);
-      if (it == by_ino.end()) continue;
-      auto e = new_etags.find(h->inode()->key);
-      h->Moved(it->second->key, e == new_etags.end() ? std::string() : e->second);
+  std::vector<std::shared_ptr<FileHandle>> open;
+  {
+    std::lock_guard l(handles_mu);
+    for (auto* m : {&files, &closing}) {
+      for (auto& [id, h] : *m) {
+        if (by_ino.count(h->inode()->ino)) open.push_back(h);
+      }
     }
+  }
+  for (auto& h : open) {  // no lock held across a handle's method
+    auto e = new_etags.find(h->inode()->key);
+    h->Moved(by_ino[h->inode()->ino]->key, e == new_etags.end() ? std::string() : e->second);
   }
 }
 

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 
 #include "common/log.h"
+#include "fs/adaptive_handle.h"
 #include "fs/file_system_impl.h"
 #include "fs/read_handle.h"
 #include "fs/staged_handle.h"
@@ -199,16 +200,11 @@ void FileSystem::Create(InodeId parent, const std::string& name, uint32_t /*mode
                   std::shared_ptr<Inode> inode =
                       impl->table.InsertLocal(*dir, name, EntryKind::kFile, Locality::kWriting, 1);
                   if (inode == nullptr) return done(Status(Code::kExists, "file exists: " + name));
-                  // A file opened for reading and writing may be written anywhere: staged.
-                  // Otherwise it streams (tools write new files sequentially).
+                  // New files stream; one opened for reading too may turn staged
+                  // (adaptive_handle.h).
                   std::shared_ptr<FileHandle> h;
                   if ((flags & O_ACCMODE) == O_RDWR) {
-                    auto staged = StagedHandle::Open(inode, *impl, nullptr);
-                    if (!staged.ok()) {
-                      impl->table.RemoveName(dir->ino, name, inode.get(), /*keep_local=*/false);
-                      return done(staged.status());
-                    }
-                    h = std::move(*staged);
+                    h = std::make_shared<AdaptiveHandle>(inode, *impl);
                   } else {
                     h = std::make_shared<StreamWriteHandle>(inode, *impl);
                   }

@@ -206,6 +206,38 @@ TEST_P(StagedTest, ANewFileOpenForReadingAndWritingIsStaged) {
   EXPECT_EQ(*mem().Contents("e"), "");
 }
 
+// IOR, git and mkstemp create files O_RDWR and mostly write them sequentially: they stream
+// (parts leave while the file is written) and turn staged only on a read, an out-of-order
+// write or a truncation that comes while every byte is still in the first part.
+TEST_P(StagedTest, ANewReadWriteFileStreamsUntilItIsReadOrWrittenOutOfOrder) {
+  MountRw();
+  auto create = [&](const std::string& name) {
+    return Wait<CreateResult>([&](auto cb) { fs().Create(kRootInode, name, 0644, O_RDWR, cb); });
+  };
+  auto c = create("seq");
+  ASSERT_TRUE(c.ok());
+  InodeId ino = c->entry.attr.ino;
+  std::string part(5 * kMiB, 's');
+  for (int i = 0; i < 3; i++) ASSERT_TRUE(Write(ino, c->handle, i * part.size(), part).ok());
+  fs().DrainUploads();
+  EXPECT_GE(Count(S3Op::kUploadPart), 1u);  // streaming: parts left before close
+  EXPECT_CODE(ReadString(ino, c->handle, 0, 10), Code::kBadHandle);  // too late to stage
+  EXPECT_CODE(Write(ino, c->handle, 0, "x"), Code::kInvalidArgument);
+  ASSERT_TRUE(Release(ino, c->handle).ok());
+  fs().DrainUploads();
+  EXPECT_FALSE(mem().Contents("seq").has_value());  // a spoiled stream is never uploaded
+
+  c = create("early");
+  ASSERT_TRUE(c.ok());
+  ino = c->entry.attr.ino;
+  ASSERT_TRUE(Write(ino, c->handle, 0, "header").ok());
+  EXPECT_EQ(*ReadString(ino, c->handle, 0, 100), "header");  // staged now, read back
+  ASSERT_TRUE(Write(ino, c->handle, 0, "H").ok());
+  ASSERT_TRUE(Release(ino, c->handle).ok());
+  fs().DrainUploads();
+  EXPECT_EQ(*mem().Contents("early"), "Header");
+}
+
 TEST_P(StagedTest, ChangingObjectsNeedsAllowOverwrite) {
   mem().Put("f", "abc");
   Mount();

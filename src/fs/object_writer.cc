@@ -426,6 +426,17 @@ void ObjectWriter::Abort() {
   impl_->Abort();
 }
 
+bool ObjectWriter::TakeBack(std::string* out) {
+  Impl& w = *impl_;
+  {
+    std::lock_guard l(w.mu);
+    if (w.state != Impl::State::kOpen || w.next_part != 1 || !w.error.ok()) return false;
+  }
+  out->assign(w.cur != nullptr ? w.cur->data() : "", w.cur_fill);
+  Abort();
+  return true;
+}
+
 uint64_t ObjectWriter::bytes_written() const {
   std::lock_guard l(impl_->mu);
   return impl_->written;

@@ -79,6 +79,10 @@ class ObjectWriter {
   // Abandons the upload (aborting any multipart upload).
   void Abort();
 
+  // While nothing has left for S3 (all bytes are in the first part, still filling), copies
+  // them into `out` and abandons the writer; false once a part was sent or on an error.
+  bool TakeBack(std::string* out);
+
   uint64_t bytes_written() const;
 
  private:

@@ -92,6 +92,18 @@ void StreamWriteHandle::Discard() {
   inode()->st.expiry = MonoTime::min();  // ask S3 what is there (the old object, or none)
 }
 
+bool StreamWriteHandle::TakeBack(std::string* out) {
+  std::lock_guard wl(write_mu_);
+  {
+    std::lock_guard l(mu_);
+    if (!write_error_.ok() || upload_ != Upload::kOpen) return false;
+  }
+  if (!writer_.TakeBack(out)) return false;
+  std::lock_guard l(mu_);
+  write_error_ = Status(Code::kBadHandle, "the file is staged now");
+  return true;
+}
+
 void StreamWriteHandle::FinishUpload(Callback<Empty> done) {
   Status spoiled;
   {

@@ -38,6 +38,9 @@ class StreamWriteHandle final : public FileHandle {
   void Fsync(Callback<Empty> done) override;
   void Close(Callback<Empty> closed) override;
   void Discard() override;
+  // See ObjectWriter::TakeBack: the bytes written, if none has been sent yet; the handle
+  // is spent then (AdaptiveHandle stages them instead).
+  bool TakeBack(std::string* out);
 
  private:
   enum class Upload { kOpen, kFinishing, kDone };

@@ -44,7 +44,7 @@ set(CPACK_STRIP_FILES ON)
 set(S3MOUNT_DEB_BASE_DEPENDS "fuse3")
 # Debian 12 (bookworm) runtime packages of the libraries s3mount links, checked with `dpkg -S`.
 set(S3MOUNT_DEB_BOOKWORM_DEPENDS
-  "libfuse3-3, libcurl4, libssl3, libpugixml1v5, libspdlog1.10, libfmt9, libisal2, libc6, libstdc++6")
+  "libfuse3-3, libcurl4, libssl3, libpugixml1v5, libspdlog1.10, libfmt9, libisal2, libmicrohttpd12, libc6, libstdc++6")
 find_program(DPKG_SHLIBDEPS dpkg-shlibdeps)
 if(S3MOUNT_DEB_SHLIBDEPS AND DPKG_SHLIBDEPS)
   # Right for whatever Debian/Ubuntu release the package is built on (library package names change

@@ -160,6 +160,9 @@ void AddPermissions(CLI::App& app, Config& c, RawOptions& raw) {
                "Mount read-only (excludes --allow-delete and --allow-overwrite)");
   app.add_flag("--allow-delete", c.allow_delete, "Allow deleting files");
   app.add_flag("--allow-overwrite", c.allow_overwrite, "Allow overwriting files (with O_TRUNC)");
+  app.add_flag("--posix", c.posix,
+               "Keep modes, owners, mtimes and symlinks in object metadata (s3fs-fuse's "
+               "format); costs a HEAD per listed entry");
   app.add_flag("--allow-other", c.allow_other, "Allow other users to access the mount");
   app.add_flag("--allow-root", c.allow_root, "Allow root to access the mount");
   app.add_flag("--auto-unmount", c.auto_unmount, "Unmount when the daemon exits");
@@ -277,6 +280,13 @@ ParsedCommandLine ParseCommandLine(int argc, const char* const* argv) {
   app.add_option("-l,--log-directory", c.log_directory,
                  "Write logs to files here, created if missing (default: syslog)");
   app.add_flag("-d,--debug", c.debug, "Log every operation");
+  app.add_option("--prometheus-port", c.prometheus_port,
+                 "Serve metrics at http://ADDRESS:PORT/metrics (Prometheus text format)")
+      ->check(CLI::Range(1, 65535));
+  app.add_option("--prometheus-address", c.prometheus_address,
+                 "Address the metrics endpoint listens on (IPv4 or IPv6)")
+      ->capture_default_str();
+  app.add_flag("--log-metrics", c.log_metrics, "Log the metrics that changed every 5 seconds");
 
   try {
     app.parse(argc, argv);
@@ -294,6 +304,11 @@ ParsedCommandLine ParseCommandLine(int argc, const char* const* argv) {
   if (Status s = Finish(raw, c, GivenOptions(app)); !s.ok()) {
     out.exit_code = 2;
     out.output = "s3mount: " + s.message() + "\n";
+    return out;
+  }
+  if (app.count("--prometheus-address") && c.prometheus_port == 0) {
+    out.exit_code = 2;
+    out.output = "s3mount: --prometheus-address needs --prometheus-port\n";
     return out;
   }
   out.run = true;

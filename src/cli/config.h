@@ -29,6 +29,7 @@ struct Config {
   bool read_only = false;
   bool allow_delete = false;
   bool allow_overwrite = false;
+  bool posix = false;  // --posix: FsOptions::posix
   bool allow_other = false;
   bool allow_root = false;
   bool auto_unmount = false;
@@ -54,6 +55,10 @@ struct Config {
 
   std::string log_directory;
   bool debug = false;
+
+  int prometheus_port = 0;  // 0: no Prometheus endpoint
+  std::string prometheus_address = "127.0.0.1";
+  bool log_metrics = false;  // log the counters that changed, every few seconds
 
   // Connections (and so requests in flight) for the target throughput.
   int MaxConnections() const;

@@ -297,6 +297,29 @@ TEST(ConfigTest, HelpAndVersion) {
   EXPECT_EQ(v.output.rfind("s3mount ", 0), 0u);
 }
 
+TEST(ConfigTest, MetricsOptions) {
+  auto off = Parse({"b12", "/m"});
+  ASSERT_TRUE(off.run) << off.output;
+  EXPECT_EQ(off.config.prometheus_port, 0);  // off by default
+  EXPECT_EQ(off.config.prometheus_address, "127.0.0.1");
+  EXPECT_FALSE(off.config.log_metrics);
+  auto on = Parse(
+      {"b12", "/m", "--prometheus-port", "9464", "--prometheus-address", "::", "--log-metrics"});
+  ASSERT_TRUE(on.run) << on.output;
+  EXPECT_EQ(on.config.prometheus_port, 9464);
+  EXPECT_EQ(on.config.prometheus_address, "::");
+  EXPECT_TRUE(on.config.log_metrics);
+  for (const char* bad : {"0", "65536", "x"}) {
+    auto p = Parse({"b12", "/m", "--prometheus-port", bad});
+    EXPECT_FALSE(p.run) << bad;
+    EXPECT_EQ(p.exit_code, 2);
+    EXPECT_NE(p.output.find("--prometheus-port"), std::string::npos) << p.output;
+  }
+  auto lone = Parse({"b12", "/m", "--prometheus-address", "0.0.0.0"});
+  EXPECT_FALSE(lone.run);
+  EXPECT_EQ(lone.output, "s3mount: --prometheus-address needs --prometheus-port\n");
+}
+
 TEST(ConfigTest, ConnectionsFollowTargetThroughput) {
   Config c;
   c.maximum_throughput_gbps = 10;

@@ -10,6 +10,9 @@
 #include "fuse/fuse_adapter.h"
 #include "http/http_client.h"
 #include "memory/memory_budget.h"
+#include "metrics/log_exporter.h"
+#include "metrics/mount_metrics.h"
+#include "metrics/prometheus_exporter.h"
 #include "s3/credentials.h"
 #include "s3/endpoint.h"
 #include "s3/s3_object_client.h"
@@ -69,8 +72,10 @@ Status Probe(const Config& c, const S3ClientOptions& options, CredentialsProvide
   }
 }
 
-FsOptions MakeFsOptions(const Config& c) {
+FsOptions MakeFsOptions(const Config& c, metrics::MountMetrics* m) {
   FsOptions o;
+  o.reader.window_gauge = m->prefetch_window_bytes;
+  o.uploads_gauge = m->uploads_in_flight;
   o.prefix = c.prefix;
   o.uid = c.uid;
   o.gid = c.gid;
@@ -79,6 +84,7 @@ FsOptions MakeFsOptions(const Config& c) {
   o.read_only = c.read_only;
   o.allow_delete = c.allow_delete;
   o.allow_overwrite = c.allow_overwrite;
+  o.posix = c.posix;
   o.metadata_ttl = c.metadata_ttl;
   o.negative_metadata_ttl = c.negative_metadata_ttl;
   o.reader.read_part_size = c.read_part_size;
@@ -89,6 +95,26 @@ FsOptions MakeFsOptions(const Config& c) {
   o.staging_limit_bytes = c.max_staging_bytes;
   return o;
 }
+
+// --prometheus-port and --log-metrics, over the registry every module counts into. Started
+// before the probe, so that a port in use fails the mount at once.
+struct Exporters {
+  Status Start(const Config& c, const metrics::Registry* registry) {
+    if (c.prometheus_port != 0) {
+      auto p = metrics::PrometheusExporter::Start(registry, c.prometheus_address,
+                                                  static_cast<uint16_t>(c.prometheus_port),
+                                                  "--prometheus-port");
+      if (!p.ok()) return p.status();
+      prometheus = std::move(*p);
+    }
+    if (c.log_metrics) {
+      log = std::make_unique<metrics::LogExporter>(registry, metrics::kLogMetricsPeriod);
+    }
+    return Status::Ok();
+  }
+  std::unique_ptr<metrics::PrometheusExporter> prometheus;
+  std::unique_ptr<metrics::LogExporter> log;
+};
 
 }  // namespace
 
@@ -111,15 +137,25 @@ int RunMount(const Config& c, StartupReporter& reporter) {
   so.anonymous = c.no_sign_request;
   so.requester_pays = c.requester_pays;
   so.retry = RetryOptionsFromEnv(RetryOptions{}, env);
+  // Counted always (relaxed atomics); exported with --prometheus-port or --log-metrics.
+  metrics::Registry registry;
+  metrics::MountMetrics mount_metrics(&registry);
+  so.metrics = &mount_metrics.s3;
 
   // Declared so that destruction runs: session, file system, client (whose completions
-  // still touch buffers), credentials, trimmer, pool, budget.
+  // still touch buffers), credentials, exporters, trimmer, pool, budget, metrics.
   MemoryBudget budget(
       DataBudget(c.memory_target_bytes ? c.memory_target_bytes : DefaultMemoryTarget()));
+  metrics::RegisterMemoryBudget(&registry, &budget);
   BufferPool pool(&budget);
   // Buffers left cached by streams that ended go back to the system after 10-15 s idle,
   // so a mount between jobs holds no data memory (streaming recycles them every few ms).
   IdleTrimmer trimmer(&pool, std::chrono::seconds(5), std::chrono::seconds(10));
+  Exporters exporters;
+  if (Status s = exporters.Start(c, &registry); !s.ok()) {
+    reporter.Failed(s.message());
+    return 1;
+  }
   std::unique_ptr<CredentialsProvider> creds;
   if (!c.no_sign_request) {
     creds = NewDefaultCredentialsChain(copts);
@@ -134,7 +170,7 @@ int RunMount(const Config& c, StartupReporter& reporter) {
     return 1;
   }
   auto client = NewClient(c, so, creds.get(), c.MaxConnections());
-  FileSystem fs(client.get(), &pool, MakeFsOptions(c));
+  FileSystem fs(client.get(), &pool, MakeFsOptions(c, &mount_metrics));
 
   MountOptions mo;
   mo.mountpoint = c.mountpoint;
@@ -148,6 +184,7 @@ int RunMount(const Config& c, StartupReporter& reporter) {
   FuseContext ctx;
   ctx.attr_ttl = c.metadata_ttl;
   ctx.negative_ttl = c.negative_metadata_ttl;
+  ctx.metrics = &mount_metrics.fuse;
   auto session = FuseSession::Mount(&fs, ctx, mo);
   if (!session.ok()) {
     reporter.Failed(session.status().message());
@@ -155,6 +192,9 @@ int RunMount(const Config& c, StartupReporter& reporter) {
   }
   S3M_INFO("mounted s3://{}/{} at {} (endpoint {}, region {}, memory target {} MiB)", c.bucket,
            c.prefix, c.mountpoint, endpoint->base_url, region, budget.limit() >> 20);
+  if (exporters.prometheus) {
+    S3M_INFO("metrics at http://{}:{}/metrics", c.prometheus_address, exporters.prometheus->port());
+  }
   Status run = (*session)->Run([&reporter] { reporter.Ready(); });
   NotifySystemd("STOPPING=1");
   S3M_INFO("unmounting {}: waiting for uploads of closed files", c.mountpoint);

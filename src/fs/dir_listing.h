@@ -23,7 +23,8 @@ namespace s3m {
 struct ListedEntry {
   std::string name;
   EntryKind kind = EntryKind::kFile;
-  ObjectInfo info;  // for files
+  ObjectInfo info;          // for files; --posix: a directory's marker metadata too
+  bool meta_known = false;  // info.metadata came from a HEAD (--posix listings)
 };
 
 class ListingMerger {

@@ -48,6 +48,10 @@ class FileHandle {
   virtual void Fsync(Callback<Empty> done) { done(Empty{}); }
   // The file is released: finish what must be finished (an upload), then call `closed`.
   virtual void Close(Callback<Empty> closed) { closed(Empty{}); }
+  // --posix: the inode's metadata (mode, owner, times) changed while this handle writes
+  // the file. Returns true when the handle will store it with the file's bytes; false when
+  // it cannot (nothing to commit any more): the caller then stores it on the object.
+  virtual bool MetadataChanged() { return false; }
   // The file was renamed: its object is now `key`, with the same bytes at `etag`.
   virtual void Moved(const std::string& /*key*/, const std::string& /*etag*/) {}
   // The open never reached the caller (its reply failed): drop everything, change nothing

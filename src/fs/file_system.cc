@@ -4,10 +4,13 @@
 // state, threading and lock order in file_system_impl.h.
 #include <sys/stat.h>
 
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <utility>
 
 #include "fs/file_system_impl.h"
+#include "fs/posix_meta.h"
 
 namespace s3m {
 namespace {
@@ -66,7 +69,21 @@ Attr FileSystem::Impl::MakeAttr(const Inode& inode, const InodeState& s) const {
     a.mtime_sec = s.mtime_sec;
     a.mtime_nsec = s.mtime_nsec;
   }
+  if (!options.posix || s.meta.empty()) return a;
+  PosixAttrs p = ParsePosix(s.meta);
+  a.mode = a.is_dir ? DirModeOf(p, options.dir_mode) : FileModeOf(p, options.file_mode);
+  a.uid = p.uid.value_or(a.uid);
+  a.gid = p.gid.value_or(a.gid);
+  if (p.mtime_sec) {
+    a.mtime_sec = *p.mtime_sec;
+    a.mtime_nsec = p.mtime_nsec;
+  }
   return a;
+}
+
+void FileSystem::Impl::RecordMeta(const std::shared_ptr<Inode>& inode, const Metadata& meta) {
+  std::lock_guard l(inode->mu);
+  Inode::ApplyMeta(inode->st, meta, Expiry());
 }
 
 std::chrono::nanoseconds FileSystem::Impl::EntryTtl(const InodeState& s) const {
@@ -76,10 +93,70 @@ std::chrono::nanoseconds FileSystem::Impl::EntryTtl(const InodeState& s) const {
 
 // One LIST answers a lookup in the common case: it returns the object `name` with its
 // size, ETag and time, and the common prefix `name/` if a directory exists, so a lookup
-// costs one request (Mountpoint sends a HEAD and a LIST).
+// costs one request (Mountpoint sends a HEAD and a LIST). Under --posix (listings carry no
+// metadata) a HEAD of the file goes with the LIST, in parallel; a directory's marker is
+// HEADed once the LIST says it is one.
 void FileSystem::Impl::RemoteLookup(const std::string& parent_key, const std::string& name,
                                     Callback<RemoteEntry> done) {
   std::string key = parent_key + name;
+  if (!options.posix) return ListLookup(key, std::move(done));
+  struct Join {
+    std::mutex mu;
+    int pending = 2;                          // GUARDED_BY(mu)
+    std::optional<Result<RemoteEntry>> list;  // GUARDED_BY(mu)
+    std::optional<Result<ObjectInfo>> head;   // GUARDED_BY(mu)
+  };
+  auto j = std::make_shared<Join>();
+  // Runs once, after both answered: no lock needed to read them.
+  auto both = [this, key, j, done] {
+    Result<RemoteEntry> r = std::move(*j->list);
+    if (!r.ok() || !r->found) return done(std::move(r));
+    if (r->kind == EntryKind::kDir) return HeadMeta(key, std::move(*r), done);
+    ApplyHead(std::move(*j->head), *r, done);
+  };
+  ListLookup(key, [j, both](Result<RemoteEntry> r) {
+    {
+      std::lock_guard l(j->mu);
+      j->list = std::move(r);
+      if (--j->pending > 0) return;
+    }
+    both();
+  });
+  client->HeadObject({key}, [j, both](Result<ObjectInfo> r) {
+    {
+      std::lock_guard l(j->mu);
+      j->head = std::move(r);
+      if (--j->pending > 0) return;
+    }
+    both();
+  });
+}
+
+void FileSystem::Impl::HeadMeta(const std::string& key, RemoteEntry e, Callback<RemoteEntry> done) {
+  bool dir = e.kind == EntryKind::kDir;
+  client->HeadObject({dir ? key + "/" : key}, [this, e, done](Result<ObjectInfo> r) mutable {
+    ApplyHead(std::move(r), e, done);
+  });
+}
+
+// The HEAD also refreshes a file's size and ETag. A directory without a marker (implied by
+// its keys) has no metadata: the mount's defaults.
+void FileSystem::Impl::ApplyHead(Result<ObjectInfo> r, RemoteEntry& e,
+                                 const Callback<RemoteEntry>& done) {
+  bool dir = e.kind == EntryKind::kDir;
+  if (!r.ok() && r.status().code() != Code::kNotFound) return done(r.status());
+  if (r.ok() && dir) {
+    e.info.metadata = std::move(r->metadata);
+  } else if (r.ok()) {
+    std::string key = std::move(e.info.key);
+    e.info = std::move(*r);
+    e.info.key = std::move(key);
+  }
+  e.meta_known = r.ok() || dir;  // a file gone since the LIST: its metadata is unknown
+  done(std::move(e));
+}
+
+void FileSystem::Impl::ListLookup(const std::string& key, Callback<RemoteEntry> done) {
   ListObjectsParams lp;
   lp.prefix = key;
   lp.delimiter = "/";
@@ -110,7 +187,8 @@ void FileSystem::Impl::Resolve(std::shared_ptr<Inode> parent, const std::string&
                                Callback<std::shared_ptr<Inode>> done) {
   MonoTime now = Now();
   if (std::shared_ptr<Inode> cached = table.Find(parent->ino, name)) {
-    bool fresh = Inode::Fresh(cached->Snapshot(), now);
+    InodeState st = cached->Snapshot();
+    bool fresh = Inode::Fresh(st, now) && (!options.posix || Inode::MetaFresh(st, now));
     // AddLookup fails if a concurrent Forget dropped the inode: then ask S3.
     if (fresh && (!count || table.AddLookup(cached->ino))) return done(std::move(cached));
   }
@@ -119,7 +197,9 @@ void FileSystem::Impl::Resolve(std::shared_ptr<Inode> parent, const std::string&
     if (!r.ok()) return done(r.status());
     if (r->found) {
       const ObjectInfo* info = r->kind == EntryKind::kFile ? &r->info : nullptr;
-      return done(table.Upsert(*parent, name, r->kind, info, Expiry(), count));
+      std::shared_ptr<Inode> inode = table.Upsert(*parent, name, r->kind, info, Expiry(), count);
+      if (r->meta_known) RecordMeta(inode, r->info.metadata);
+      return done(std::move(inode));
     }
     table.RemoveName(parent->ino, name, nullptr, /*keep_local=*/true);
     // A local entry (mkdir, create) made while S3 was asked answers for the name.
@@ -186,7 +266,9 @@ void FileSystem::GetAttr(InodeId ino, Callback<Attr> done) {
   std::shared_ptr<Inode> inode = impl_->table.Get(ino);
   if (inode == nullptr) return done(StaleInode(ino));
   InodeState st = inode->Snapshot();
-  if (Inode::Fresh(st, impl_->Now())) return done(impl_->MakeAttr(*inode, st));
+  // The root has no object (nor metadata) of its own.
+  bool meta_ok = !impl_->options.posix || ino == kRootInode || Inode::MetaFresh(st, impl_->Now());
+  if (Inode::Fresh(st, impl_->Now()) && meta_ok) return done(impl_->MakeAttr(*inode, st));
   if (!inode->is_dir() && st.where == Locality::kRemote && st.open_handles > 0) {
     // A file open for reading is the version it reads (its name may have moved on to a new
     // one): its own attributes, at no request. The kernel asks for them at the end of every
@@ -210,6 +292,7 @@ void FileSystem::GetAttr(InodeId ino, Callback<Attr> done) {
           changed_while_open = !inode->is_dir() && ChangedWhileOpen(inode->st, r->info.etag);
           if (inode->st.where == Locality::kRemote && !changed_while_open) {
             Inode::ApplyRemote(inode->st, inode->is_dir() ? nullptr : &r->info, impl->Expiry());
+            if (r->meta_known) Inode::ApplyMeta(inode->st, r->info.metadata, impl->Expiry());
           }
           now = inode->st;
         }
@@ -221,20 +304,23 @@ void FileSystem::GetAttr(InodeId ino, Callback<Attr> done) {
       });
 }
 
-void FileSystem::SetAttr(InodeId ino, const Attr& want, bool set_size, bool /*set_mode*/,
-                         bool /*set_owner*/, uint64_t handle, Callback<Attr> done) {
+void FileSystem::SetAttr(InodeId ino, const Attr& want, unsigned to_set, uint64_t handle,
+                         Callback<Attr> done) {
   std::shared_ptr<Inode> inode = impl_->table.Get(ino);
   if (inode == nullptr) return done(StaleInode(ino));
   if (impl_->options.read_only) return done(Status(Code::kReadOnly, "read-only mount"));
-  // Modes, owners and times are accepted and not kept, so that tar -x, cp -a and rsync -a
-  // run: S3 objects have none (docs/SEMANTICS.md).
-  if (!set_size) return done(impl_->MakeAttr(*inode));
-  if (inode->is_dir()) return done(Status(Code::kIsDirectory, "cannot truncate a directory"));
+  // Without --posix, modes, owners and times are accepted and not kept, so that tar -x,
+  // cp -a and rsync -a run: S3 objects have none (docs/SEMANTICS.md).
+  bool meta = impl_->options.posix && (to_set & ~kSetSize) != 0;
   Impl* impl = impl_.get();
-  impl->Truncate(inode, want.size, handle, [impl, inode, done](Result<Empty> r) {
+  auto then = [impl, inode, want, to_set, meta, done](Result<Empty> r) {
     if (!r.ok()) return done(r.status());
-    done(impl->MakeAttr(*inode));
-  });
+    if (!meta) return done(impl->MakeAttr(*inode));
+    impl->ChangeMeta(inode, want, to_set, done);
+  };
+  if ((to_set & kSetSize) == 0) return then(Empty{});
+  if (inode->is_dir()) return done(Status(Code::kIsDirectory, "cannot truncate a directory"));
+  impl->Truncate(inode, want.size, handle, then);
 }
 
 FsStats FileSystem::Stats() const {

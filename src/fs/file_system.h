@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,9 @@ struct FsOptions {
   bool read_only = false;
   bool allow_delete = false;
   bool allow_overwrite = false;
+  // --posix: modes, owners, times and symlinks are kept in object metadata, in s3fs-fuse's
+  // format (posix_meta.h, docs/SEMANTICS.md); lookups and listings HEAD to learn them.
+  bool posix = false;
   // How long attributes and directory entries stay valid (Mountpoint: 1 s by default;
   // "indefinite" is nanoseconds::max(), "minimal" is zero).
   std::chrono::nanoseconds metadata_ttl = std::chrono::seconds(1);
@@ -55,6 +59,8 @@ struct FsOptions {
   WriterOptions writer;
   // The source of time for metadata expiry (tests inject a FakeClock). Not owned.
   Clock* clock = RealClock::Get();
+  // Kept at the uploads in flight (s3mount_uploads_in_flight); not owned, null: none.
+  metrics::Gauge* uploads_gauge = nullptr;
 };
 
 struct Attr {
@@ -79,6 +85,13 @@ struct DirEntry {
   std::string name;
   Attr attr;
   uint64_t next_offset = 0;  // the offset to pass to continue after this entry
+};
+
+// Who creates a file, directory or symlink (the caller's uid and gid, from FUSE): stored
+// as its owner under --posix, as s3fs stores it.
+struct Owner {
+  uint32_t uid = 0;
+  uint32_t gid = 0;
 };
 
 struct OpenResult {
@@ -108,10 +121,18 @@ class FileSystem {
   void AddLookup(InodeId ino);
   void Forget(InodeId ino, uint64_t nlookup);
   void GetAttr(InodeId ino, Callback<Attr> done);
+  // What SetAttr changes (a mask): the fields of `want` to apply, or the time now.
+  static constexpr unsigned kSetSize = 1;
+  static constexpr unsigned kSetMode = 2;
+  static constexpr unsigned kSetUid = 4;
+  static constexpr unsigned kSetGid = 8;
+  static constexpr unsigned kSetMtime = 16;
+  static constexpr unsigned kSetMtimeNow = 32;
   // Truncation (`handle`: the file handle of an ftruncate, 0 for a path) changes the file
-  // as an open, truncate and close would. Modes, owners and times are accepted, not kept.
-  void SetAttr(InodeId ino, const Attr& want, bool set_size, bool set_mode, bool set_owner,
-               uint64_t handle, Callback<Attr> done);
+  // as an open, truncate and close would. Modes, owners and times are accepted and not
+  // kept, unless --posix (file_system_posix.cc, docs/SEMANTICS.md).
+  void SetAttr(InodeId ino, const Attr& want, unsigned to_set, uint64_t handle,
+               Callback<Attr> done);
 
   Result<uint64_t> OpenDir(InodeId ino);
   // Entries from `offset` on (0 = start, including "." and ".."), at most `max_entries`.
@@ -122,7 +143,7 @@ class FileSystem {
 
   void Open(InodeId ino, int flags, Callback<OpenResult> done);
   void Create(InodeId parent, const std::string& name, uint32_t mode, int flags,
-              Callback<CreateResult> done);
+              Callback<CreateResult> done, std::optional<Owner> owner = std::nullopt);
   void Read(InodeId ino, uint64_t handle, uint64_t offset, uint64_t size,
             std::function<void(Result<ReadData>)> done);
   // Copies the data before returning; may wait for memory.
@@ -136,7 +157,13 @@ class FileSystem {
   // nothing it would have written at close is written, and the inode is left as before.
   void Discard(InodeId ino, uint64_t handle);
 
-  void Mkdir(InodeId parent, const std::string& name, uint32_t mode, Callback<Entry> done);
+  void Mkdir(InodeId parent, const std::string& name, uint32_t mode, Callback<Entry> done,
+             std::optional<Owner> owner = std::nullopt);
+  // --posix only (else kPermission): an object `name` holding `target`, with mode 0120777;
+  // readlink reads it once and keeps it on the inode.
+  void Symlink(InodeId parent, const std::string& name, const std::string& target,
+               Callback<Entry> done, std::optional<Owner> owner = std::nullopt);
+  void Readlink(InodeId ino, Callback<std::string> done);
   void Rmdir(InodeId parent, const std::string& name, Callback<Empty> done);
   void Unlink(InodeId parent, const std::string& name, Callback<Empty> done);
   // rename(2) by server-side copies and deletes (file_system_rename.cc). `flags`:

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "fs/file_system_impl.h"
+#include "fs/posix_meta.h"
 
 namespace s3m {
 namespace {
@@ -107,24 +108,38 @@ void FileSystem::Impl::FetchPage(const std::shared_ptr<DirHandle>& h) {
       for (auto& w : failed) w.done(r.status());
       return;
     }
+    std::vector<ListedEntry> ready;
+    // A truncated page without a token would loop forever: treat it as the end.
+    bool last = !r->truncated || r->next_continuation_token.empty();
     {
       std::lock_guard l(h->mu);
-      // A truncated page without a token would loop forever: treat it as the end.
-      bool last = !r->truncated || r->next_continuation_token.empty();
       h->token = r->next_continuation_token;
       h->merger.AddPage(*r, last);
-      AppendListed(*h, h->merger.TakeReady());
-      if (last) {
-        for (auto& [name, inode] : h->locals) {
-          if (table.Find(h->dir->ino, name) == inode) AppendInode(*h, inode);
-        }
-        h->locals.clear();
-        h->listing_done = true;
-      }
-      h->fetching = false;
+      ready = h->merger.TakeReady();
     }
-    PumpDir(h);
+    if (!options.posix) return AddPage(h, std::move(ready), last);
+    // Listings carry no user metadata: --posix learns it before the page is returned.
+    HeadListed(*h->dir, std::move(ready), [this, h, last](Result<std::vector<ListedEntry>> e) {
+      AddPage(h, std::move(*e), last);
+    });
   });
+}
+
+void FileSystem::Impl::AddPage(const std::shared_ptr<DirHandle>& h, std::vector<ListedEntry> ready,
+                               bool last) {
+  {
+    std::lock_guard l(h->mu);
+    AppendListed(*h, std::move(ready));
+    if (last) {
+      for (auto& [name, inode] : h->locals) {
+        if (table.Find(h->dir->ino, name) == inode) AppendInode(*h, inode);
+      }
+      h->locals.clear();
+      h->listing_done = true;
+    }
+    h->fetching = false;
+  }
+  PumpDir(h);
 }
 
 // Appends listed entries, interleaving the local children that sort before each.
@@ -139,7 +154,10 @@ void FileSystem::Impl::AppendListed(DirHandle& h, std::vector<ListedEntry> liste
     // On a tie the table decides which inode answers (a local one wins).
     if (!h.locals.empty() && h.locals.begin()->first == e.name) h.locals.erase(h.locals.begin());
     const ObjectInfo* info = e.kind == EntryKind::kFile ? &e.info : nullptr;
-    AppendInode(h, table.Upsert(*h.dir, e.name, e.kind, info, expiry, /*add_lookup=*/false));
+    std::shared_ptr<Inode> inode =
+        table.Upsert(*h.dir, e.name, e.kind, info, expiry, /*add_lookup=*/false);
+    if (e.meta_known) RecordMeta(inode, e.info.metadata);
+    AppendInode(h, std::move(inode));
   }
 }
 
@@ -148,8 +166,8 @@ void FileSystem::Impl::AppendInode(DirHandle& h, std::shared_ptr<Inode> inode) {
   h.pins.push_back(std::move(inode));
 }
 
-void FileSystem::Mkdir(InodeId parent, const std::string& name, uint32_t /*mode*/,
-                       Callback<Entry> done) {
+void FileSystem::Mkdir(InodeId parent, const std::string& name, uint32_t mode, Callback<Entry> done,
+                       std::optional<Owner> owner) {
   if (impl_->options.read_only) return done(Status(Code::kReadOnly, "read-only mount"));
   std::shared_ptr<Inode> dir = impl_->table.Get(parent);
   Status s = impl_->CheckDir(dir, parent);
@@ -158,26 +176,34 @@ void FileSystem::Mkdir(InodeId parent, const std::string& name, uint32_t /*mode*
   // The directory is stored as a marker object "name/", so that it lasts when empty: after
   // its last file goes, across remounts, and on other nodes.
   Impl* impl = impl_.get();
-  impl->Resolve(
-      dir, name, /*count=*/false, [impl, dir, name, done](Result<std::shared_ptr<Inode>> r) {
-        if (r.ok()) return done(Status(Code::kExists, "file exists: " + name));
-        if (r.status().code() != Code::kNotFound) return done(r.status());
-        PutObjectParams p;
-        p.key = ChildKey(dir->key, name, EntryKind::kDir);
-        p.storage_class = impl->options.writer.storage_class;
-        impl->client->PutObject(std::move(p), [impl, dir, name, done](Result<PutObjectResult> put) {
-          if (!put.ok()) return done(put.status());
-          std::shared_ptr<Inode> inode =
-              impl->table.Upsert(*dir, name, EntryKind::kDir, nullptr, impl->Expiry(), true);
-          impl->table.MarkAncestorsRemote(*inode, impl->Expiry());
-          {
-            std::lock_guard l(inode->mu);
-            inode->st.mtime_sec = impl->WallSeconds();
-          }
-          InodeState st = inode->Snapshot();
-          done(Entry{impl->MakeAttr(*inode, st), impl->EntryTtl(st)});
-        });
-      });
+  impl->Resolve(dir, name, /*count=*/false,
+                [impl, dir, name, mode, owner, done](Result<std::shared_ptr<Inode>> r) {
+                  if (r.ok()) return done(Status(Code::kExists, "file exists: " + name));
+                  if (r.status().code() != Code::kNotFound) return done(r.status());
+                  PutObjectParams p;
+                  p.key = ChildKey(dir->key, name, EntryKind::kDir);
+                  p.storage_class = impl->options.writer.storage_class;
+                  if (impl->options.posix) {
+                    // As s3fs writes a marker: the mode without type bits, and its content type.
+                    p.metadata = impl->NewMeta(mode & 07777, owner);
+                    p.content_type = kDirContentType;
+                  }
+                  Metadata meta = p.metadata;
+                  impl->client->PutObject(
+                      std::move(p), [impl, dir, name, meta, done](Result<PutObjectResult> put) {
+                        if (!put.ok()) return done(put.status());
+                        std::shared_ptr<Inode> inode = impl->table.Upsert(
+                            *dir, name, EntryKind::kDir, nullptr, impl->Expiry(), true);
+                        if (impl->options.posix) impl->RecordMeta(inode, meta);
+                        impl->table.MarkAncestorsRemote(*inode, impl->Expiry());
+                        {
+                          std::lock_guard l(inode->mu);
+                          inode->st.mtime_sec = impl->WallSeconds();
+                        }
+                        InodeState st = inode->Snapshot();
+                        done(Entry{impl->MakeAttr(*inode, st), impl->EntryTtl(st)});
+                      });
+                });
 }
 
 void FileSystem::Rmdir(InodeId parent, const std::string& name, Callback<Empty> done) {

@@ -3,6 +3,7 @@
 // release are dispatched through, unlink, and draining uploads at unmount. Threading and
 // lock order: see file_system_impl.h.
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include "common/log.h"
 #include "fs/adaptive_handle.h"
@@ -69,7 +70,9 @@ void FileSystem::Impl::CurrentVersion(std::shared_ptr<Inode> inode, Callback<Obj
   InodeState st = inode->Snapshot();
   if (st.where == Locality::kWriting) return done(BeingWritten());
   // A fresh ETag from a lookup or listing saves the HEAD: open + read costs one GET.
-  if (Inode::Fresh(st, Now()) && !st.etag.empty()) {
+  // (--posix: the metadata too, which a new version of the file keeps.)
+  bool meta_ok = !options.posix || Inode::MetaFresh(st, Now());
+  if (Inode::Fresh(st, Now()) && !st.etag.empty() && meta_ok) {
     ObjectInfo info;
     info.key = inode->key;
     info.etag = st.etag;
@@ -89,6 +92,7 @@ void FileSystem::Impl::CurrentVersion(std::shared_ptr<Inode> inode, Callback<Obj
       changed_while_open = ChangedWhileOpen(inode->st, r->etag);
       if (!changed_while_open && inode->st.where == Locality::kRemote) {
         Inode::ApplyRemote(inode->st, &*r, Expiry());
+        Inode::ApplyMeta(inode->st, r->metadata, Expiry());
       }
     }
     if (changed_while_open) return done(RetryOnNewInode(*inode));
@@ -184,8 +188,8 @@ void FileSystem::Open(InodeId ino, int flags, Callback<OpenResult> done) {
   impl_->OpenForWrite(std::move(inode), flags, std::move(done));
 }
 
-void FileSystem::Create(InodeId parent, const std::string& name, uint32_t /*mode*/, int flags,
-                        Callback<CreateResult> done) {
+void FileSystem::Create(InodeId parent, const std::string& name, uint32_t mode, int flags,
+                        Callback<CreateResult> done, std::optional<Owner> owner) {
   impl_->ReapClosed();
   if (impl_->options.read_only) return done(ReadOnly());
   std::shared_ptr<Inode> dir = impl_->table.Get(parent);
@@ -194,12 +198,13 @@ void FileSystem::Create(InodeId parent, const std::string& name, uint32_t /*mode
   if (!s.ok()) return done(s);
   Impl* impl = impl_.get();
   impl->Resolve(dir, name, /*count=*/false,
-                [impl, dir, name, flags, done](Result<std::shared_ptr<Inode>> r) {
+                [impl, dir, name, mode, flags, owner, done](Result<std::shared_ptr<Inode>> r) {
                   if (r.ok()) return done(Status(Code::kExists, "file exists: " + name));
                   if (r.status().code() != Code::kNotFound) return done(r.status());
                   std::shared_ptr<Inode> inode =
                       impl->table.InsertLocal(*dir, name, EntryKind::kFile, Locality::kWriting, 1);
                   if (inode == nullptr) return done(Status(Code::kExists, "file exists: " + name));
+                  if (impl->options.posix) impl->InitMeta(inode, S_IFREG | (mode & 07777), owner);
                   // New files stream; one opened for reading too may turn staged
                   // (adaptive_handle.h).
                   std::shared_ptr<FileHandle> h;

@@ -32,7 +32,8 @@ namespace s3m {
 struct RemoteEntry {
   bool found = false;
   EntryKind kind = EntryKind::kFile;
-  ObjectInfo info;  // for files
+  ObjectInfo info;          // for files; under --posix, a directory's marker metadata too
+  bool meta_known = false;  // info.metadata is what S3 holds (a HEAD answered)
 };
 
 struct DirHandle {
@@ -64,9 +65,31 @@ struct FileSystem::Impl : FsCore {
   Attr MakeAttr(const Inode& inode, const InodeState& s) const;
   Attr MakeAttr(const Inode& inode) const { return MakeAttr(inode, inode.Snapshot()); }
   std::chrono::nanoseconds EntryTtl(const InodeState& s) const;
-  // HEAD key and LIST key + "/" concurrently; done when both have answered.
+  // What S3 holds under `name`: a LIST, and under --posix a HEAD of what it found.
   void RemoteLookup(const std::string& parent_key, const std::string& name,
                     Callback<RemoteEntry> done);
+  void ListLookup(const std::string& key, Callback<RemoteEntry> done);
+  // Under --posix: the metadata of a file (HEAD key) or of a directory (its marker).
+  void HeadMeta(const std::string& key, RemoteEntry e, Callback<RemoteEntry> done);
+  // Puts a HEAD's answer into `e` (a 404 of a directory's marker: no metadata).
+  void ApplyHead(Result<ObjectInfo> r, RemoteEntry& e, const Callback<RemoteEntry>& done);
+  void RecordMeta(const std::shared_ptr<Inode>& inode, const Metadata& meta);
+
+  // --- file_system_posix.cc (--posix) ---
+  // A new file, directory or symlink's metadata: `mode` (as stored), mtime now, and the
+  // owner when the caller is known.
+  void InitMeta(const std::shared_ptr<Inode>& inode, uint32_t mode,
+                const std::optional<Owner>& owner);
+  Metadata NewMeta(uint32_t mode, const std::optional<Owner>& owner) const;
+  // chmod, chown, utimes: stored with the writer open on the file, or on the object.
+  void ChangeMeta(std::shared_ptr<Inode> inode, const Attr& want, unsigned to_set,
+                  Callback<Attr> done);
+  void StoreMeta(std::shared_ptr<Inode> inode, const Attr& want, unsigned to_set,
+                 Callback<Attr> done);
+  // Under --posix, HEADs the listed entries whose metadata is not fresh (files, and the
+  // markers of directories), kListHeadsInFlight at a time, before they are returned.
+  void HeadListed(const Inode& dir, std::vector<ListedEntry> listed,
+                  Callback<std::vector<ListedEntry>> done);
   // The inode for `name` in `parent`: from the cache when fresh, else from S3 (recording
   // the answer, positive or negative). Adds a kernel lookup when `count`.
   void Resolve(std::shared_ptr<Inode> parent, const std::string& name, bool count,
@@ -77,6 +100,8 @@ struct FileSystem::Impl : FsCore {
   // --- file_system_dir.cc ---
   void PumpDir(const std::shared_ptr<DirHandle>& h);
   void FetchPage(const std::shared_ptr<DirHandle>& h);
+  // Appends a page's final entries (and at the `last`, the local ones), then answers.
+  void AddPage(const std::shared_ptr<DirHandle>& h, std::vector<ListedEntry> ready, bool last);
   void AppendListed(DirHandle& h, std::vector<ListedEntry> listed);  // requires h.mu
   void AppendInode(DirHandle& h, std::shared_ptr<Inode> inode);      // requires h.mu
 

@@ -1,5 +1,8 @@
 #include "fs/fs_core.h"
 
+#include "fs/posix_meta.h"
+#include "metrics/registry.h"
+
 namespace s3m {
 
 FsCore::FsCore(ObjectClient* c, BufferPool* p, FsOptions o)
@@ -29,17 +32,25 @@ void FsCore::ReleaseStaging(uint64_t bytes) {
 void FsCore::BeginUpload() {
   std::lock_guard l(uploads_mu_);
   uploads_in_flight_++;
+  if (options.uploads_gauge != nullptr) options.uploads_gauge->Add(1);
 }
 
 void FsCore::EndUpload() {
   std::lock_guard l(uploads_mu_);
   uploads_in_flight_--;
+  if (options.uploads_gauge != nullptr) options.uploads_gauge->Add(-1);
   uploads_cv_.notify_all();
 }
 
 void FsCore::WaitForUploads() {
   std::unique_lock l(uploads_mu_);
   uploads_cv_.wait(l, [this] { return uploads_in_flight_ == 0; });
+}
+
+Metadata FsCore::MetaToStore(const InodeState& s) const {
+  Metadata m = s.meta;
+  if (options.posix && !s.mtime_explicit) SetMtimeMeta(m, WallSeconds());
+  return m;
 }
 
 }  // namespace s3m

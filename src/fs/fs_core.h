@@ -21,6 +21,9 @@ struct FsCore {
   MonoTime Now() const { return clock->Monotonic(); }
   MonoTime Expiry() const { return ExpiryAfter(Now(), options.metadata_ttl); }
   int64_t WallSeconds() const;
+  // The user metadata a write of a file stores: what its inode holds (the base's, with
+  // local changes) and, under --posix, mtime now unless a utimes set it while open.
+  Metadata MetaToStore(const InodeState& s) const;
 
   // Local bytes of staged files (FsOptions::staging_limit_bytes): false when `bytes` more
   // would pass the limit.

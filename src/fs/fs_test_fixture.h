@@ -88,7 +88,13 @@ class FsTest : public ::testing::TestWithParam<bool> {
   }
   Result<Attr> SetAttr(InodeId ino, const Attr& want, bool size, bool mode, bool owner,
                        uint64_t handle = 0) {
-    return Wait<Attr>([&](auto cb) { fs_->SetAttr(ino, want, size, mode, owner, handle, cb); });
+    unsigned to_set = (size ? FileSystem::kSetSize : 0) | (mode ? FileSystem::kSetMode : 0) |
+                      (owner ? FileSystem::kSetUid | FileSystem::kSetGid : 0);
+    return SetAttrs(ino, want, to_set, handle);
+  }
+  // `to_set`: FileSystem::kSet* bits.
+  Result<Attr> SetAttrs(InodeId ino, const Attr& want, unsigned to_set, uint64_t handle = 0) {
+    return Wait<Attr>([&](auto cb) { fs_->SetAttr(ino, want, to_set, handle, cb); });
   }
 
   FakeClock clock_;

@@ -45,6 +45,14 @@ struct InodeState {
   Locality where = Locality::kRemote;
   uint64_t lookups = 0;  // references held by the kernel
   uint32_t open_handles = 0;
+  // The object's user metadata (posix_meta.h), once a HEAD or our own write told it; a
+  // file being written (or a local directory) holds here what its commit will store.
+  // Under --posix, `meta_expiry` says when to ask again (the metadata TTL).
+  Metadata meta;
+  bool meta_known = false;
+  MonoTime meta_expiry{};
+  bool mtime_explicit = false;  // utimes on a file being written: its commit keeps it
+  std::string link_target;      // a symlink's target, once read (readlink)
 };
 
 // Whether two ETags name the same version. Compared without surrounding quotes: listings
@@ -87,9 +95,15 @@ class Inode {
     std::lock_guard l(mu);
     return st;
   }
-  // Copies S3's attributes (`info` null for a directory) and sets the expiry.
+  // Copies S3's attributes (`info` null for a directory) and sets the expiry. A new
+  // version (another ETag) has metadata and a body of its own: both are forgotten.
   static void ApplyRemote(InodeState& s, const ObjectInfo* info, MonoTime expiry) {
     if (info != nullptr) {
+      if (!SameEtag(info->etag, s.etag)) {
+        s.meta_known = false;
+        s.meta.clear();
+        s.link_target.clear();
+      }
       s.size = info->size;
       s.etag = info->etag;
       s.mtime_sec = info->last_modified;
@@ -100,6 +114,17 @@ class Inode {
   // Local inodes are always fresh; remote ones until their expiry.
   static bool Fresh(const InodeState& s, MonoTime now) {
     return s.where != Locality::kRemote || now < s.expiry;
+  }
+  // Whether the metadata need not be asked for again (local inodes hold their own).
+  static bool MetaFresh(const InodeState& s, MonoTime now) {
+    return s.where != Locality::kRemote || (s.meta_known && now < s.meta_expiry);
+  }
+  // Records the metadata a HEAD returned (or a write stored); local inodes keep theirs.
+  static void ApplyMeta(InodeState& s, const Metadata& meta, MonoTime expiry) {
+    if (s.where != Locality::kRemote) return;
+    s.meta = meta;
+    s.meta_known = true;
+    s.meta_expiry = expiry;
   }
 
   mutable std::mutex mu;

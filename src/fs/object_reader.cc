@@ -22,6 +22,7 @@
 #include <optional>
 
 #include "common/log.h"
+#include "metrics/registry.h"
 
 namespace s3m {
 namespace {
@@ -101,6 +102,12 @@ struct ObjectReader::Impl : std::enable_shared_from_this<Impl> {
   void OnProgress(const ChunkPtr& c);
   void OnDone(const ChunkPtr& c, Result<GetObjectResult> r);
   void CollectReplies(std::vector<Reply>* out);
+  // Brings options.window_gauge to this reader's `w` (requires mu).
+  void ReportWindow(uint64_t w) {
+    if (options.window_gauge == nullptr) return;
+    options.window_gauge->Add(static_cast<int64_t>(w) - static_cast<int64_t>(reported_window));
+    reported_window = w;
+  }
   // Ready data, an error, or nullopt while bytes are still missing.
   std::optional<Result<ReadData>> TryAnswer(const PendingRead& r) const;
   uint64_t base() const { return chunks.empty() ? stream_end : chunks.front()->offset; }
@@ -138,6 +145,7 @@ struct ObjectReader::Impl : std::enable_shared_from_this<Impl> {
   uint64_t last_end = 0;  // end of the previous read (pattern detection)
   Status stale;           // sticky once the object changed
   std::list<PendingRead> pending;
+  uint64_t reported_window = 0;  // what window_gauge holds for this reader
 };
 
 bool ObjectReader::Impl::OnStream(uint64_t offset) const {
@@ -378,6 +386,7 @@ void ObjectReader::Impl::Read(uint64_t offset, uint64_t end,
         pending.push_back(std::move(r));
       }
     }
+    ReportWindow(window);
   }
   Issue(issue);  // completions may answer the pending read before this returns
   if (answer) done(std::move(*answer));
@@ -469,7 +478,11 @@ ObjectReader::ObjectReader(ObjectClient* client, BufferPool* pool, ReaderOptions
     : impl_(std::make_shared<Impl>(client, pool, options, std::move(key), std::move(etag),
                                    object_size)) {}
 
-ObjectReader::~ObjectReader() = default;
+ObjectReader::~ObjectReader() {
+  if (impl_ == nullptr) return;
+  std::lock_guard l(impl_->mu);
+  impl_->ReportWindow(0);  // a closed file prefetches no more
+}
 
 void ObjectReader::Read(uint64_t offset, uint64_t size,
                         std::function<void(Result<ReadData>)> done) {

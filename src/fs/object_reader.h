@@ -54,6 +54,9 @@
 #include "s3/object_client.h"
 
 namespace s3m {
+namespace metrics {
+class Gauge;
+}
 
 // The first GET of a sequential stream: the kernel's first read (128 KiB) plus its first
 // readahead window (1 MiB with FUSE's default max_readahead), so the first read returns
@@ -88,6 +91,9 @@ struct ReaderOptions {
   uint64_t max_window_bytes = 64 << 20;               // the most one stream prefetches ahead
   uint64_t first_request_bytes = kFirstRequestBytes;  // tests make it smaller
   const Clock* clock = RealClock::Get();              // times the epochs; not owned
+  // Kept at the sum of the open readers' windows (s3mount_prefetch_window_bytes); not
+  // owned, null counts nothing.
+  metrics::Gauge* window_gauge = nullptr;
 };
 
 // Data for one read reply: iovecs into buffers kept alive by `keep` until the reply has

@@ -106,6 +106,7 @@ struct ObjectWriter::Impl : std::enable_shared_from_this<Impl> {
   std::vector<CompletedPart> completed;                 // GUARDED_BY(mu)
   bool abort_sent = false;                              // GUARDED_BY(mu)
   std::function<void(Result<ObjectInfo>)> finish_done;  // GUARDED_BY(mu)
+  Metadata metadata;                                    // GUARDED_BY(mu): the object's
 };
 
 Status ObjectWriter::Impl::CheckWritable(uint64_t offset, uint64_t size) {
@@ -186,6 +187,10 @@ Status ObjectWriter::Impl::SubmitCurrent() {
   }
   if (start_create) {
     CreateMultipartUploadParams p{key, options.storage_class, options.checksum};
+    {
+      std::lock_guard l(mu);
+      p.metadata = metadata;  // fixed from here on (SetMetadata refuses)
+    }
     client->CreateMultipartUpload(
         std::move(p), [self = shared_from_this()](auto r) { self->OnCreated(std::move(r)); });
   } else if (!id.empty()) {
@@ -306,11 +311,13 @@ void ObjectWriter::Impl::SendAbort(std::string id) {
 
 void ObjectWriter::Impl::ReportStored(const std::string& etag) {
   uint64_t size;
+  Metadata stored;
   {
     std::lock_guard l(mu);
     size = written;
+    stored = metadata;
   }
-  Report(ObjectInfo{key, size, etag, NowSeconds(), 0, options.storage_class});
+  Report(ObjectInfo{key, size, etag, NowSeconds(), 0, options.storage_class, std::move(stored)});
 }
 
 void ObjectWriter::Impl::Report(Result<ObjectInfo> r) {
@@ -330,6 +337,10 @@ void ObjectWriter::Impl::PutWhole() {
                     options.storage_class,
                     options.checksum,
                     options.if_none_match};
+  {
+    std::lock_guard l(mu);
+    p.metadata = metadata;
+  }
   auto buffer = std::move(cur);
   cur_fill = 0;
   client->PutObject(std::move(p), [self = shared_from_this(), buffer](auto r) mutable {
@@ -434,6 +445,13 @@ bool ObjectWriter::TakeBack(std::string* out) {
   }
   out->assign(w.cur != nullptr ? w.cur->data() : "", w.cur_fill);
   Abort();
+  return true;
+}
+
+bool ObjectWriter::SetMetadata(Metadata metadata) {
+  std::lock_guard l(impl_->mu);
+  if (impl_->create_started || impl_->state != Impl::State::kOpen) return false;
+  impl_->metadata = std::move(metadata);
   return true;
 }
 

@@ -73,7 +73,8 @@ class ObjectWriter {
   Result<uint64_t> Write(uint64_t offset, const char* data, uint64_t size);
 
   // Uploads what remains and completes the object. `done` gets the new object's info
-  // (key, size, ETag) or the error; the writer accepts no more writes afterwards.
+  // (key, size, ETag, the metadata stored) or the error; the writer accepts no more writes
+  // afterwards.
   void Finish(std::function<void(Result<ObjectInfo>)> done);
 
   // Abandons the upload (aborting any multipart upload).
@@ -82,6 +83,11 @@ class ObjectWriter {
   // While nothing has left for S3 (all bytes are in the first part, still filling), copies
   // them into `out` and abandons the writer; false once a part was sent or on an error.
   bool TakeBack(std::string* out);
+
+  // The user metadata the object is stored with (x-amz-meta-*). Taken by the first request
+  // that creates the object (CreateMultipartUpload, when the first part fills, or the
+  // single PutObject at Finish); returns false, changing nothing, once that was sent.
+  bool SetMetadata(Metadata metadata);
 
   uint64_t bytes_written() const;
 

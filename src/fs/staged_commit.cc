@@ -34,6 +34,8 @@ struct StagedHandle::Upload {
   std::vector<PlannedPart> plan;
   ChecksumAlgorithm checksum = ChecksumAlgorithm::kNone;
   std::string upload_id;
+  Metadata meta;  // the new version's user metadata
+  bool meta_known = false;
   std::mutex mu;
   std::vector<CompletedPart> parts;  // GUARDED_BY(mu)
   size_t next = 0;                   // GUARDED_BY(mu)
@@ -79,6 +81,11 @@ void StagedHandle::Commit(Callback<Empty> done) {
   fs_.BeginUpload();  // balanced by OnCommitted
   auto u = std::make_shared<Upload>();
   u->v = v;
+  {
+    InodeState st = inode()->Snapshot();
+    u->meta_known = st.meta_known || v->base_etag.empty();
+    if (u->meta_known) u->meta = fs_.MetaToStore(st);
+  }
   u->plan = PlanUpload(v->size, v->base_etag.empty() ? 0 : v->base_end, v->written,
                        fs_.options.writer.write_part_size);
   if (u->plan.size() <= 1 && (u->plan.empty() || !u->plan[0].copy)) return PutWhole(u);
@@ -90,6 +97,10 @@ void StagedHandle::CheckBase(const std::shared_ptr<Upload>& u, Callback<Empty> t
   fs_.client->HeadObject({inode()->key}, [this, u, then](Result<ObjectInfo> r) {
     if (!r.ok() && r.status().code() != Code::kNotFound) return then(r.status());
     if (!r.ok() || !SameEtag(r->etag, u->v->base_etag)) return then(Changed(inode()->key));
+    if (!u->meta_known) {
+      u->meta = std::move(r->metadata);
+      u->meta_known = true;
+    }
     then(Empty{});
   });
 }
@@ -116,17 +127,25 @@ void StagedHandle::Put(const std::shared_ptr<Upload>& u, std::shared_ptr<Buffer>
   p.storage_class = fs_.options.writer.storage_class;
   p.checksum = fs_.options.writer.checksum;
   p.if_match = u->v->base_etag;
-  fs_.client->PutObject(std::move(p), [this, buf, size](Result<PutObjectResult> r) {
+  p.metadata = u->meta;
+  fs_.client->PutObject(std::move(p), [this, u, buf, size](Result<PutObjectResult> r) {
     if (!r.ok()) return OnCommitted(Explain(r.status(), inode()->key));
     ObjectInfo info;
     info.key = inode()->key;
     info.size = size;
     info.etag = r->etag;
+    info.metadata = u->meta;
     OnCommitted(info);
   });
 }
 
 void StagedHandle::StartMultipart(std::shared_ptr<Upload> u) {
+  if (!u->meta_known) {
+    return CheckBase(u, [this, u](Result<Empty> c) {
+      if (!c.ok()) return OnCommitted(c.status());
+      StartMultipart(u);
+    });
+  }
   // Copied parts carry no checksum of ours, and a store may refuse to complete an upload
   // with a checksum algorithm where some parts lack one: checksums only when all are ours.
   bool copies = std::any_of(u->plan.begin(), u->plan.end(), [](auto& p) { return p.copy; });
@@ -136,6 +155,7 @@ void StagedHandle::StartMultipart(std::shared_ptr<Upload> u) {
   p.key = inode()->key;
   p.storage_class = fs_.options.writer.storage_class;
   p.checksum = u->checksum;
+  p.metadata = u->meta;
   fs_.client->CreateMultipartUpload(std::move(p), [this, u](Result<CreateMultipartUploadResult> r) {
     if (!r.ok()) return OnCommitted(r.status());
     u->upload_id = r->upload_id;
@@ -238,6 +258,7 @@ void StagedHandle::Complete(const std::shared_ptr<Upload>& u, std::function<void
                                         info.key = inode()->key;
                                         info.size = u->v->size;
                                         info.etag = r->etag;
+                                        info.metadata = u->meta;
                                         OnCommitted(info);
                                       });
 }

@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 #include "fs/fs_core.h"
+#include "fs/posix_meta.h"
 
 namespace s3m {
 namespace {
@@ -130,6 +131,14 @@ Status Renamed() {
 }
 }  // namespace
 
+bool StagedHandle::MetadataChanged() {
+  std::unique_lock l(mu_);
+  cv_.wait(l, [this] { return !committing_; });  // the running commit took the old metadata
+  if (moved_) return false;
+  dirty_ = true;
+  return true;
+}
+
 void StagedHandle::Moved(const std::string&, const std::string&) {
   std::lock_guard l(mu_);
   moved_ = true;
@@ -203,6 +212,20 @@ void StagedHandle::Discard() {
   inode()->st.expiry = MonoTime::min();
 }
 
+// The inode learns the metadata stored, keeping changes made since the commit began (a
+// chmod waits for it, then marks the handle dirty again).
+void StagedHandle::RecordStoredMeta(InodeState& st, const Metadata& stored) const {
+  if (!st.meta_known) {
+    st.meta = stored;
+    st.meta_known = true;
+  } else if (fs_.options.posix && !st.mtime_explicit) {
+    auto it = stored.find(kMetaMtime);
+    if (it != stored.end()) st.meta[kMetaMtime] = it->second;
+  }
+  st.mtime_explicit = false;
+  st.meta_expiry = fs_.Expiry();
+}
+
 void StagedHandle::OnCommitted(const Result<ObjectInfo>& r) {
   std::vector<Callback<Empty>> waiters;
   {
@@ -228,6 +251,7 @@ void StagedHandle::OnCommitted(const Result<ObjectInfo>& r) {
       inode()->st.size = r->size;
       inode()->st.mtime_sec = fs_.WallSeconds();
       inode()->st.mtime_nsec = 0;
+      RecordStoredMeta(inode()->st, r->metadata);
     }
     fs_.table.MarkAncestorsRemote(*inode(), fs_.Expiry());
   }

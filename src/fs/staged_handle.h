@@ -13,6 +13,10 @@
 // fails with kPreconditionFailed and the staged bytes stay for another try. No partial
 // object is ever visible: a failed multipart upload is aborted.
 //
+// Every commit keeps the object's user metadata (s3fs's mode, owner, times; anyone's
+// x-amz-meta-*): the inode's when known, else the base's, read by the HEAD that checks the
+// base (a multipart commit sends that HEAD first, as the upload is created with it).
+//
 // Threading: mu_ guards the state; writes wait (cv_) while a commit runs, so a commit
 // uploads one consistent version. Lock order: mu_ -> Inode::mu. No lock is held across
 // a client call, the staging file's I/O in a commit, or a callback.
@@ -26,6 +30,7 @@
 
 #include "fs/extent_set.h"
 #include "fs/file_handle.h"
+#include "fs/inode_table.h"
 #include "fs/staging_file.h"
 
 namespace s3m {
@@ -49,6 +54,8 @@ class StagedHandle final : public FileHandle {
   void Discard() override;
   // Its bytes were stored before the rename; later changes would go to the old key.
   void Moved(const std::string&, const std::string&) override;
+  // The next commit stores the new metadata (with the bytes, even if none changed).
+  bool MetadataChanged() override;
 
   StagedHandle(std::shared_ptr<Inode> inode, FsCore& fs, std::unique_ptr<StagingFile> file,
                const ObjectInfo* base);
@@ -69,6 +76,7 @@ class StagedHandle final : public FileHandle {
   void PutWhole(std::shared_ptr<Upload> u);
   void Put(const std::shared_ptr<Upload>& u, std::shared_ptr<Buffer> buf, uint64_t size);
   // Fails with kPreconditionFailed when S3 no longer holds the base (see staged_commit.cc).
+  // Also learns the base's metadata when the inode did not know it.
   void CheckBase(const std::shared_ptr<Upload>& u, Callback<Empty> then);
   void Complete(const std::shared_ptr<Upload>& u, std::function<void(Status)> abort);
   void StartMultipart(std::shared_ptr<Upload> u);
@@ -76,6 +84,7 @@ class StagedHandle final : public FileHandle {
   void StartPart(std::shared_ptr<Upload> u, size_t i);
   void FinishMultipart(std::shared_ptr<Upload> u);
   void OnCommitted(const Result<ObjectInfo>& r);
+  void RecordStoredMeta(InodeState& st, const Metadata& stored) const;
   // Fills [start, end) of the version into `out`: the base's bytes from S3, then the local
   // ones over them; runs `done` on a client thread.
   void Assemble(std::shared_ptr<const Version> v, uint64_t start, uint64_t end, char* out,

@@ -16,7 +16,16 @@ Status Committed() {
 StreamWriteHandle::StreamWriteHandle(std::shared_ptr<Inode> inode, FsCore& fs)
     : FileHandle(std::move(inode)),
       fs_(fs),
-      writer_(fs.client, fs.pool, fs.options.writer, this->inode()->key) {}
+      writer_(fs.client, fs.pool, fs.options.writer, this->inode()->key) {
+  if (fs.options.posix) writer_.SetMetadata(fs.MetaToStore(this->inode()->Snapshot()));
+}
+
+bool StreamWriteHandle::MetadataChanged() {
+  std::lock_guard l(mu_);
+  if (finalizing_ || discarded_) return false;
+  if (!writer_.SetMetadata(fs_.MetaToStore(inode()->Snapshot()))) late_meta_ = true;
+  return true;
+}
 
 StreamWriteHandle::~StreamWriteHandle() = default;
 
@@ -120,6 +129,7 @@ void StreamWriteHandle::FinishUpload(Callback<Empty> done) {
   fs_.BeginUpload();  // balanced by OnUploaded
   if (!spoiled.ok()) return OnUploaded(spoiled);
   { std::lock_guard wl(write_mu_); }  // a Write already inside the writer leaves it first
+  if (fs_.options.posix) writer_.SetMetadata(fs_.MetaToStore(inode()->Snapshot()));
   writer_.Finish([this](Result<ObjectInfo> r) { OnUploaded(r); });
 }
 
@@ -139,30 +149,34 @@ void StreamWriteHandle::CommitEmpty(Callback<Empty> done) {
   p.key = inode()->key;
   p.storage_class = fs_.options.writer.storage_class;
   p.checksum = fs_.options.writer.checksum;
+  if (fs_.options.posix) p.metadata = fs_.MetaToStore(inode()->Snapshot());
   // The handle is alive until its Close completes, which the kernel sends after this flush.
-  fs_.client->PutObject(std::move(p), [this, done = std::move(done)](Result<PutObjectResult> r) {
-    if (!r.ok()) return done(r.status());
-    ObjectInfo info;
-    info.key = inode()->key;
-    info.etag = r->etag;
-    info.last_modified = fs_.WallSeconds();
-    {
-      std::lock_guard l(mu_);
-      empty_committed_ = true;
-      empty_info_ = info;
-    }
-    {
-      // The empty file now exists in S3: it can be unlinked, listed and opened like any
-      // other until a write (if one comes) makes it a file being written again.
-      std::lock_guard l(inode()->mu);
-      if (inode()->st.where == Locality::kWriting && writer_.bytes_written() == 0) {
-        inode()->st.where = Locality::kRemote;
-        Inode::ApplyRemote(inode()->st, &info, fs_.Expiry());
-      }
-    }
-    fs_.table.MarkAncestorsRemote(*inode(), fs_.Expiry());
-    done(Empty{});
-  });
+  Metadata sent = p.metadata;
+  fs_.client->PutObject(
+      std::move(p), [this, sent, done = std::move(done)](Result<PutObjectResult> r) {
+        if (!r.ok()) return done(r.status());
+        ObjectInfo info;
+        info.key = inode()->key;
+        info.etag = r->etag;
+        info.last_modified = fs_.WallSeconds();
+        {
+          std::lock_guard l(mu_);
+          empty_committed_ = true;
+          empty_info_ = info;
+        }
+        {
+          // The empty file now exists in S3: it can be unlinked, listed and opened like any
+          // other until a write (if one comes) makes it a file being written again.
+          std::lock_guard l(inode()->mu);
+          if (inode()->st.where == Locality::kWriting && writer_.bytes_written() == 0) {
+            inode()->st.where = Locality::kRemote;
+            Inode::ApplyRemote(inode()->st, &info, fs_.Expiry());
+            if (fs_.options.posix) Inode::ApplyMeta(inode()->st, sent, fs_.Expiry());
+          }
+        }
+        fs_.table.MarkAncestorsRemote(*inode(), fs_.Expiry());
+        done(Empty{});
+      });
 }
 
 bool StreamWriteHandle::FinishCommittedEmpty() {
@@ -182,6 +196,34 @@ bool StreamWriteHandle::FinishCommittedEmpty() {
 }
 
 void StreamWriteHandle::OnUploaded(const Result<ObjectInfo>& r) {
+  bool late = false;
+  {
+    std::lock_guard l(mu_);
+    finalizing_ = true;
+    late = late_meta_ && r.ok() && !discarded_;
+  }
+  if (late) return StoreLateMeta(*r);
+  Finished(r);
+}
+
+void StreamWriteHandle::StoreLateMeta(const ObjectInfo& stored) {
+  CopyObjectParams p;
+  p.source_key = p.dest_key = stored.key;
+  p.source_if_match = stored.etag;
+  p.replace_metadata = true;
+  p.metadata = fs_.MetaToStore(inode()->Snapshot());
+  p.storage_class = fs_.options.writer.storage_class;
+  Metadata meta = p.metadata;
+  fs_.client->CopyObject(std::move(p), [this, stored, meta](Result<CopyObjectResult> c) {
+    if (!c.ok()) return Finished(c.status());
+    ObjectInfo info = stored;
+    info.metadata = meta;
+    if (!c->etag.empty()) info.etag = c->etag;
+    Finished(info);
+  });
+}
+
+void StreamWriteHandle::Finished(const Result<ObjectInfo>& r) {
   bool discarded;
   {
     std::lock_guard l(mu_);
@@ -193,6 +235,8 @@ void StreamWriteHandle::OnUploaded(const Result<ObjectInfo>& r) {
     if (r.ok()) {
       Inode::ApplyRemote(inode()->st, &*r, fs_.Expiry());
       if (r->last_modified == 0) inode()->st.mtime_sec = fs_.WallSeconds();
+      if (fs_.options.posix) Inode::ApplyMeta(inode()->st, r->metadata, fs_.Expiry());
+      inode()->st.mtime_explicit = false;
     } else {
       inode()->st.expiry = MonoTime::min();  // ask S3 what is there (the old object, or none)
     }

@@ -8,6 +8,10 @@
 // flushes a dup'ed descriptor first) and keeps the handle writable: data written later
 // replaces it.
 //
+// Under --posix the object is stored with its inode's metadata (mode, mtime): given to the
+// writer before its first request; a change after that is stored by a CopyObject onto the
+// new object once the upload completes.
+//
 // Threading: writes are serialized by write_mu_, held across ObjectWriter::Write (which
 // may wait for memory). Lock order: write_mu_ -> mu_ -> Inode::mu. No lock is held across
 // a client call or a callback.
@@ -41,6 +45,7 @@ class StreamWriteHandle final : public FileHandle {
   // See ObjectWriter::TakeBack: the bytes written, if none has been sent yet; the handle
   // is spent then (AdaptiveHandle stages them instead).
   bool TakeBack(std::string* out);
+  bool MetadataChanged() override;
 
  private:
   enum class Upload { kOpen, kFinishing, kDone };
@@ -53,6 +58,9 @@ class StreamWriteHandle final : public FileHandle {
   // Records the first failed write and abandons the upload; returns `error`.
   Status Spoil(Status error);
   void OnUploaded(const Result<ObjectInfo>& r);
+  // Metadata changed after the upload had sent it: stored by a CopyObject onto itself.
+  void StoreLateMeta(const ObjectInfo& stored);
+  void Finished(const Result<ObjectInfo>& r);
 
   FsCore& fs_;
   ObjectWriter writer_;
@@ -65,6 +73,8 @@ class StreamWriteHandle final : public FileHandle {
   bool empty_committed_ = false;                 // GUARDED_BY(mu_)
   ObjectInfo empty_info_;                        // GUARDED_BY(mu_)
   bool discarded_ = false;                       // GUARDED_BY(mu_)
+  bool late_meta_ = false;                       // GUARDED_BY(mu_): see MetadataChanged
+  bool finalizing_ = false;                      // GUARDED_BY(mu_): OnUploaded has begun
 };
 
 }  // namespace s3m

@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "common/log.h"
@@ -14,6 +16,7 @@
 #include "fuse/drop_behind.h"
 #include "fuse/errno_map.h"
 #include "fuse/fuse_ops.h"
+#include "metrics/mount_metrics.h"
 
 namespace s3m {
 namespace {
@@ -23,6 +26,12 @@ FuseContext* Ctx(fuse_req_t req) {
 }
 FileSystem* Fs(fuse_req_t req) {
   return Ctx(req)->fs;
+}
+
+// The caller of a request that creates something: its owner under --posix.
+Owner CallerOf(fuse_req_t req) {
+  const fuse_ctx* ctx = fuse_req_ctx(req);
+  return Owner{ctx->uid, ctx->gid};
 }
 
 double Seconds(std::chrono::nanoseconds d) {
@@ -60,9 +69,21 @@ fuse_entry_param ToEntryParam(const Entry& e) {
   return p;
 }
 
+using metrics::FuseOp;
+
+// Times the request until the last copy goes (capture it in the completion that replies).
+metrics::FuseOpTimer Timer(fuse_req_t req, FuseOp op) {
+  return metrics::FuseOpTimer(Ctx(req)->metrics, op);
+}
+
+void ReplyErrno(fuse_req_t req, int error) {
+  if (error != 0 && Ctx(req)->metrics != nullptr) Ctx(req)->metrics->OnError(error);
+  fuse_reply_err(req, error);
+}
+
 void ReplyStatus(fuse_req_t req, const Status& s) {
   if (!s.ok()) S3M_TRACE_OP("  -> {} ({})", std::strerror(ToErrno(s)), s.ToString());
-  fuse_reply_err(req, ToErrno(s));
+  ReplyErrno(req, ToErrno(s));
 }
 
 // Replies with an entry; if the kernel did not take it, the lookup it counted is undone.
@@ -76,9 +97,10 @@ void ReplyEntry(fuse_req_t req, const Result<Entry>& r) {
 }
 
 void OpLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  auto t = Timer(req, FuseOp::kLookup);
   S3M_TRACE_OP("lookup parent={} name={}", parent, name);
   auto negative_ttl = Ctx(req)->negative_ttl;
-  Fs(req)->Lookup(parent, name, [req, negative_ttl](Result<Entry> r) {
+  Fs(req)->Lookup(parent, name, [req, negative_ttl, t](Result<Entry> r) {
     if (!r.ok() && r.status().code() == Code::kNotFound && negative_ttl.count() > 0) {
       // A negative entry (node id 0) lets the kernel cache the miss.
       fuse_entry_param p{};
@@ -91,11 +113,13 @@ void OpLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
 }
 
 void OpForget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
+  auto t = Timer(req, FuseOp::kForget);
   Fs(req)->Forget(ino, nlookup);
   fuse_reply_none(req);
 }
 
 void OpForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
+  auto t = Timer(req, FuseOp::kForget);
   for (size_t i = 0; i < count; i++) Fs(req)->Forget(forgets[i].ino, forgets[i].nlookup);
   fuse_reply_none(req);
 }
@@ -110,64 +134,97 @@ void ReplyAttr(fuse_req_t req, const Result<Attr>& r, std::chrono::nanoseconds t
 }
 
 void OpGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+  auto t = Timer(req, FuseOp::kGetattr);
   S3M_TRACE_OP("getattr ino={}", ino);
   auto ttl = Ctx(req)->attr_ttl;
-  Fs(req)->GetAttr(ino, [req, ttl](Result<Attr> r) { ReplyAttr(req, r, ttl); });
+  Fs(req)->GetAttr(ino, [req, ttl, t](Result<Attr> r) { ReplyAttr(req, r, ttl); });
 }
 
 void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* st, int to_set, fuse_file_info* fi) {
+  auto t = Timer(req, FuseOp::kSetattr);
   S3M_TRACE_OP("setattr ino={} to_set={:#x}", ino, to_set);
   Attr want;
   want.size = static_cast<uint64_t>(st->st_size);
   want.mode = st->st_mode;
   want.uid = st->st_uid;
   want.gid = st->st_gid;
-  bool set_size = to_set & FUSE_SET_ATTR_SIZE;
-  bool set_mode = to_set & FUSE_SET_ATTR_MODE;
-  bool set_owner = to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID);
+  want.mtime_sec = st->st_mtim.tv_sec;
+  want.mtime_nsec = static_cast<int32_t>(st->st_mtim.tv_nsec);
+  static constexpr std::pair<int, unsigned> kFields[] = {
+      {FUSE_SET_ATTR_SIZE, FileSystem::kSetSize},
+      {FUSE_SET_ATTR_MODE, FileSystem::kSetMode},
+      {FUSE_SET_ATTR_UID, FileSystem::kSetUid},
+      {FUSE_SET_ATTR_GID, FileSystem::kSetGid},
+      {FUSE_SET_ATTR_MTIME, FileSystem::kSetMtime},
+      {FUSE_SET_ATTR_MTIME_NOW, FileSystem::kSetMtimeNow},
+  };
+  unsigned fields = 0;
+  for (auto [fuse, ours] : kFields) {
+    if (to_set & fuse) fields |= ours;
+  }
   auto ttl = Ctx(req)->attr_ttl;
   uint64_t handle = fi != nullptr ? fi->fh : 0;  // ftruncate names its file
-  Fs(req)->SetAttr(ino, want, set_size, set_mode, set_owner, handle,
-                   [req, ttl](Result<Attr> r) { ReplyAttr(req, r, ttl); });
+  Fs(req)->SetAttr(ino, want, fields, handle,
+                   [req, ttl, t](Result<Attr> r) { ReplyAttr(req, r, ttl); });
 }
 
 void OpMkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
+  auto t = Timer(req, FuseOp::kMkdir);
   S3M_TRACE_OP("mkdir parent={} name={}", parent, name);
-  Fs(req)->Mkdir(parent, name, mode, [req](Result<Entry> r) { ReplyEntry(req, r); });
+  Fs(req)->Mkdir(
+      parent, name, mode, [req, t](Result<Entry> r) { ReplyEntry(req, r); }, CallerOf(req));
 }
 
 void OpUnlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  auto t = Timer(req, FuseOp::kUnlink);
   S3M_TRACE_OP("unlink parent={} name={}", parent, name);
-  Fs(req)->Unlink(parent, name, [req](Result<Empty> r) { ReplyStatus(req, r.status()); });
+  Fs(req)->Unlink(parent, name, [req, t](Result<Empty> r) { ReplyStatus(req, r.status()); });
 }
 
 void OpRmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  auto t = Timer(req, FuseOp::kRmdir);
   S3M_TRACE_OP("rmdir parent={} name={}", parent, name);
-  Fs(req)->Rmdir(parent, name, [req](Result<Empty> r) { ReplyStatus(req, r.status()); });
+  Fs(req)->Rmdir(parent, name, [req, t](Result<Empty> r) { ReplyStatus(req, r.status()); });
 }
 
 void OpRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t new_parent,
               const char* new_name, unsigned flags) {
+  auto t = Timer(req, FuseOp::kRename);
   S3M_TRACE_OP("rename parent={} name={} -> parent={} name={}", parent, name, new_parent, new_name);
   Fs(req)->Rename(parent, name, new_parent, new_name, flags,
-                  [req](Result<Empty> r) { ReplyStatus(req, r.status()); });
+                  [req, t](Result<Empty> r) { ReplyStatus(req, r.status()); });
 }
 
-// Objects have no links of either kind.
+// Objects have no hard links, and no device nodes, FIFOs or sockets.
 void OpLink(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) {
-  fuse_reply_err(req, EPERM);
+  auto t = Timer(req, FuseOp::kLink);
+  ReplyErrno(req, EPERM);
 }
-void OpSymlink(fuse_req_t req, const char*, fuse_ino_t, const char*) {
-  fuse_reply_err(req, EPERM);
+// Symbolic links only with --posix (the file system answers EPERM otherwise).
+void OpSymlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name) {
+  auto t = Timer(req, FuseOp::kSymlink);
+  S3M_TRACE_OP("symlink parent={} name={}", parent, name);
+  Fs(req)->Symlink(
+      parent, name, target, [req, t](Result<Entry> r) { ReplyEntry(req, r); }, CallerOf(req));
+}
+void OpReadlink(fuse_req_t req, fuse_ino_t ino) {
+  auto t = Timer(req, FuseOp::kReadlink);
+  S3M_TRACE_OP("readlink ino={}", ino);
+  Fs(req)->Readlink(ino, [req, t](Result<std::string> r) {
+    if (!r.ok()) return ReplyStatus(req, r.status());
+    fuse_reply_readlink(req, r->c_str());
+  });
 }
 void OpMknod(fuse_req_t req, fuse_ino_t, const char*, mode_t, dev_t) {
-  fuse_reply_err(req, EPERM);
+  auto t = Timer(req, FuseOp::kMknod);
+  ReplyErrno(req, EPERM);
 }
 
 void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  auto t = Timer(req, FuseOp::kOpen);
   S3M_TRACE_OP("open ino={} flags={:#o}", ino, fi->flags);
   fuse_file_info copy = *fi;
-  Fs(req)->Open(ino, fi->flags, [req, ino, copy](Result<OpenResult> r) mutable {
+  Fs(req)->Open(ino, fi->flags, [req, ino, copy, t](Result<OpenResult> r) mutable {
     if (!r.ok()) {
       ReplyStatus(req, r.status());
       return;
@@ -182,29 +239,34 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
               fuse_file_info* fi) {
+  auto t = Timer(req, FuseOp::kCreate);
   S3M_TRACE_OP("create parent={} name={} flags={:#o}", parent, name, fi->flags);
   fuse_file_info copy = *fi;
-  Fs(req)->Create(parent, name, mode, fi->flags, [req, copy](Result<CreateResult> r) mutable {
-    if (!r.ok()) {
-      ReplyStatus(req, r.status());
-      return;
-    }
-    copy.fh = r->handle;
-    fuse_entry_param p = ToEntryParam(r->entry);
-    if (fuse_reply_create(req, &p, &copy) != 0) {
-      Fs(req)->Discard(r->entry.attr.ino, r->handle);
-      Fs(req)->Forget(r->entry.attr.ino, 1);
-    }
-  });
+  Fs(req)->Create(
+      parent, name, mode, fi->flags,
+      [req, copy, t](Result<CreateResult> r) mutable {
+        if (!r.ok()) {
+          ReplyStatus(req, r.status());
+          return;
+        }
+        copy.fh = r->handle;
+        fuse_entry_param p = ToEntryParam(r->entry);
+        if (fuse_reply_create(req, &p, &copy) != 0) {
+          Fs(req)->Discard(r->entry.attr.ino, r->handle);
+          Fs(req)->Forget(r->entry.attr.ino, 1);
+        }
+      },
+      CallerOf(req));
 }
 
 void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  auto t = Timer(req, FuseOp::kRead);
   S3M_TRACE_OP("read ino={} fh={} off={} size={}", ino, fi->fh, off, size);
   // O_DIRECT reads leave nothing in the page cache.
   if (DropBehind* db = Ctx(req)->drop_behind; db != nullptr && (fi->flags & O_DIRECT) == 0) {
     db->OnRead(fi->fh, ino, fuse_req_ctx(req)->pid, static_cast<uint64_t>(off), size);
   }
-  Fs(req)->Read(ino, fi->fh, static_cast<uint64_t>(off), size, [req](Result<ReadData> r) {
+  Fs(req)->Read(ino, fi->fh, static_cast<uint64_t>(off), size, [req, t](Result<ReadData> r) {
     if (!r.ok()) {
       ReplyStatus(req, r.status());
       return;
@@ -219,6 +281,7 @@ void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_in
 
 void OpWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
              fuse_file_info* fi) {
+  auto t = Timer(req, FuseOp::kWrite);
   S3M_TRACE_OP("write ino={} fh={} off={} size={}", ino, fi->fh, off, size);
   auto r = Fs(req)->Write(ino, fi->fh, static_cast<uint64_t>(off), buf, size);
   if (!r.ok()) {
@@ -229,22 +292,26 @@ void OpWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t
 }
 
 void OpFlush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  auto t = Timer(req, FuseOp::kFlush);
   S3M_TRACE_OP("flush ino={} fh={}", ino, fi->fh);
-  Fs(req)->Flush(ino, fi->fh, [req](Result<Empty> r) { ReplyStatus(req, r.status()); });
+  Fs(req)->Flush(ino, fi->fh, [req, t](Result<Empty> r) { ReplyStatus(req, r.status()); });
 }
 
 void OpFsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info* fi) {
+  auto t = Timer(req, FuseOp::kFsync);
   S3M_TRACE_OP("fsync ino={} fh={}", ino, fi->fh);
-  Fs(req)->Fsync(ino, fi->fh, [req](Result<Empty> r) { ReplyStatus(req, r.status()); });
+  Fs(req)->Fsync(ino, fi->fh, [req, t](Result<Empty> r) { ReplyStatus(req, r.status()); });
 }
 
 void OpRelease(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  auto t = Timer(req, FuseOp::kRelease);
   S3M_TRACE_OP("release ino={} fh={}", ino, fi->fh);
   if (DropBehind* db = Ctx(req)->drop_behind) db->OnRelease(fi->fh);
-  Fs(req)->Release(ino, fi->fh, [req](Result<Empty> r) { ReplyStatus(req, r.status()); });
+  Fs(req)->Release(ino, fi->fh, [req, t](Result<Empty> r) { ReplyStatus(req, r.status()); });
 }
 
 void OpOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  auto t = Timer(req, FuseOp::kOpendir);
   S3M_TRACE_OP("opendir ino={}", ino);
   auto r = Fs(req)->OpenDir(ino);
   if (!r.ok()) {
@@ -260,12 +327,13 @@ void OpOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 // entry that made it into the buffer (never for "." and "..", which the kernel skips).
 void ReadDirCommon(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi,
                    bool plus) {
+  auto t = Timer(req, plus ? FuseOp::kReaddirplus : FuseOp::kReaddir);
   S3M_TRACE_OP("readdir{} ino={} off={}", plus ? "plus" : "", ino, off);
   // A directory entry takes at least 24 bytes (+ name, 8-aligned); plus entries ~150.
   size_t max_entries = size / (plus ? 150 : 32) + 1;
   auto ttl = Ctx(req)->attr_ttl;
   Fs(req)->ReadDir(ino, fi->fh, static_cast<uint64_t>(off), max_entries,
-                   [req, size, plus, ttl](Result<std::vector<DirEntry>> r) {
+                   [req, size, plus, ttl, t](Result<std::vector<DirEntry>> r) {
                      if (!r.ok()) {
                        ReplyStatus(req, r.status());
                        return;
@@ -304,11 +372,13 @@ void OpReaddirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_
 }
 
 void OpReleasedir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  auto t = Timer(req, FuseOp::kReleasedir);
   Fs(req)->ReleaseDir(ino, fi->fh);
   fuse_reply_err(req, 0);
 }
 
 void OpStatfs(fuse_req_t req, fuse_ino_t) {
+  auto t = Timer(req, FuseOp::kStatfs);
   // S3 has no capacity limit: report a large, constant file system, as Mountpoint does.
   struct statvfs st {};
   st.f_bsize = 1 << 20;
@@ -334,6 +404,7 @@ void FillFuseOps(fuse_lowlevel_ops* ops) {
   ops->rename = OpRename;
   ops->link = OpLink;
   ops->symlink = OpSymlink;
+  ops->readlink = OpReadlink;
   ops->open = OpOpen;
   ops->create = OpCreate;
   ops->read = OpRead;

@@ -9,13 +9,17 @@ namespace s3m {
 
 class DropBehind;
 class FileSystem;
+namespace metrics {
+class FuseMetrics;
+}
 
 // The session's userdata. Immutable while mounted.
 struct FuseContext {
   FileSystem* fs = nullptr;
   std::chrono::nanoseconds attr_ttl{0};
   std::chrono::nanoseconds negative_ttl{0};
-  DropBehind* drop_behind = nullptr;  // null: keep the pages of buffered reads
+  DropBehind* drop_behind = nullptr;        // null: keep the pages of buffered reads
+  metrics::FuseMetrics* metrics = nullptr;  // null: count nothing
 };
 
 void FillFuseOps(fuse_lowlevel_ops* ops);

@@ -56,7 +56,10 @@ void MemoryBudget::ChargeLocked(uint64_t bytes) {
 
 bool MemoryBudget::TryAcquire(uint64_t bytes) {
   std::lock_guard l(mu_);
-  if (!waiters_.empty() || !FitsLocked(bytes)) return false;
+  if (!waiters_.empty() || !FitsLocked(bytes)) {
+    refusals_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
   ChargeLocked(bytes);
   return true;
 }
@@ -66,6 +69,7 @@ void MemoryBudget::Acquire(uint64_t bytes, std::function<void()> granted) {
     std::lock_guard l(mu_);
     if (!waiters_.empty() || !FitsLocked(bytes)) {
       waiters_.push_back(Waiter{bytes, std::move(granted)});
+      waits_.fetch_add(1, std::memory_order_relaxed);
       return;
     }
     ChargeLocked(bytes);
@@ -74,6 +78,7 @@ void MemoryBudget::Acquire(uint64_t bytes, std::function<void()> granted) {
 }
 
 void MemoryBudget::ForceAcquire(uint64_t bytes) {
+  forced_.fetch_add(1, std::memory_order_relaxed);
   std::lock_guard l(mu_);
   ChargeLocked(bytes);
 }

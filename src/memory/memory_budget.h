@@ -24,6 +24,7 @@
 // under either lock. The pool must outlive every buffer it handed out.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -57,6 +58,11 @@ class MemoryBudget {
   uint64_t used() const;
   uint64_t peak() const;
   size_t waiters() const;
+  // Since start (for metrics; relaxed reads, no lock): Acquire() calls that had to wait,
+  // TryAcquire() calls refused, ForceAcquire() calls.
+  uint64_t waits() const { return waits_.load(std::memory_order_relaxed); }
+  uint64_t refusals() const { return refusals_.load(std::memory_order_relaxed); }
+  uint64_t forced() const { return forced_.load(std::memory_order_relaxed); }
 
  private:
   bool FitsLocked(uint64_t bytes) const;  // requires mu_
@@ -71,6 +77,7 @@ class MemoryBudget {
     std::function<void()> granted;
   };
   std::deque<Waiter> waiters_;  // GUARDED_BY(mu_)
+  std::atomic<uint64_t> waits_{0}, refusals_{0}, forced_{0};
 };
 
 // A buffer charged to the budget; returns its bytes (and its memory, to the pool) when

@@ -32,6 +32,8 @@ struct S3ObjectClient::Call {
   std::function<void(uint64_t)> on_progress;
   bool head = false;
   int attempts = 0;
+  std::chrono::steady_clock::time_point attempt_start;  // of the request in flight
+  uint64_t attempt_sent = 0;                            // its body bytes
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
   std::function<void(Result<HttpResponse>)> done;  // gets 2xx responses or the error
 };

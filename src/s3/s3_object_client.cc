@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "common/log.h"
+#include "metrics/mount_metrics.h"
 #include "s3/s3_call.h"
 #include "s3/s3_errors.h"
 #include "s3/s3_xml.h"
@@ -96,10 +97,17 @@ void S3ObjectClient::Attempt(const std::shared_ptr<Call>& call) {
   h.response_capacity = call->response_capacity;
   h.on_progress = call->on_progress;
   h.head = call->head;
+  call->attempt_start = std::chrono::steady_clock::now();
+  call->attempt_sent = h.body_size;
   http_->Send(std::move(h), [this, call](HttpResponse r) { OnResponse(call, std::move(r)); });
 }
 
 void S3ObjectClient::OnResponse(const std::shared_ptr<Call>& call, HttpResponse response) {
+  if (options_.metrics != nullptr) {
+    options_.metrics->OnRequest(call->op, response.transport.ok() ? response.status : 0,
+                                call->attempt_sent, response.buffer_bytes + response.body.size(),
+                                std::chrono::steady_clock::now() - call->attempt_start);
+  }
   Status error;
   bool maybe_sent = response.maybe_sent;
   if (!response.transport.ok()) {
@@ -122,12 +130,14 @@ void S3ObjectClient::OnResponse(const std::shared_ptr<Call>& call, HttpResponse 
   S3M_DEBUG("retrying {} {} after {} (attempt {}): {}", S3OpName(call->op), call->path,
             std::chrono::duration_cast<std::chrono::milliseconds>(*delay).count(), call->attempts,
             error.ToString());
+  if (options_.metrics != nullptr) options_.metrics->OnRetry(call->op);
   http_->Schedule(*delay, [this, call] { Attempt(call); });
 }
 
 void S3ObjectClient::Finish(const std::shared_ptr<Call>& call, Result<HttpResponse> result) {
   uint64_t attempts = static_cast<uint64_t>(call->attempts);
   metrics_.Count(call->op, attempts, attempts > 0 ? attempts - 1 : 0, result.ok() ? 0 : 1);
+  if (options_.metrics != nullptr && !result.ok()) options_.metrics->OnFailure(call->op);
   S3M_TRACE_OP("S3 {} {} -> {} ({} attempts, {} ms)", S3OpName(call->op), call->path,
                result.ok() ? std::to_string(result->status) : result.status().ToString(), attempts,
                std::chrono::duration_cast<std::chrono::milliseconds>(

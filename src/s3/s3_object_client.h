@@ -20,6 +20,10 @@
 #include "s3/object_client.h"
 #include "s3/retry_policy.h"
 
+namespace s3m::metrics {
+class S3RequestMetrics;
+}
+
 namespace s3m {
 
 struct S3ClientOptions {
@@ -29,6 +33,9 @@ struct S3ClientOptions {
   bool anonymous = false;  // --no-sign-request
   bool requester_pays = false;
   RetryOptions retry;
+  // Counts every request, retry and failure (mount_metrics.h); null counts nothing. Must
+  // outlive the client.
+  metrics::S3RequestMetrics* metrics = nullptr;
 };
 
 // Request counters per operation, for the metrics log and the benchmarks.

@@ -2,12 +2,16 @@
 // retry policy, with no network and no real sleeping.
 #include "s3/s3_object_client.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <strings.h>
 
 #include <cstring>
 #include <deque>
+
+#include "metrics/mount_metrics.h"
+#include "metrics/text_format.h"
 
 namespace s3m {
 namespace {
@@ -26,6 +30,7 @@ class ScriptedHttp final : public HttpClient {
     if (r.status >= 200 && r.status < 300 && request.response_buffer && !r.body.empty()) {
       std::memcpy(request.response_buffer, r.body.data(), r.body.size());
       r.buffer_bytes = r.body.size();
+      r.body.clear();  // as the transport does: into the buffer or into body, not both
     }
     sent.push_back(std::move(request));
     done(std::move(r));
@@ -76,6 +81,7 @@ class S3ObjectClientTest : public ::testing::Test {
     o.endpoint.path_prefix = "/bkt";
     o.endpoint.base_url = "http://127.0.0.1:9";
     o.retry.max_attempts = 3;
+    o.metrics = &s3_metrics_;
     client_ = std::make_unique<S3ObjectClient>(std::move(http), &creds_, &clock_, o);
   }
   std::string Header(size_t i, const std::string& name) {
@@ -84,6 +90,15 @@ class S3ObjectClientTest : public ::testing::Test {
     return "";
   }
 
+  // The client's series, by their text-format key (-1: absent).
+  double Series(const std::string& key) {
+    auto flat = metrics::Flatten(registry_.Collect());
+    auto it = flat.find(key);
+    return it == flat.end() ? -1 : it->second;
+  }
+
+  metrics::Registry registry_;
+  metrics::S3RequestMetrics s3_metrics_{&registry_};
   StaticCreds creds_;
   FakeClock clock_;
   ScriptedHttp* http_;
@@ -123,6 +138,43 @@ TEST_F(S3ObjectClientTest, RetriesThrottlingAndServerErrorsWithBackoff) {
   auto m = client_->metrics().Get(S3Op::kDeleteObject);
   EXPECT_EQ(m.requests, 3u);
   EXPECT_EQ(m.retries, 2u);
+}
+
+// Every attempt is counted with its status class and bytes; retries and the failure of
+// the operation too (the --prometheus-port series).
+TEST_F(S3ObjectClientTest, MetricsCountAttemptsStatusClassesAndBytes) {
+  http_->script = {ScriptedHttp::Error(503, "SlowDown"),
+                   ScriptedHttp::Transport(Code::kNetwork, true), ScriptedHttp::Ok(200)};
+  std::string data(1000, 'x');
+  auto put = Wait<PutObjectResult>([&](auto cb) {
+    client_->PutObject({.key = "k", .data = data.data(), .size = data.size()}, cb);
+  });
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  http_->script = {ScriptedHttp::Ok(206, "0123", {{"content-range", "bytes 0-3/4"}})};
+  char buf[4];
+  ASSERT_TRUE(Wait<GetObjectResult>([&](auto cb) {
+                client_->GetObject({.key = "k", .length = 4, .buffer = buf}, cb);
+              }).ok());
+  http_->script = {ScriptedHttp::Error(404, "NoSuchKey")};
+  ASSERT_FALSE(Wait<ObjectInfo>([&](auto cb) { client_->HeadObject({"k"}, cb); }).ok());
+
+  auto requests = [&](const char* op, const char* status) {
+    return Series(
+        fmt::format(R"(s3mount_s3_requests_total{{operation="{}",status="{}"}})", op, status));
+  };
+  EXPECT_EQ(requests("PutObject", "5xx"), 1);
+  EXPECT_EQ(requests("PutObject", "error"), 1);
+  EXPECT_EQ(requests("PutObject", "2xx"), 1);
+  EXPECT_EQ(Series(R"(s3mount_s3_retries_total{operation="PutObject"})"), 2);
+  EXPECT_EQ(Series(R"(s3mount_s3_failures_total{operation="PutObject"})"), 0);
+  // The body went out with each of the three attempts.
+  EXPECT_EQ(Series(R"(s3mount_s3_sent_bytes_total{operation="PutObject"})"), 3000);
+  EXPECT_EQ(Series(R"(s3mount_s3_request_duration_seconds_count{operation="PutObject"})"), 3);
+  EXPECT_EQ(requests("GetObject", "2xx"), 1);
+  EXPECT_EQ(Series(R"(s3mount_s3_received_bytes_total{operation="GetObject"})"), 4);
+  EXPECT_EQ(Series(R"(s3mount_s3_retries_total{operation="GetObject"})"), 0);
+  EXPECT_EQ(requests("HeadObject", "4xx"), 1);
+  EXPECT_EQ(Series(R"(s3mount_s3_failures_total{operation="HeadObject"})"), 1);
 }
 
 TEST_F(S3ObjectClientTest, GivesUpAfterMaxAttempts) {

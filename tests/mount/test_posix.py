@@ -21,8 +21,6 @@ from harness import Mount, MountTestCase, data, read_bytes
 RW = ["--allow-delete", "--allow-overwrite"]
 POSIX = RW + ["--posix"]
 
-NOT_BUILT_POSIX = ("not built yet: --posix (modes, uid/gid and mtime kept in s3fs-compatible "
-                   "x-amz-meta-* metadata; symlinks)")
 NOT_BUILT_STREAM_TRUNCATE = ("not built yet: ftruncate of a new file being written sequentially to a "
                              "size other than 0 (StreamWriteHandle::Truncate: ENOTSUP); rsync "
                              "--inplace ftruncates each file it writes to its length")
@@ -166,7 +164,6 @@ class PosixToolsTest(MountTestCase):
         with Mount(self.moto, bucket, RW) as m:
             self.assert_files(bucket, m.dir, files)
 
-    @unittest.skip(NOT_BUILT_POSIX)
     def test_tar_extract_with_posix_keeps_modes_times_and_symlinks(self):
         bucket = self.new_bucket()
         # As root, tar -x gives each file the owner the archive names (--same-owner).
@@ -196,7 +193,6 @@ class PosixToolsTest(MountTestCase):
             self.assert_files(bucket, m.path("copy"), files, "copy/")
             self.assertEqual(run(["diff", "-r", src, m.path("copy")]).returncode, 0)
 
-    @unittest.skip(NOT_BUILT_POSIX)
     def test_cp_a_with_posix_keeps_modes_times_and_symlinks(self):
         bucket = self.new_bucket()
         src = os.path.join(self.tmp, "src")
@@ -507,20 +503,25 @@ class PosixToolsTest(MountTestCase):
 
     # ---- touch -d ----
 
-    @unittest.skip(NOT_BUILT_POSIX)
-    def test_touch_d_keeps_mtime_with_posix(self):
+    def touch_d(self, name, existing):
         bucket = self.new_bucket()
-        self.moto.put(bucket, "old", b"existing")
+        if existing:
+            self.moto.put(bucket, name, b"existing")
         with Mount(self.moto, bucket, POSIX) as m:
-            for name in ("old", "new"):
-                r = run(["touch", "-d", "2020-01-01 00:00:01 UTC", m.path(name)])
-                self.assertEqual(r.returncode, 0, r.stderr)
+            r = run(["touch", "-d", "2020-01-01 00:00:01 UTC", m.path(name)])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(int(os.stat(m.path(name)).st_mtime), OLD_MTIME, "before remount")
         with Mount(self.moto, bucket, POSIX) as m:
-            for name in ("old", "new"):
-                self.assertEqual(int(os.stat(m.path(name)).st_mtime), OLD_MTIME, name)
-                self.assertEqual(int(float(self.s3_meta(bucket, name)["mtime"])), OLD_MTIME)
-            self.assert_files(bucket, m.dir, {"old": b"existing", "new": b""})
+            self.assertEqual(int(os.stat(m.path(name)).st_mtime), OLD_MTIME, "after remount")
+            self.assertEqual(int(float(self.s3_meta(bucket, name)["mtime"])), OLD_MTIME)
+            self.assert_files(bucket, m.dir, {name: b"existing" if existing else b""})
 
+    def test_touch_d_of_an_existing_file_keeps_mtime_with_posix(self):
+        self.touch_d("old", existing=True)
+
+    def test_touch_d_creating_a_file_keeps_mtime_with_posix(self):
+        # touch opens the new file O_CREAT, then futimens() it while open, then closes it.
+        self.touch_d("new", existing=False)
 
 if __name__ == "__main__":
     unittest.main()

@@ -238,11 +238,11 @@ class PosixToolsTest(MountTestCase):
                 out[os.path.relpath(path, src)] = read_bytes(path)
         return out
 
-    def rsync_twice(self, extra):
+    def rsync_twice(self, extra, options=RW):
         bucket = self.new_bucket()
         src = os.path.join(self.tmp, "src")
         make_tree(src, links=False)
-        with Mount(self.moto, bucket, RW) as m:
+        with Mount(self.moto, bucket, options) as m:
             r = run(["rsync", "-a"] + extra + [src + "/", m.path("dst")])
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assert_files(bucket, m.path("dst"), self.local_files(src), "dst/")
@@ -251,8 +251,14 @@ class PosixToolsTest(MountTestCase):
             r = run(["rsync", "-a", "--no-whole-file"] + extra + [src + "/", m.path("dst")])
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assert_files(bucket, m.path("dst"), self.local_files(src), "dst/")
-        with Mount(self.moto, bucket, RW) as m:
+        with Mount(self.moto, bucket, options) as m:
             self.assert_files(bucket, m.path("dst"), self.local_files(src), "dst/")
+            if "--posix" in options:
+                for rel, (mode, _) in TREE.items():
+                    st = os.stat(m.path("dst", rel))
+                    self.assertEqual(stat.S_IMODE(st.st_mode), mode, rel)
+                    self.assertEqual(int(st.st_mtime), int(os.stat(os.path.join(src, rel))
+                                                           .st_mtime), rel)
 
     @unittest.skip(NOT_BUILT_STREAM_TRUNCATE)
     def test_rsync_inplace(self):
@@ -278,9 +284,20 @@ class PosixToolsTest(MountTestCase):
         # rsync writes .name.XXXXXX and renames it over name: no temp file may be left.
         self.rsync_twice([])
 
+    def test_rsync_default_with_posix_keeps_modes_and_times(self):
+        # rsync creates each temp file with mkstemp, then fchmods it while it is open.
+        self.rsync_twice([], POSIX)
+
     # ---- git ----
 
     def test_git_clone_then_status_is_clean(self):
+        self.git_clone(RW)
+
+    def test_git_clone_with_posix_keeps_the_executable_bit(self):
+        # git chmods its config.lock while it is open; the clone must keep bin/tool's 0755.
+        self.git_clone(POSIX)
+
+    def git_clone(self, options):
         bucket = self.new_bucket()
         env = git_env(self.tmp)
         repo = os.path.join(self.tmp, "repo")
@@ -292,12 +309,12 @@ class PosixToolsTest(MountTestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
         head = run(["git", "-C", repo, "rev-parse", "HEAD"], env=env).stdout.strip()
         files = {rel: body for rel, (_, body) in TREE.items()}
-        with Mount(self.moto, bucket, RW) as m:
+        with Mount(self.moto, bucket, options) as m:
             r = run(["git", "clone", "-q", repo, m.path("clone")], env=env)
             self.assertEqual(r.returncode, 0, r.stderr)
             r = run(["git", "-C", m.path("clone"), "status", "--porcelain"], env=env)
             self.assertEqual((r.returncode, r.stdout), (0, ""), r.stderr)
-        with Mount(self.moto, bucket, RW) as m:
+        with Mount(self.moto, bucket, options) as m:
             clone = m.path("clone")
             r = run(["git", "-C", clone, "status", "--porcelain"], env=env)
             self.assertEqual((r.returncode, r.stdout), (0, ""), r.stderr)
@@ -310,6 +327,9 @@ class PosixToolsTest(MountTestCase):
                 self.assertEqual(self.moto.get(bucket, "clone/" + rel), body, rel)
             self.assertEqual(self.moto.get(bucket, "clone/.git/HEAD"), b"ref: refs/heads/main\n")
             self.assertFalse([k for k in self.s3_keys(bucket, "clone/") if k.endswith(".lock")])
+            if "--posix" in options:
+                self.assertEqual(stat.S_IMODE(os.stat(os.path.join(clone, "bin/tool")).st_mode),
+                                 0o755)
 
     # ---- sed -i ----
 

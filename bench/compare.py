@@ -36,7 +36,7 @@ from compare_util import (BUCKET, GIB, MIB, RAW_PART, BusySampler, CpuMeter, Fai
                           per_gib, pids_with_arg, proc_cpu, proc_hwm_mib, reset_hwm, run_measured,
                           size_bytes)
 
-ALL_CLIENTS = ["s3mount", "s3fs", "rclone-off", "rclone-writes"]
+ALL_CLIENTS = ["s3mount", "s3fs", "rclone-off", "rclone-writes", "s3mount-posix"]
 ALL_WORKLOADS = ["ior-write", "ior-read", "dd", "randread", "small-write", "small-read", "ls", "ttfb",
                  "append"]
 APPEND_BYTES = MIB  # the append workload adds 1 MiB to a copy of data/big
@@ -217,9 +217,11 @@ class Bench(ExtraRuns):
         if is_mounted(mnt):
             self.unmount(mnt)
         env = dict(os.environ, AWS_ACCESS_KEY_ID=self.key, AWS_SECRET_ACCESS_KEY=self.secret)
-        if client == "s3mount":
+        if client in ("s3mount", "s3mount-posix"):
             cmd = [self.s3mount, "--endpoint-url", self.endpoint, "--force-path-style",
                    "--allow-delete", "--allow-overwrite", "-l", logdir, BUCKET, mnt]
+            if client == "s3mount-posix":  # modes and times kept: a HEAD per listed file
+                cmd.insert(1, "--posix")
         elif client == "s3fs":
             pw = f"{self.work}/s3fs.passwd"
             with open(pw, "w") as f:
@@ -444,7 +446,7 @@ class Bench(ExtraRuns):
                 mnt = None
                 counts = self.rgwlog.count(mark)
                 row.update(requests=fmt_counts(counts), requests_total=sum(counts.values()))
-                if client == "s3mount":
+                if client.startswith("s3mount"):
                     row["s3mount_log_requests"] = self.s3mount_counts(logdir)
                 log(f"{tag}: {row['value']} {unit} (cpu {row['client_cpu_s']} s, rss {row['peak_rss_mib']} MiB,"
                     f" {row['requests']})")
@@ -591,7 +593,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="smaller sizes, 1 round (~5 min)")
     ap.add_argument("--rounds", type=int)
-    ap.add_argument("--clients", default=",".join(ALL_CLIENTS))
+    ap.add_argument("--clients", default=",".join(c for c in ALL_CLIENTS if c != "s3mount-posix"),
+                    help="s3mount-posix (s3mount --posix) runs only when named")
     ap.add_argument("--workloads", default=",".join(ALL_WORKLOADS))
     ap.add_argument("--big", help="size of the dd / random-read object (e.g. 1g)")
     ap.add_argument("--ior-block", help="IOR block per task (e.g. 512m)")

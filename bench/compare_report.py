@@ -8,7 +8,7 @@ import subprocess
 
 from compare_util import machine_cpu
 
-CLIENT_ORDER = ["raw", "s3mount", "s3fs", "rclone-off", "rclone-writes"]
+CLIENT_ORDER = ["raw", "s3mount", "s3mount-posix", "s3fs", "rclone-off", "rclone-writes"]
 WORKLOAD_INFO = {  # name -> (label, unit, better, raw counterpart)
     "ior-write": ("IOR write, 2 tasks, O_DIRECT, file per process", "MiB/s", "high", "raw-put"),
     "ior-read": ("IOR read, 2 tasks, O_DIRECT, file per process", "MiB/s", "high", "raw-get"),

@@ -3,6 +3,7 @@
 // unchanged bytes), objects changed in S3 since open, failed uploads, and the staging
 // budget.
 #include "fs/fs_test_fixture.h"
+#include "s3/forwarding_client.h"
 
 namespace s3m {
 namespace {
@@ -236,6 +237,48 @@ TEST_P(StagedTest, ANewReadWriteFileStreamsUntilItIsReadOrWrittenOutOfOrder) {
   ASSERT_TRUE(Release(ino, c->handle).ok());
   fs().DrainUploads();
   EXPECT_EQ(*mem().Contents("early"), "Header");
+}
+
+// Ceph RGW 16 answers 412 to PutObject with the quoted ETag in If-Match (as S3 sends ETags)
+// and accepts it bare. A commit whose HEAD finds the object unchanged tries the next form,
+// and the mount keeps it; an object that did change is still never replaced.
+class BareIfMatchStore : public ForwardingClient {
+ public:
+  using ForwardingClient::ForwardingClient;
+  void PutObject(PutObjectParams p, Callback<PutObjectResult> done) override {
+    if (!p.if_match.empty() && p.if_match.front() == '"') {
+      refused++;
+      return done(Status(Code::kPreconditionFailed, "refused the quoted form"));
+    }
+    if (!p.if_match.empty()) p.if_match = '"' + p.if_match + '"';
+    inner()->PutObject(std::move(p), std::move(done));
+  }
+  std::atomic<int> refused{0};
+};
+
+TEST_P(StagedTest, AStoreThatRefusesQuotedIfMatchStillTakesChanges) {
+  mem().Put("a", "1");
+  mem().Put("b", "2");
+  BareIfMatchStore store(faults_.get());
+  FsOptions o;
+  o.allow_overwrite = true;
+  o.staging_dir = ::testing::TempDir();
+  MountOver(&store, o);
+  WriteAt("a", O_WRONLY | O_APPEND, 1, "+");
+  EXPECT_EQ(*mem().Contents("a"), "1+");
+  WriteAt("b", O_WRONLY | O_APPEND, 1, "+");
+  EXPECT_EQ(*mem().Contents("b"), "2+");
+  EXPECT_EQ(store.refused.load(), 1);  // the mount remembers the form that works
+  InodeId ino = Ino("a");
+  auto h = Open(ino, O_RDWR);
+  ASSERT_TRUE(h.ok());
+  ASSERT_TRUE(Write(ino, h->handle, 0, "x").ok());
+  mem().Put("a", "theirs");
+  EXPECT_CODE(Flush(ino, h->handle), Code::kPreconditionFailed);
+  ASSERT_TRUE(Release(ino, h->handle).ok());
+  fs().DrainUploads();
+  EXPECT_EQ(*mem().Contents("a"), "theirs");
+  Mount();  // the file system goes before `store`
 }
 
 TEST_P(StagedTest, ChangingObjectsNeedsAllowOverwrite) {

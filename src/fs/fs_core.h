@@ -30,6 +30,13 @@ struct FsCore {
   bool ReserveStaging(uint64_t bytes);
   void ReleaseStaging(uint64_t bytes);
 
+  // How a staged commit's PutObject carries its If-Match (staged_commit.cc): the forms in
+  // order of preference; a store that refuses one for an unchanged object moves the mount on.
+  static constexpr int kIfMatchQuoted = 0;
+  static constexpr int kIfMatchBare = 1;
+  static constexpr int kIfMatchNone = 2;
+  std::atomic<int> if_match_form{kIfMatchQuoted};
+
   // An upload that DrainUploads waits for.
   void BeginUpload();
   void EndUpload();

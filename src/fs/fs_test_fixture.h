@@ -39,6 +39,13 @@ class FsTest : public ::testing::TestWithParam<bool> {
     fs_ = std::make_unique<FileSystem>(faults_.get(), &pool_, std::move(o));
     return *fs_;
   }
+  // The same over another client (a decorator of mem(), e.g. one that acts as a given store).
+  FileSystem& MountOver(ObjectClient* client, FsOptions o) {
+    fs_.reset();
+    o.clock = &clock_;
+    fs_ = std::make_unique<FileSystem>(client, &pool_, std::move(o));
+    return *fs_;
+  }
   FileSystem& fs() { return *fs_; }
   MemoryObjectClient& mem() { return *mem_; }
   FaultInjectingClient& faults() { return *faults_; }

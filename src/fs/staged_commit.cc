@@ -118,17 +118,43 @@ void StagedHandle::PutWhole(std::shared_ptr<Upload> u) {
   });
 }
 
+// The condition's form: as S3 sends ETags (quoted), bare (Ceph RGW 16 refuses the quoted
+// form on PutObject with 412 while it accepts the bare one), or none (the HEAD just before
+// is then the only check). A 412 whose HEAD finds the base unchanged moves to the next form,
+// and the mount remembers the form that worked.
+namespace {
+std::string IfMatchForm(const std::string& etag, int form) {
+  if (form == FsCore::kIfMatchQuoted) return etag;
+  if (form == FsCore::kIfMatchBare && etag.size() >= 2 && etag.front() == '"') {
+    return etag.substr(1, etag.size() - 2);
+  }
+  return form == FsCore::kIfMatchBare ? etag : std::string();
+}
+}  // namespace
+
 void StagedHandle::Put(const std::shared_ptr<Upload>& u, std::shared_ptr<Buffer> buf,
                        uint64_t size) {
+  int form = fs_.if_match_form.load(std::memory_order_relaxed);
   PutObjectParams p;
   p.key = inode()->key;
   p.data = buf->data();
   p.size = size;
   p.storage_class = fs_.options.writer.storage_class;
   p.checksum = fs_.options.writer.checksum;
-  p.if_match = u->v->base_etag;
+  p.if_match = IfMatchForm(u->v->base_etag, form);
   p.metadata = u->meta;
-  fs_.client->PutObject(std::move(p), [this, u, buf, size](Result<PutObjectResult> r) {
+  fs_.client->PutObject(std::move(p), [this, u, buf, size, form](Result<PutObjectResult> r) {
+    if (!r.ok() && r.status().code() == Code::kPreconditionFailed && !u->v->base_etag.empty() &&
+        form < FsCore::kIfMatchNone) {
+      return CheckBase(u, [this, u, buf, size, form](Result<Empty> c) {
+        if (!c.ok()) return OnCommitted(c.status());  // it did change
+        S3M_WARN("the store refused If-Match on PutObject of an unchanged {}: trying form {}",
+                 inode()->key, form + 1);
+        int expected = form;
+        fs_.if_match_form.compare_exchange_strong(expected, form + 1);
+        Put(u, buf, size);
+      });
+    }
     if (!r.ok()) return OnCommitted(Explain(r.status(), inode()->key));
     ObjectInfo info;
     info.key = inode()->key;

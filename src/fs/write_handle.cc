@@ -56,10 +56,11 @@ Result<uint64_t> StreamWriteHandle::Write(uint64_t offset, const char* data, uin
   return r;
 }
 
-// Truncating a file being written that holds no data yet is a no-op (O_TRUNC, touch).
+// Truncating to the size written is a no-op: O_TRUNC and touch of an empty file, and
+// rsync --inplace, which ftruncates each file it wrote to its length.
 Status StreamWriteHandle::Truncate(uint64_t size) {
   std::lock_guard wl(write_mu_);
-  if (size == 0 && writer_.bytes_written() == 0) return Status::Ok();
+  if (size == writer_.bytes_written()) return Status::Ok();
   return Status(Code::kNotSupported,
                 "a file being written sequentially can only be truncated while empty");
 }

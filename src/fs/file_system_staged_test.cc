@@ -49,6 +49,26 @@ TEST_P(StagedTest, AppendAndWriteInPlace) {
   EXPECT_EQ(a->size, 11u);
 }
 
+// close(2) returns once the flush has stored the file; the kernel's release comes later. A
+// program that closes and opens the file again in between must find it stored, not busy.
+TEST_P(StagedTest, AFlushedFileOpensAgainBeforeItsRelease) {
+  mem().Put("log", "a");
+  MountRw();
+  InodeId ino = Ino("log");
+  auto first = Open(ino, O_WRONLY | O_APPEND);
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE(Write(ino, first->handle, 1, "b").ok());
+  EXPECT_CODE(Open(ino, O_RDONLY), Code::kPermission);  // not stored yet: being written
+  ASSERT_TRUE(Flush(ino, first->handle).ok());
+  auto again = Open(ino, O_RDONLY);  // the release of `first` has not come yet
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(*ReadString(ino, again->handle, 0, 10), "ab");
+  ASSERT_TRUE(Release(ino, again->handle).ok());
+  ASSERT_TRUE(Release(ino, first->handle).ok());
+  fs().DrainUploads();
+  EXPECT_EQ(*mem().Contents("log"), "ab");
+}
+
 TEST_P(StagedTest, ReadBackWhatWasWrittenOnReadWrite) {
   mem().Put("f", "0123456789");
   MountRw();

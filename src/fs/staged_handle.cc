@@ -161,6 +161,7 @@ Result<uint64_t> StagedHandle::Write(uint64_t offset, const char* data, uint64_t
   dirty_ = true;
   std::lock_guard il(inode()->mu);
   inode()->st.size = v_.size;
+  inode()->st.where = Locality::kWriting;  // again, after a commit showed it stored
   return size;
 }
 
@@ -183,6 +184,7 @@ Status StagedHandle::Truncate(uint64_t size) {
   dirty_ = true;
   std::lock_guard il(inode()->mu);
   inode()->st.size = size;
+  inode()->st.where = Locality::kWriting;
   return Status::Ok();
 }
 
@@ -249,6 +251,11 @@ void StagedHandle::OnCommitted(const Result<ObjectInfo>& r) {
       std::lock_guard il(inode()->mu);
       inode()->st.etag = r->etag;
       inode()->st.size = r->size;
+      // Stored: others may open it now. close(2) returns after the flush, and the kernel
+      // releases the handle later, so a program that closes and reopens would otherwise
+      // find the file still being written. A write through this handle takes it back.
+      inode()->st.where = Locality::kRemote;
+      inode()->st.expiry = fs_.Expiry();
       inode()->st.mtime_sec = fs_.WallSeconds();
       inode()->st.mtime_nsec = 0;
       RecordStoredMeta(inode()->st, r->metadata);

@@ -66,14 +66,21 @@ Status StreamWriteHandle::Truncate(uint64_t size) {
 }
 
 void StreamWriteHandle::Flush(Callback<Empty> done) {
+  bool stored_empty;
   {
     std::lock_guard l(mu_);
     if (!write_error_.ok()) return done(write_error_);
+    stored_empty = empty_committed_;
   }
   // Shells open, dup2 and close a descriptor before writing (`echo x > f`), so a flush with
   // nothing written is not the end of the file; yet an empty file must be in S3 when its
-  // close returns (touch). So store an empty object and stay writable.
-  if (writer_.bytes_written() == 0) return CommitEmpty(std::move(done));
+  // close returns (touch). So store an empty object and stay writable. Once stored, a
+  // flush with still nothing written sends nothing: a second PUT would also undo what was
+  // set on the object since (touch -d's times, under --posix).
+  if (writer_.bytes_written() == 0) {
+    if (stored_empty) return done(Empty{});
+    return CommitEmpty(std::move(done));
+  }
   FinishUpload(std::move(done));
 }
 
@@ -190,6 +197,7 @@ bool StreamWriteHandle::FinishCommittedEmpty() {
     }
     upload_ = Upload::kFinishing;
     info = empty_info_;
+    empty_applied_ = true;
   }
   fs_.BeginUpload();  // balanced by OnUploaded
   OnUploaded(info);
@@ -225,12 +233,15 @@ void StreamWriteHandle::StoreLateMeta(const ObjectInfo& stored) {
 }
 
 void StreamWriteHandle::Finished(const Result<ObjectInfo>& r) {
-  bool discarded;
+  bool discarded, applied;
   {
     std::lock_guard l(mu_);
     discarded = discarded_;
+    applied = empty_applied_;
   }
-  if (!discarded) {
+  // The empty object a flush stored was applied to the inode then; since, a --posix
+  // utimensat or chmod may have replaced it (new ETag, metadata): the inode is current.
+  if (!discarded && !applied) {
     std::lock_guard l(inode()->mu);
     inode()->st.where = Locality::kRemote;
     if (r.ok()) {

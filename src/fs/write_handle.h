@@ -74,6 +74,7 @@ class StreamWriteHandle final : public FileHandle {
   ObjectInfo empty_info_;                        // GUARDED_BY(mu_)
   bool discarded_ = false;                       // GUARDED_BY(mu_)
   bool late_meta_ = false;                       // GUARDED_BY(mu_): see MetadataChanged
+  bool empty_applied_ = false;                   // GUARDED_BY(mu_): see Finished
   bool finalizing_ = false;                      // GUARDED_BY(mu_): OnUploaded has begun
 };
 

@@ -140,11 +140,15 @@ check_results() { # job unit phases...
 }
 
 # Every task's file, listed straight from moto with boto3 (not through any mount): exactly one
-# object per task, sizes exact, nothing else under the job's prefix.
+# object per task, sizes exact, and nothing else under the job's prefix but its marker.
 verify_files() { # job
   local prefix="ior/$1/" listing want_size name size r count
   listing=$(python3 "$HERE/s3_list.py" --endpoint-url "$S3_ENDPOINT" "$S3_BUCKET" "$prefix") ||
     fail "s3_list.py could not list s3://$S3_BUCKET/$prefix"
+  # The job's mkdir stores the directory's marker (the key "$prefix" itself, 0 bytes).
+  awk '$1 == "" || $1 == "0" && NF == 1 { found = 1 } END { exit !found }' <<< "$listing" ||
+    fail "s3://$S3_BUCKET/$prefix has no directory marker; listing: $(tr '\n' ' ' <<< "$listing")"
+  listing=$(awk 'NF == 2' <<< "$listing")
   want_size=$(numfmt --from=iec "${BLOCK^^}")
   for ((r = 0; r < tasks; r++)); do
     name=$(printf 'testfile.%08d' "$r")

@@ -51,9 +51,10 @@ struct FsOptions {
   std::string staging_dir = "/var/tmp";
   uint64_t staging_limit_bytes = 1ull << 30;
   // Rename: objects up to this size are copied by one CopyObject (S3's limit is 5 GiB),
-  // larger ones by parallel UploadPartCopy parts; a directory of more objects than
-  // rename_max_objects is refused with EXDEV (mv then moves it file by file).
-  uint64_t copy_object_max_bytes = 5ull << 30;
+  // larger ones by parallel UploadPartCopy parts of 256-512 MiB (the server copies those in
+  // parallel: docs/BENCHMARKS.md); a directory of more objects than rename_max_objects is
+  // refused with EXDEV (mv then moves it file by file).
+  uint64_t copy_object_max_bytes = 256ull << 20;
   size_t rename_max_objects = 10000;
   ReaderOptions reader;
   WriterOptions writer;

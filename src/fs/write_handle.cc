@@ -1,6 +1,9 @@
 // StreamWriteHandle: see write_handle.h.
 #include "fs/write_handle.h"
 
+#include <algorithm>
+#include <string>
+
 #include "common/log.h"
 #include "fs/fs_core.h"
 
@@ -56,13 +59,28 @@ Result<uint64_t> StreamWriteHandle::Write(uint64_t offset, const char* data, uin
   return r;
 }
 
-// Truncating to the size written is a no-op: O_TRUNC and touch of an empty file, and
-// rsync --inplace, which ftruncates each file it wrote to its length.
+// Truncating to the size written is a no-op (O_TRUNC and touch of an empty file; rsync
+// --inplace ftruncates each file it wrote to its length); growing the file appends zeros,
+// which a stream can send (truncate -s N of a new file); only cutting it is refused.
 Status StreamWriteHandle::Truncate(uint64_t size) {
-  std::lock_guard wl(write_mu_);
-  if (size == writer_.bytes_written()) return Status::Ok();
-  return Status(Code::kNotSupported,
-                "a file being written sequentially can only be truncated while empty");
+  uint64_t written;
+  {
+    std::lock_guard wl(write_mu_);
+    written = writer_.bytes_written();
+  }
+  if (size == written) return Status::Ok();
+  if (size < written) {
+    return Status(Code::kNotSupported,
+                  "a file being written sequentially cannot be cut: write it anew (O_TRUNC)");
+  }
+  static const std::string kZeros(1 << 20, '\0');
+  while (written < size) {
+    uint64_t n = std::min<uint64_t>(kZeros.size(), size - written);
+    Result<uint64_t> r = Write(written, kZeros.data(), n);
+    if (!r.ok()) return r.status();
+    written += n;
+  }
+  return Status::Ok();
 }
 
 void StreamWriteHandle::Flush(Callback<Empty> done) {

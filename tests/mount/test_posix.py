@@ -21,9 +21,6 @@ from harness import Mount, MountTestCase, data, read_bytes
 RW = ["--allow-delete", "--allow-overwrite"]
 POSIX = RW + ["--posix"]
 
-NOT_BUILT_STREAM_TRUNCATE = ("not built yet: ftruncate of a new file being written sequentially to a "
-                             "size other than 0 or the size written (truncate -s N of a new file: "
-                             "ENOTSUP)")
 
 # 2020-01-01 00:00:01 UTC: an mtime no test run could produce by itself.
 OLD_MTIME = 1577836801
@@ -417,7 +414,6 @@ class PosixToolsTest(MountTestCase):
         with Mount(self.moto, bucket, RW) as m:
             self.assert_files(bucket, m.dir, {"f": bytes(3000)})
 
-    @unittest.skip(NOT_BUILT_STREAM_TRUNCATE)
     def test_truncate_creates_a_file_of_that_size(self):
         bucket = self.new_bucket()
         with Mount(self.moto, bucket, RW) as m:

@@ -49,7 +49,7 @@ class IorTest(unittest.TestCase):
                                           ("blog-n4-32tasks-b16m-t4m-rgw.out", 4, 32, 16),
                                           ("blog-n4-32tasks-b100m-rgw.out", 4, 32, 100)):
             with self.subTest(name):
-                rep = ioparse.parse_ior(read("ior", name))
+                rep = ioparse.parse_ior(read("ior-output", name))
                 self.assertEqual((rep["nodes"], rep["tasks"], rep["participating_tasks"]), (nodes, tasks, tasks))
                 self.assertEqual(rep["clients_per_node"], 8)
                 self.assertEqual(rep["blocksize"], block * MIB)
@@ -67,14 +67,14 @@ class IorTest(unittest.TestCase):
                     self.assertGreater(rep["max"][phase], 0)
 
     def test_known_values(self):
-        rep = ioparse.parse_ior(read("ior", "blog-n4-32tasks-b100m-rgw.out"))
+        rep = ioparse.parse_ior(read("ior-output", "blog-n4-32tasks-b100m-rgw.out"))
         self.assertEqual(rep["max"], {"write": 104.01, "read": 517.48})
         self.assertEqual(rep["xfersize"], 50 * MIB)
         self.assertEqual(rep["summary"]["write"]["Mean(s)"], 30.76521)
         self.assertEqual(rep["results"][0]["close_s"], 14.26)
 
     def test_three_iterations(self):
-        rep = ioparse.parse_ior(read("ior", "iter3-2tasks-rgw.out"))
+        rep = ioparse.parse_ior(read("ior-output", "iter3-2tasks-rgw.out"))
         self.assertEqual(rep["repetitions"], 3)
         for phase in ("write", "read"):
             bws = [r["bw_mib"] for r in rep["results"] if r["access"] == phase]
@@ -89,35 +89,35 @@ class IorTest(unittest.TestCase):
 
     def test_failed_run_is_an_error_naming_the_cause(self):
         with self.assertRaises(ioparse.ParseError) as cm:
-            ioparse.parse_ior(read("ior", "fail-no-dir.out"))
+            ioparse.parse_ior(read("ior-output", "fail-no-dir.out"))
         self.assertIn("No such file or directory", str(cm.exception))
 
     def test_truncated_output_is_an_error(self):
-        text = read("ior", "blog-n1-8tasks-b16m-t4m-rgw.out")
+        text = read("ior-output", "blog-n1-8tasks-b16m-t4m-rgw.out")
         with self.assertRaises(ioparse.ParseError):
             ioparse.parse_ior(text.split("Summary of all tests:")[0])
 
     def test_result_lines_match_the_ones_ior_sbatch_wrote_before(self):
         # This output's RESULT lines came from ior.sbatch's former awk; the parser must agree.
-        text = read("ior", "ior-sbatch-2x2-rgw.out")
+        text = read("ior-output", "ior-sbatch-2x2-rgw.out")
         old = [line for line in text.splitlines() if line.startswith("RESULT ")]
         self.assertEqual(len(old), 2)
         self.assertEqual(ioparse.ior_result_lines(ioparse.parse_ior(text)), old)
 
     def test_cli(self):
-        path = os.path.join(DATA, "ior", "blog-n4-32tasks-b100m-rgw.out")
+        path = os.path.join(DATA, "ior-output", "blog-n4-32tasks-b100m-rgw.out")
         out = subprocess.run([sys.executable, os.path.join(HERE, "ioparse.py"), "ior-results", path],
                              capture_output=True, text=True, check=True).stdout.splitlines()
         self.assertEqual(out[0], "RESULT phase=write MiB/s=104.01 tasks=32 nodes=4 tool=ior bytes=3355443200")
         bad = subprocess.run([sys.executable, os.path.join(HERE, "ioparse.py"), "ior",
-                              os.path.join(DATA, "ior", "fail-no-dir.out")], capture_output=True, text=True)
+                              os.path.join(DATA, "ior-output", "fail-no-dir.out")], capture_output=True, text=True)
         self.assertEqual(bad.returncode, 1)
         self.assertIn("ioparse.py: error:", bad.stderr)
 
 
 class FioTest(unittest.TestCase):
     def test_write_then_read(self):
-        rep = ioparse.parse_fio(read("fio", "write-read-32m-rgw.out"))
+        rep = ioparse.parse_fio(read("fio-output", "write-read-32m-rgw.out"))
         self.assertEqual([j["op"] for j in rep["jobs"]], ["write", "read"])
         self.assertEqual([g["op"] for g in rep["groups"]], ["write", "read"])
         for j, g in zip(rep["jobs"], rep["groups"]):
@@ -130,13 +130,13 @@ class FioTest(unittest.TestCase):
     def test_task_line_for_ior_sbatch(self):
         # ior.sbatch's per-task line; slurm_ior_test.sh reads io= back with numfmt --from=iec-i.
         out = subprocess.run([sys.executable, os.path.join(HERE, "ioparse.py"), "fio-task",
-                              os.path.join(DATA, "fio", "write-read-32m-rgw.out")],
+                              os.path.join(DATA, "fio-output", "write-read-32m-rgw.out")],
                              capture_output=True, text=True, check=True).stdout.strip()
         self.assertEqual(out, "BW=327.0MiB/s io=32768KiB")
 
     def test_not_fio_output(self):
         with self.assertRaises(ioparse.ParseError):
-            ioparse.parse_fio(read("fio", "ior-sbatch-fio-2x2-rgw.out"))
+            ioparse.parse_fio(read("fio-output", "ior-sbatch-fio-2x2-rgw.out"))
 
     def test_sizes(self):
         self.assertEqual(ioparse.size_bytes("32.0MiB"), 32 * MIB)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The repository carries everything it needs: no tracked file refers to a path outside it.
 
-A user's clone has nothing beside it, so a file that reaches for `../shared`, a sibling folder or
+A user's clone has nothing beside it, so a file that reaches for a sibling folder of the clone or
 any relative path climbing above the repository root works only on a developer's machine. Three
 kinds of reference are caught:
   - a relative path (`../x`, `$HERE/../..`) that, resolved from the file's own folder, leaves the

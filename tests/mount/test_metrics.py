@@ -106,6 +106,9 @@ class PrometheusTest(MountTestCase):
             before = self.scrape()
             # A file under the first request (1 MiB + 128 KiB) is one GET.
             self.assertEqual(read_bytes(m.path("small.bin")), small)
+            # A request is counted as its completion returns, just after the data went to the
+            # reader: wait for the count, then check it is exact.
+            self.eventually(lambda: self.scrape().s3("GetObject") > before.s3("GetObject"))
             after_small = self.scrape()
             self.assertEqual(after_small.s3("GetObject") - before.s3("GetObject"), 1)
             got = (after_small.get("s3mount_s3_received_bytes_total", operation="GetObject") -
@@ -122,6 +125,7 @@ class PrometheusTest(MountTestCase):
                 self.assertGreaterEqual(during.get("s3mount_prefetch_window_bytes"), 8 * MiB)
                 self.assertGreater(during.get("s3mount_memory_budget_used_bytes"), 0)
                 self.assertEqual(f.read(), big[2 * MiB:])
+            self.eventually(lambda: self.scrape().s3("GetObject") - after_small.s3("GetObject") >= 4)
             done = self.scrape()
             gets = done.s3("GetObject") - after_small.s3("GetObject")
             # The first request, then one GET per 8 MiB part at most: 1.125 MiB, to 8 MiB,

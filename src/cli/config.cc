@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "cli/compat_checks.h"
 #include "cli/config_checks.h"
 
 namespace s3m {
@@ -34,6 +35,10 @@ int Config::MaxConnections() const {
   double n = std::clamp(std::ceil(mibps / kMiBpsPerConnection), double{kMinConnections},
                         double{kMaxConnections});
   return static_cast<int>(n);
+}
+
+bool Config::MountsFd() const {
+  return FuseFdFromPath(mountpoint) >= 0;
 }
 
 Result<std::chrono::nanoseconds> ParseTtl(const std::string& value, const std::string& option) {
@@ -153,6 +158,21 @@ void AddWhatAndWhere(CLI::App& app, Config& c) {
   app.add_flag("--no-sign-request", c.no_sign_request, "Send unsigned requests (public buckets)");
   app.add_flag("--requester-pays", c.requester_pays, "Accept requester-pays charges");
   app.add_option("--ca-bundle", c.ca_bundle, "CA certificates file (default: AWS_CA_BUNDLE)");
+  app.add_flag("--transfer-acceleration", c.transfer_acceleration,
+               "Use S3 Transfer Acceleration (must be enabled on the bucket; not with "
+               "--endpoint-url)");
+  app.add_flag("--dual-stack", c.dual_stack,
+               "Use S3's dual-stack (IPv4 and IPv6) endpoints (not with --endpoint-url)");
+  app.add_option("--bucket-type", c.bucket_type,
+                 "general-purpose or directory: checked, and otherwise the same requests "
+                 "(docs/CONFIGURATION.md)");
+  app.add_option("--expected-bucket-owner", c.expected_bucket_owner,
+                 "Account ID of the expected bucket owner: requests to a bucket of another "
+                 "account fail with access denied");
+  app.add_option("--sse", c.sse,
+                 "Server-side encryption of new objects: aws:kms, aws:kms:dsse or AES256");
+  app.add_option("--sse-kms-key-id", c.sse_kms_key_id,
+                 "KMS key ARN for --sse aws:kms or aws:kms:dsse");
 }
 
 void AddPermissions(CLI::App& app, Config& c, RawOptions& raw) {
@@ -160,6 +180,10 @@ void AddPermissions(CLI::App& app, Config& c, RawOptions& raw) {
                "Mount read-only (excludes --allow-delete and --allow-overwrite)");
   app.add_flag("--allow-delete", c.allow_delete, "Allow deleting files");
   app.add_flag("--allow-overwrite", c.allow_overwrite, "Allow overwriting files (with O_TRUNC)");
+  app.add_flag("--incremental-upload", c.incremental_upload,
+               "Allow opening existing files for writing (appending, or replacing with "
+               "O_TRUNC), through staged writes; rename over a file still needs "
+               "--allow-overwrite");
   app.add_flag("--posix", c.posix,
                "Keep modes, owners, mtimes and symlinks in object metadata (s3fs-fuse's "
                "format); costs a HEAD per listed entry");
@@ -195,6 +219,16 @@ void AddPerformance(CLI::App& app, Config& c, RawOptions& raw) {
       ->capture_default_str();
   app.add_option("--storage-class", c.storage_class, "Storage class of new objects");
   app.add_option("--upload-checksums", raw.checksums, "crc32c or off")->capture_default_str();
+  app.add_flag("--infer-content-type", c.infer_content_type,
+               "Set the Content-Type of new objects from the file name's extension (built-in "
+               "table); not updated on rename");
+  app.add_option("--user-agent-prefix", c.user_agent_prefix,
+                 "Put this before s3mount's own User-Agent on every S3 request");
+  app.add_option("--bind", c.bind,
+                 "Network interface for S3 connections (repeat it to spread connections over "
+                 "several)")
+      ->expected(1)  // one interface per --bind, so BUCKET and DIRECTORY stay positional
+      ->take_all();
   app.add_option("--memory-target", raw.memory_target_mib,
                  "Memory target of the process in MiB, 64 or more; data buffers get all but "
                  "128 MiB (default: 512, or 1/4 of RAM or the cgroup limit if smaller)")
@@ -280,6 +314,11 @@ ParsedCommandLine ParseCommandLine(int argc, const char* const* argv) {
   app.add_option("-l,--log-directory", c.log_directory,
                  "Write logs to files here, created if missing (default: syslog)");
   app.add_flag("-d,--debug", c.debug, "Log every operation");
+  app.add_flag("--debug-crt", c.debug_crt,
+               "Log the transport's (libcurl's) debug lines (Authorization redacted)");
+  app.add_flag("--no-log", c.no_log,
+               "Log nothing (start-up errors still go to stderr); excludes --log-directory, "
+               "--debug, --debug-crt and --log-metrics");
   app.add_option("--prometheus-port", c.prometheus_port,
                  "Serve metrics at http://ADDRESS:PORT/metrics (Prometheus text format)")
       ->check(CLI::Range(1, 65535));
@@ -287,6 +326,12 @@ ParsedCommandLine ParseCommandLine(int argc, const char* const* argv) {
                  "Address the metrics endpoint listens on (IPv4 or IPv6)")
       ->capture_default_str();
   app.add_flag("--log-metrics", c.log_metrics, "Log the metrics that changed every 5 seconds");
+  app.add_option("--otlp-endpoint", c.otlp_endpoint,
+                 "Export metrics by OTLP/HTTP (JSON) to ENDPOINT/v1/metrics");
+  app.add_option("--otlp-export-interval", c.otlp_export_interval_seconds,
+                 "Seconds between OTLP exports (needs --otlp-endpoint)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 86400));
 
   try {
     app.parse(argc, argv);
@@ -304,6 +349,11 @@ ParsedCommandLine ParseCommandLine(int argc, const char* const* argv) {
   if (Status s = Finish(raw, c, GivenOptions(app)); !s.ok()) {
     out.exit_code = 2;
     out.output = "s3mount: " + s.message() + "\n";
+    return out;
+  }
+  if (app.count("--otlp-export-interval") && c.otlp_endpoint.empty()) {
+    out.exit_code = 2;
+    out.output = "s3mount: --otlp-export-interval needs --otlp-endpoint\n";
     return out;
   }
   if (app.count("--prometheus-address") && c.prometheus_port == 0) {

@@ -25,10 +25,20 @@ struct Config {
   bool no_sign_request = false;
   bool requester_pays = false;
   std::string ca_bundle;  // empty: AWS_CA_BUNDLE, else the system store
+  bool transfer_acceleration = false;  // bucket.s3-accelerate.amazonaws.com
+  bool dual_stack = false;             // the IPv6-capable s3.dualstack.REGION.amazonaws.com
+  std::string bucket_type;             // "", "general-purpose" or "directory"
+  std::string expected_bucket_owner;   // x-amz-expected-bucket-owner on every request
+  std::string user_agent_prefix;       // put before "s3mount/VERSION" in User-Agent
+  std::string sse;                     // "", "aws:kms", "aws:kms:dsse" or "AES256"
+  std::string sse_kms_key_id;          // a KMS key ARN, with --sse aws:kms[:dsse]
+  bool infer_content_type = false;     // Content-Type from the file name's extension
+  std::vector<std::string> bind;       // network interfaces the connections spread over
 
   bool read_only = false;
   bool allow_delete = false;
   bool allow_overwrite = false;
+  bool incremental_upload = false;  // appends to existing objects (as --allow-overwrite's)
   bool posix = false;  // --posix: FsOptions::posix
   bool allow_other = false;
   bool allow_root = false;
@@ -55,10 +65,17 @@ struct Config {
 
   std::string log_directory;
   bool debug = false;
+  bool debug_crt = false;  // the transport's (libcurl's) debug log
+  bool no_log = false;
 
   int prometheus_port = 0;  // 0: no Prometheus endpoint
   std::string prometheus_address = "127.0.0.1";
   bool log_metrics = false;  // log the counters that changed, every few seconds
+  std::string otlp_endpoint;  // OTLP/HTTP base URL; metrics go to {endpoint}/v1/metrics
+  int otlp_export_interval_seconds = 60;
+
+  // The mount point is "/dev/fd/N": a FUSE fd the caller opened and mounted (CSI drivers).
+  bool MountsFd() const;
 
   // Connections (and so requests in flight) for the target throughput.
   int MaxConnections() const;

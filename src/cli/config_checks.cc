@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "cli/bucket_name.h"
+#include "cli/compat_checks.h"
 
 namespace s3m {
 namespace {
@@ -185,7 +186,8 @@ Status ValidateConfig(Config& c) {
   if (!c.endpoint_url.empty()) {
     if (Status s = CheckEndpointUrl(c.endpoint_url, "--endpoint-url"); !s.ok()) return s;
   }
-  for (const Status& s : {CheckRegion(c.region, "--region"), CheckNumbers(c), CheckConflicts(c)}) {
+  for (const Status& s : {CheckRegion(c.region, "--region"), CheckNumbers(c), CheckConflicts(c),
+                          CheckCompatOptions(c)}) {
     if (!s.ok()) return s;
   }
   return Status::Ok();

@@ -12,6 +12,7 @@
 #include "memory/memory_budget.h"
 #include "metrics/log_exporter.h"
 #include "metrics/mount_metrics.h"
+#include "metrics/otlp_exporter.h"
 #include "metrics/prometheus_exporter.h"
 #include "s3/credentials.h"
 #include "s3/endpoint.h"
@@ -29,11 +30,21 @@ std::string CaBundle(const Config& c, const GetEnvFn& getenv) {
   return getenv("AWS_CA_BUNDLE").value_or("");
 }
 
+// Mountpoint's form: the user's prefix, then the program and its version.
+std::string UserAgent(const Config& c) {
+  std::string own = std::string("s3mount/") + S3MOUNT_VERSION;
+  return c.user_agent_prefix.empty() ? own : c.user_agent_prefix + " " + own;
+}
+
 std::unique_ptr<S3ObjectClient> NewClient(const Config& c, const S3ClientOptions& options,
                                           CredentialsProvider* creds, int max_connections) {
   CurlHttpOptions h;
   h.max_connections = max_connections;
   h.ca_bundle = CaBundle(c, ProcessEnv());
+  h.user_agent = UserAgent(c);
+  h.interfaces = c.bind;
+  // Logged at info: --debug-crt shows the transport without all of --debug's lines.
+  if (c.debug_crt) h.debug_log = [](const std::string& line) { S3M_INFO("{}", line); };
   return std::make_unique<S3ObjectClient>(NewCurlHttpClient(h), creds, RealClock::Get(), options);
 }
 
@@ -84,6 +95,7 @@ FsOptions MakeFsOptions(const Config& c, metrics::MountMetrics* m) {
   o.read_only = c.read_only;
   o.allow_delete = c.allow_delete;
   o.allow_overwrite = c.allow_overwrite;
+  o.incremental_upload = c.incremental_upload;
   o.posix = c.posix;
   o.metadata_ttl = c.metadata_ttl;
   o.negative_metadata_ttl = c.negative_metadata_ttl;
@@ -110,10 +122,15 @@ struct Exporters {
     if (c.log_metrics) {
       log = std::make_unique<metrics::LogExporter>(registry, metrics::kLogMetricsPeriod);
     }
+    if (!c.otlp_endpoint.empty()) {
+      otlp = std::make_unique<metrics::OtlpExporter>(
+          registry, c.otlp_endpoint, std::chrono::seconds(c.otlp_export_interval_seconds));
+    }
     return Status::Ok();
   }
   std::unique_ptr<metrics::PrometheusExporter> prometheus;
   std::unique_ptr<metrics::LogExporter> log;
+  std::unique_ptr<metrics::OtlpExporter> otlp;
 };
 
 }  // namespace
@@ -125,7 +142,9 @@ int RunMount(const Config& c, StartupReporter& reporter) {
   bool custom_endpoint =
       !c.endpoint_url.empty() || env("AWS_ENDPOINT_URL_S3") || env("AWS_ENDPOINT_URL");
   std::string region = ResolveRegion(c.region, copts, /*ask_imds=*/!custom_endpoint);
-  auto endpoint = ResolveEndpoint({c.bucket, region, c.endpoint_url, c.force_path_style}, env);
+  auto endpoint = ResolveEndpoint(
+      {c.bucket, region, c.endpoint_url, c.force_path_style, c.transfer_acceleration, c.dual_stack},
+      env);
   if (!endpoint.ok()) {
     reporter.Failed(endpoint.status().message());
     return 2;
@@ -136,6 +155,10 @@ int RunMount(const Config& c, StartupReporter& reporter) {
   so.endpoint = *endpoint;
   so.anonymous = c.no_sign_request;
   so.requester_pays = c.requester_pays;
+  so.sse = c.sse;
+  so.sse_kms_key_id = c.sse_kms_key_id;
+  so.expected_bucket_owner = c.expected_bucket_owner;
+  so.infer_content_type = c.infer_content_type;
   so.retry = RetryOptionsFromEnv(RetryOptions{}, env);
   // Counted always (relaxed atomics); exported with --prometheus-port or --log-metrics.
   metrics::Registry registry;

@@ -39,6 +39,9 @@ struct FsOptions {
   bool read_only = false;
   bool allow_delete = false;
   bool allow_overwrite = false;
+  // --incremental-upload: existing files may be opened for writing (appended to, or
+  // replaced with O_TRUNC) as with allow_overwrite, but rename still replaces no file.
+  bool incremental_upload = false;
   // --posix: modes, owners, times and symlinks are kept in object metadata, in s3fs-fuse's
   // format (posix_meta.h, docs/SEMANTICS.md); lookups and listings HEAD to learn them.
   bool posix = false;

@@ -141,8 +141,9 @@ bool FileSystem::Impl::ClaimForWriting(const std::shared_ptr<Inode>& inode, bool
 void FileSystem::Impl::OpenForWrite(std::shared_ptr<Inode> inode, int flags,
                                     Callback<OpenResult> done) {
   if (options.read_only) return done(ReadOnly());
-  if (!options.allow_overwrite) {
-    return done(Status(Code::kPermission, "changing an object needs --allow-overwrite"));
+  if (!options.allow_overwrite && !options.incremental_upload) {
+    return done(Status(Code::kPermission,
+                       "changing an object needs --allow-overwrite or --incremental-upload"));
   }
   Status why;
   bool truncate = (flags & O_TRUNC) != 0;
@@ -182,8 +183,8 @@ void FileSystem::Open(InodeId ino, int flags, Callback<OpenResult> done) {
   int access = flags & O_ACCMODE;
   // Without --allow-overwrite, O_RDWR without O_TRUNC opens an existing object for reading
   // only (writes: kBadHandle), as in Mountpoint.
-  bool write = access == O_WRONLY ||
-               (access == O_RDWR && (impl_->options.allow_overwrite || (flags & O_TRUNC) != 0));
+  bool may_change = impl_->options.allow_overwrite || impl_->options.incremental_upload;
+  bool write = access == O_WRONLY || (access == O_RDWR && (may_change || (flags & O_TRUNC) != 0));
   if (!write) return impl_->OpenForRead(std::move(inode), std::move(done));
   impl_->OpenForWrite(std::move(inode), flags, std::move(done));
 }

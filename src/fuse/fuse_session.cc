@@ -249,8 +249,14 @@ Result<std::unique_ptr<FuseSession>> FuseSession::Mount(FileSystem* fs, const Fu
   }
   // Resolved before mounting: afterwards the path ends in the mount, which serves nothing
   // until the loop runs.
+  // "/dev/fd/N" (a FUSE fd the caller mounted, as CSI drivers do) resolves to /dev/fuse,
+  // not to the mount: without its path, readiness does not wait for INIT and the readahead
+  // stays the caller's.
+  bool fd_mount = options.mountpoint.rfind("/dev/fd/", 0) == 0;
   char real[PATH_MAX];
-  if (realpath(options.mountpoint.c_str(), real) != nullptr) impl.real_mountpoint = real;
+  if (!fd_mount && realpath(options.mountpoint.c_str(), real) != nullptr) {
+    impl.real_mountpoint = real;
+  }
   if (fuse_session_mount(impl.session, options.mountpoint.c_str()) != 0) {
     return Status(Code::kIo, "cannot mount at " + options.mountpoint +
                                  ": FUSE refused (is /dev/fuse usable, and for other users is "

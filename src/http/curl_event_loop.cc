@@ -87,6 +87,9 @@ bool CurlEventLoop::DrainSubmissions() {
 }
 
 void CurlEventLoop::Start(std::unique_ptr<Transfer> t) {
+  if (!options_.interfaces.empty()) {
+    t->bind_interface = options_.interfaces[next_interface_++ % options_.interfaces.size()];
+  }
   t->easy = AcquireEasy();
   Status status = t->easy != nullptr ? ConfigureTransfer(*t, options_)
                                      : Status(Code::kInternal, "curl_easy_init failed");

@@ -77,6 +77,7 @@ class CurlEventLoop {
   std::unordered_map<CURL*, std::unique_ptr<Transfer>> active_;
   std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
   std::vector<CurlEasy> idle_easy_;
+  size_t next_interface_ = 0;  // the --bind interface of the next transfer
 
   std::mutex stop_mu_;  // serialises Stop() callers
   std::thread thread_;

@@ -433,5 +433,57 @@ TEST_F(HttpClientTest, CaBundleAppliesOnlyToHttps) {
   EXPECT_EQ(r.status, 200);
 }
 
+// --user-agent-prefix and --debug-crt: the User-Agent reaches the server, and the debug
+// lines show the request's headers with the credentials left out.
+TEST_F(HttpClientTest, UserAgentAndRedactedDebugLog) {
+  CurlHttpOptions options = Options();
+  options.user_agent = "team-a s3mount/1.0";
+  auto lines = std::make_shared<std::vector<std::string>>();
+  auto mu = std::make_shared<std::mutex>();
+  options.debug_log = [lines, mu](const std::string& line) {
+    std::lock_guard l(*mu);
+    lines->push_back(line);
+  };
+  auto client = NewCurlHttpClient(options);
+  HttpRequest req;
+  req.url = Url("/echo");
+  req.headers = {{"authorization", "AWS4-HMAC-SHA256 Credential=AKIDSECRET/x, Signature=abc"},
+                 {"x-amz-security-token", "TOKENSECRET"},
+                 {"x-amz-date", "20260101T000000Z"}};
+  HttpResponse r = SendAndWait(*client, req);
+  ASSERT_EQ(r.status, 200) << r.transport.ToString();
+  EXPECT_NE(r.body.find("h:user-agent=team-a s3mount/1.0"), std::string::npos) << r.body;
+  client.reset();  // every callback has run
+  std::string all;
+  for (const std::string& l : *lines) all += l + "\n";
+  EXPECT_NE(all.find("curl > GET /echo HTTP/1.1"), std::string::npos) << all;
+  EXPECT_NE(all.find("curl > authorization: [redacted]"), std::string::npos) << all;
+  EXPECT_NE(all.find("curl > x-amz-security-token: [redacted]"), std::string::npos) << all;
+  EXPECT_NE(all.find("curl > x-amz-date: 20260101T000000Z"), std::string::npos) << all;
+  EXPECT_NE(all.find("curl < HTTP/1."), std::string::npos) << all;
+  EXPECT_EQ(all.find("SECRET"), std::string::npos) << all;
+}
+
+// --bind: requests leave by the named interface; one that does not exist fails them.
+TEST_F(HttpClientTest, BindChoosesTheInterface) {
+  if (geteuid() != 0) GTEST_SKIP() << "binding to a device needs root (or Linux 5.7+ for lo)";
+  CurlHttpOptions options = Options();
+  options.interfaces = {"lo"};
+  auto good = NewCurlHttpClient(options);
+  HttpRequest req;
+  req.url = Url("/echo");
+  EXPECT_EQ(SendAndWait(*good, req).status, 200);
+  options.interfaces = {"lo", "s3mnosuch0"};
+  auto bad = NewCurlHttpClient(options);
+  int ok = 0, failed = 0;
+  for (int i = 0; i < 4; i++) {
+    HttpResponse r = SendAndWait(*bad, req);
+    (r.transport.ok() && r.status == 200 ? ok : failed)++;
+  }
+  // Taken in turn: half the requests go by the missing interface.
+  EXPECT_EQ(ok, 2);
+  EXPECT_EQ(failed, 2);
+}
+
 }  // namespace
 }  // namespace s3m

@@ -228,6 +228,30 @@ void SetConnectionOptions(CURL* e, const CurlHttpOptions& options, bool https) {
   }
 }
 
+// libcurl's CURLOPT_DEBUGFUNCTION: connection notes and header lines, one log line each.
+// Bodies (object data, XML) are left out: they are large and may be anything.
+int OnDebug(CURL*, curl_infotype type, char* data, size_t size, void* user) {
+  try {
+    const char* what = type == CURLINFO_TEXT         ? "*"
+                       : type == CURLINFO_HEADER_IN  ? "<"
+                       : type == CURLINFO_HEADER_OUT ? ">"
+                                                     : nullptr;
+    if (what == nullptr) return 0;
+    const auto& log = *static_cast<const std::function<void(const std::string&)>*>(user);
+    std::string_view text(data, size);
+    while (!text.empty()) {
+      size_t eol = text.find('\n');
+      std::string line(text.substr(0, eol));
+      text.remove_prefix(eol == std::string_view::npos ? text.size() : eol + 1);
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (!line.empty()) log(fmt::format("curl {} {}", what, RedactHeaderLine(line)));
+    }
+  } catch (...) {
+    // Logging must never fail a transfer.
+  }
+  return 0;
+}
+
 bool IsHttps(const std::string& url) {
   return url.size() >= 8 && std::equal(url.begin(), url.begin() + 8, "https://",
                                        [](char a, char b) { return std::tolower(a) == b; });
@@ -250,6 +274,16 @@ Status ConfigureTransfer(Transfer& t, const CurlHttpOptions& options) {
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, OnWrite);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);
   SetConnectionOptions(e, options, IsHttps(r.url));
+  if (!options.user_agent.empty()) curl_easy_setopt(e, CURLOPT_USERAGENT, options.user_agent.c_str());
+  // "if!": an interface name only, never taken for an address or a host name.
+  if (!t.bind_interface.empty()) {
+    curl_easy_setopt(e, CURLOPT_INTERFACE, ("if!" + t.bind_interface).c_str());
+  }
+  if (options.debug_log) {
+    curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, OnDebug);
+    curl_easy_setopt(e, CURLOPT_DEBUGDATA, &options.debug_log);
+    curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
+  }
   bool is_post = r.method == "POST" && !r.head;
   if (!BuildHeaders(t, is_post)) return Status(Code::kInternal, "out of memory building headers");
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, t.headers.get());
@@ -257,6 +291,19 @@ Status ConfigureTransfer(Transfer& t, const CurlHttpOptions& options) {
     return Status(Code::kInvalidArgument, "libcurl rejected method " + r.method);
   }
   return Status::Ok();
+}
+
+std::string RedactHeaderLine(const std::string& line) {
+  auto colon = line.find(':');
+  if (colon == std::string::npos) return line;
+  std::string name = line.substr(0, colon);
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (name == "authorization" || name == "x-amz-security-token" ||
+      name == "x-aws-ec2-metadata-token" || name == "proxy-authorization") {
+    return line.substr(0, colon) + ": [redacted]";
+  }
+  return line;
 }
 
 void FinishTransfer(Transfer& t, CURLcode result) {

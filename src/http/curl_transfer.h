@@ -20,6 +20,7 @@ struct Transfer {
   std::function<void(HttpResponse)> done;
   HttpResponse response;
   size_t loop_index = 0;  // the event loop that runs it
+  std::string bind_interface;  // --bind: the interface this request leaves by; empty: any
 
   CurlEasy easy;  // set while libcurl runs the transfer
   CurlHeaderList headers;
@@ -35,6 +36,10 @@ struct Transfer {
 
 // Sets every option for `t` on t.easy, a fresh or curl_easy_reset handle.
 Status ConfigureTransfer(Transfer& t, const CurlHttpOptions& options);
+
+// A header line as --debug-crt may log it: the values of Authorization and the security
+// token replaced by "[redacted]".
+std::string RedactHeaderLine(const std::string& line);
 
 // Fills t.response (status, transport error) and the counters once libcurl finished the
 // transfer with `result`.

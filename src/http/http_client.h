@@ -80,6 +80,13 @@ struct CurlHttpOptions {
   // as stalled (kTimeout).
   long low_speed_bytes = 1;
   std::chrono::seconds low_speed_window{30};
+  std::string user_agent;  // the User-Agent header; empty: none
+  // Network interfaces (--bind) the requests take in turn, so connections spread over
+  // them; empty: the routing table decides.
+  std::vector<std::string> interfaces;
+  // Receives libcurl's debug lines (connections, TLS, request and response headers, with
+  // credentials redacted) when set (--debug-crt). Called on event-loop threads.
+  std::function<void(const std::string&)> debug_log;
 };
 
 // The libcurl-multi transport.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <vector>
 
 #include "s3/sigv4.h"
 
@@ -55,6 +56,74 @@ Status ValidateBucketName(const std::string& bucket) {
   return Status::Ok();
 }
 
+namespace {
+
+Status BadEndpoint(const std::string& msg) {
+  return Status(Code::kInvalidArgument, msg);
+}
+
+// amazonaws.com, or amazonaws.com.cn for the China partition.
+std::string AwsDomain(const std::string& partition_or_region) {
+  bool china = partition_or_region == "aws-cn" || partition_or_region.rfind("cn-", 0) == 0;
+  return china ? "amazonaws.com.cn" : "amazonaws.com";
+}
+
+// arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE (bucket_name.h checked its form).
+Result<Endpoint> ResolveArn(const EndpointOptions& options) {
+  std::vector<std::string> f;
+  size_t pos = 0;
+  for (int i = 0; i < 5; i++) {
+    size_t colon = options.bucket.find(':', pos);
+    if (colon == std::string::npos) return BadEndpoint("malformed ARN '" + options.bucket + "'");
+    f.push_back(options.bucket.substr(pos, colon - pos));
+    pos = colon + 1;
+  }
+  std::string resource = options.bucket.substr(pos);
+  const std::string &partition = f[1], &service = f[2], &region = f[3], &account = f[4];
+  if (region.empty()) {
+    return BadEndpoint("multi-region access point '" + options.bucket +
+                       "' needs SigV4A signing, which s3mount does not implement");
+  }
+  std::replace(resource.begin(), resource.end(), ':', '/');
+  auto parts = [&resource] {
+    std::vector<std::string> out;
+    size_t start = 0;
+    for (size_t slash; (slash = resource.find('/', start)) != std::string::npos;
+         start = slash + 1) {
+      out.push_back(resource.substr(start, slash - start));
+    }
+    out.push_back(resource.substr(start));
+    return out;
+  }();
+  std::string dual = options.dual_stack ? ".dualstack" : "";
+  std::string domain = AwsDomain(partition);
+  Endpoint e;
+  e.scheme = "https";
+  e.signing_region = region;
+  e.signing_service = service;
+  if (service == "s3" && parts.size() == 2 && parts[0] == "accesspoint") {
+    e.host = parts[1] + "-" + account + ".s3-accesspoint" + dual + "." + region + "." + domain;
+  } else if (service == "s3-object-lambda" && parts.size() == 2 && parts[0] == "accesspoint") {
+    e.host = parts[1] + "-" + account + ".s3-object-lambda." + region + "." + domain;
+  } else if (service == "s3-outposts" && parts.size() == 4 && parts[0] == "outpost" &&
+             parts[2] == "accesspoint") {
+    e.host = parts[3] + "-" + account + "." + parts[1] + ".s3-outposts." + region + "." + domain;
+  } else {
+    return BadEndpoint("unsupported ARN '" + options.bucket + "': give an access point ARN");
+  }
+  e.base_url = e.scheme + "://" + e.host;
+  return e;
+}
+
+// The AWS host for a bucket: regional, dual-stack or accelerated.
+std::string AwsHost(const EndpointOptions& options) {
+  std::string dual = options.dual_stack ? ".dualstack" : "";
+  if (options.transfer_acceleration) return "s3-accelerate" + dual + "." + AwsDomain("");
+  return "s3" + dual + "." + options.region + "." + AwsDomain(options.region);
+}
+
+}  // namespace
+
 Result<Endpoint> ResolveEndpoint(const EndpointOptions& options, const GetEnvFn& getenv) {
   std::string url = options.endpoint_url;
   for (const char* var : {"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"}) {
@@ -63,9 +132,22 @@ Result<Endpoint> ResolveEndpoint(const EndpointOptions& options, const GetEnvFn&
   }
   Endpoint e;
   bool custom = !url.empty();
+  if (custom && (options.transfer_acceleration || options.dual_stack)) {
+    return BadEndpoint(std::string(options.transfer_acceleration ? "--transfer-acceleration"
+                                                                 : "--dual-stack") +
+                       " chooses an AWS endpoint, so it cannot be used with the custom endpoint " +
+                       url + " (--endpoint-url, AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL)");
+  }
+  if (options.bucket.rfind("arn:", 0) == 0) {
+    if (custom) {
+      return BadEndpoint("an access point ARN names its own AWS endpoint: drop the custom "
+                         "endpoint " + url + " or mount the access point's alias");
+    }
+    return ResolveArn(options);
+  }
   if (!custom) {
     e.scheme = "https";
-    e.host = "s3." + options.region + ".amazonaws.com";
+    e.host = AwsHost(options);
   } else {
     auto sep = url.find("://");
     if (sep == std::string::npos) {
@@ -86,6 +168,11 @@ Result<Endpoint> ResolveEndpoint(const EndpointOptions& options, const GetEnvFn&
   }
   bool path_style = options.force_path_style || IsIpAddress(e.host) || IsLocalhost(e.host) ||
                     !DnsCompatible(options.bucket, e.scheme == "https");
+  // Acceleration exists only under the bucket's own name.
+  if (path_style && options.transfer_acceleration) {
+    return BadEndpoint("--transfer-acceleration needs virtual-hosted addressing: bucket '" +
+                       options.bucket + "' cannot be a host name, or --force-path-style is set");
+  }
   if (path_style) {
     e.path_prefix = "/" + UriEncode(options.bucket, false);
   } else {

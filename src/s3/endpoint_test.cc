@@ -56,5 +56,86 @@ TEST(EndpointTest, BadInput) {
   EXPECT_TRUE(ValidateBucketName("my.bucket-1").ok());
 }
 
+TEST(EndpointTest, DualStackAndTransferAcceleration) {
+  auto dual = ResolveEndpoint({.bucket = "bkt", .region = "eu-west-1", .dual_stack = true},
+                              MapEnv({}));
+  ASSERT_TRUE(dual.ok());
+  EXPECT_EQ(dual->base_url, "https://bkt.s3.dualstack.eu-west-1.amazonaws.com");
+  auto dual_path = ResolveEndpoint(
+      {.bucket = "bkt", .region = "eu-west-1", .force_path_style = true, .dual_stack = true},
+      MapEnv({}));
+  EXPECT_EQ(dual_path->base_url, "https://s3.dualstack.eu-west-1.amazonaws.com");
+  EXPECT_EQ(dual_path->KeyPath("k"), "/bkt/k");
+  auto accel = ResolveEndpoint(
+      {.bucket = "bkt", .region = "eu-west-1", .transfer_acceleration = true}, MapEnv({}));
+  EXPECT_EQ(accel->base_url, "https://bkt.s3-accelerate.amazonaws.com");
+  auto both = ResolveEndpoint(
+      {.bucket = "bkt", .region = "eu-west-1", .transfer_acceleration = true, .dual_stack = true},
+      MapEnv({}));
+  EXPECT_EQ(both->base_url, "https://bkt.s3-accelerate.dualstack.amazonaws.com");
+  auto cn = ResolveEndpoint({.bucket = "bkt", .region = "cn-north-1"}, MapEnv({}));
+  EXPECT_EQ(cn->base_url, "https://bkt.s3.cn-north-1.amazonaws.com.cn");
+}
+
+TEST(EndpointTest, AwsVariantsRefuseCustomEndpointsAndPathStyle) {
+  for (bool accel : {false, true}) {
+    EndpointOptions o{.bucket = "bkt", .region = "us-east-1"};
+    (accel ? o.transfer_acceleration : o.dual_stack) = true;
+    auto env = ResolveEndpoint(o, MapEnv({{"AWS_ENDPOINT_URL", "http://127.0.0.1:9000"}}));
+    ASSERT_FALSE(env.ok());
+    EXPECT_NE(env.status().message().find(accel ? "--transfer-acceleration" : "--dual-stack"),
+              std::string::npos);
+    EXPECT_NE(env.status().message().find("AWS_ENDPOINT_URL"), std::string::npos);
+  }
+  auto dotted = ResolveEndpoint(
+      {.bucket = "a.b.c", .region = "us-east-1", .transfer_acceleration = true}, MapEnv({}));
+  EXPECT_FALSE(dotted.ok());
+}
+
+TEST(EndpointTest, AccessPointArnsGoToTheirOwnHostSignedForTheirRegion) {
+  auto ap = ResolveEndpoint(
+      {.bucket = "arn:aws:s3:eu-west-2:123456789012:accesspoint/my-ap", .region = "us-east-1"},
+      MapEnv({}));
+  ASSERT_TRUE(ap.ok()) << ap.status().ToString();
+  EXPECT_EQ(ap->base_url, "https://my-ap-123456789012.s3-accesspoint.eu-west-2.amazonaws.com");
+  EXPECT_EQ(ap->KeyPath("a/b"), "/a/b");
+  EXPECT_EQ(ap->BucketPath(), "/");
+  EXPECT_EQ(ap->signing_region, "eu-west-2");
+  EXPECT_EQ(ap->signing_service, "s3");
+
+  auto colon = ResolveEndpoint({.bucket = "arn:aws-cn:s3:cn-north-1:123456789012:accesspoint:ap1",
+                                .region = "cn-north-1",
+                                .dual_stack = true},
+                               MapEnv({}));
+  ASSERT_TRUE(colon.ok());
+  EXPECT_EQ(colon->host, "ap1-123456789012.s3-accesspoint.dualstack.cn-north-1.amazonaws.com.cn");
+
+  auto olap = ResolveEndpoint(
+      {.bucket = "arn:aws:s3-object-lambda:us-west-2:123456789012:accesspoint/ol", .region = "x"},
+      MapEnv({}));
+  ASSERT_TRUE(olap.ok());
+  EXPECT_EQ(olap->host, "ol-123456789012.s3-object-lambda.us-west-2.amazonaws.com");
+  EXPECT_EQ(olap->signing_service, "s3-object-lambda");
+
+  auto outpost = ResolveEndpoint(
+      {.bucket = "arn:aws:s3-outposts:us-east-1:123456789012:outpost/op-01/accesspoint/oap",
+       .region = "us-east-1"},
+      MapEnv({}));
+  ASSERT_TRUE(outpost.ok());
+  EXPECT_EQ(outpost->host, "oap-123456789012.op-01.s3-outposts.us-east-1.amazonaws.com");
+  EXPECT_EQ(outpost->signing_service, "s3-outposts");
+
+  auto mrap = ResolveEndpoint(
+      {.bucket = "arn:aws:s3::123456789012:accesspoint/abc.mrap", .region = "us-east-1"},
+      MapEnv({}));
+  ASSERT_FALSE(mrap.ok());
+  EXPECT_NE(mrap.status().message().find("SigV4A"), std::string::npos);
+  auto custom = ResolveEndpoint({.bucket = "arn:aws:s3:eu-west-2:123456789012:accesspoint/ap",
+                                 .region = "eu-west-2",
+                                 .endpoint_url = "http://127.0.0.1:9"},
+                                MapEnv({}));
+  EXPECT_FALSE(custom.ok());
+}
+
 }  // namespace
 }  // namespace s3m

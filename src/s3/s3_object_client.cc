@@ -57,6 +57,24 @@ S3ObjectClient::~S3ObjectClient() {
 
 void S3ObjectClient::Start(std::shared_ptr<Call> call) {
   if (options_.requester_pays) call->headers.emplace_back("x-amz-request-payer", "requester");
+  const std::string& owner = options_.expected_bucket_owner;
+  bool copy = call->op == S3Op::kCopyObject || call->op == S3Op::kUploadPartCopy;
+  if (!owner.empty()) {
+    call->headers.emplace_back("x-amz-expected-bucket-owner", owner);
+    // Copies read from the same bucket, so its source has the same owner.
+    if (copy) call->headers.emplace_back("x-amz-source-expected-bucket-owner", owner);
+  }
+  // The requests that create an object; parts (UploadPart, UploadPartCopy) take the
+  // encryption of their upload, and S3 refuses these headers on them.
+  bool creates = call->op == S3Op::kPutObject || call->op == S3Op::kCreateMultipartUpload ||
+                 call->op == S3Op::kCopyObject;
+  if (creates && !options_.sse.empty()) {
+    call->headers.emplace_back("x-amz-server-side-encryption", options_.sse);
+    if (!options_.sse_kms_key_id.empty()) {
+      call->headers.emplace_back("x-amz-server-side-encryption-aws-kms-key-id",
+                                 options_.sse_kms_key_id);
+    }
+  }
   Attempt(call);
 }
 
@@ -79,7 +97,9 @@ void S3ObjectClient::Attempt(const std::shared_ptr<Call>& call) {
       return;
     }
     SigningParams params;
-    params.region = options_.region;
+    const Endpoint& ep = options_.endpoint;
+    params.region = ep.signing_region.empty() ? options_.region : ep.signing_region;
+    if (!ep.signing_service.empty()) params.service = ep.signing_service;
     params.time = clock_->Now();
     params.payload_hash = call->payload_hash;
     SignRequest(req, *creds, params);

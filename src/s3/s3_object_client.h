@@ -32,6 +32,15 @@ struct S3ClientOptions {
   Endpoint endpoint;
   bool anonymous = false;  // --no-sign-request
   bool requester_pays = false;
+  // Server-side encryption of every object written (PutObject, CreateMultipartUpload and
+  // CopyObject; parts inherit their upload's): "aws:kms", "aws:kms:dsse", "AES256" or "".
+  std::string sse;
+  std::string sse_kms_key_id;  // with aws:kms*; empty: the account's default key
+  // x-amz-expected-bucket-owner on every request (and the copy source's on copies).
+  std::string expected_bucket_owner;
+  // PutObject and CreateMultipartUpload without a content type get one from the key's
+  // extension (content_type.h).
+  bool infer_content_type = false;
   RetryOptions retry;
   // Counts every request, retry and failure (mount_metrics.h); null counts nothing. Must
   // outlive the client.

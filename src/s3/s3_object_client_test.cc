@@ -70,7 +70,10 @@ class StaticCreds final : public CredentialsProvider {
 
 class S3ObjectClientTest : public ::testing::Test {
  protected:
-  S3ObjectClientTest() {
+  S3ObjectClientTest() { Make([](S3ClientOptions&) {}); }
+  // A new client (and transport) with the default options changed by `tweak`.
+  void Make(const std::function<void(S3ClientOptions&)>& tweak) {
+    client_.reset();
     auto http = std::make_unique<ScriptedHttp>();
     http_ = http.get();
     S3ClientOptions o;
@@ -82,6 +85,7 @@ class S3ObjectClientTest : public ::testing::Test {
     o.endpoint.base_url = "http://127.0.0.1:9";
     o.retry.max_attempts = 3;
     o.metrics = &s3_metrics_;
+    tweak(o);
     client_ = std::make_unique<S3ObjectClient>(std::move(http), &creds_, &clock_, o);
   }
   std::string Header(size_t i, const std::string& name) {
@@ -396,6 +400,81 @@ TEST_F(S3ObjectClientTest, WrongRegionSaysWhichOne) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("use --region eu-central-1"), std::string::npos)
       << r.status().message();
+}
+
+// --sse, --sse-kms-key-id and --expected-bucket-owner: which requests carry which header.
+TEST_F(S3ObjectClientTest, EncryptionAndOwnerHeadersGoOnTheRequestsThatNeedThem) {
+  Make([](S3ClientOptions& o) {
+    o.sse = "aws:kms";
+    o.sse_kms_key_id = "arn:aws:kms:us-east-1:111122223333:key/k1";
+    o.expected_bucket_owner = "111122223333";
+  });
+  char data[3] = {'a', 'b', 'c'};
+  auto done = [](auto) {};
+  client_->PutObject({.key = "p", .data = data, .size = 3}, done);
+  http_->script.push_back(ScriptedHttp::Ok(
+      200, "<InitiateMultipartUploadResult><UploadId>U</UploadId></InitiateMultipartUploadResult>"));
+  client_->CreateMultipartUpload({.key = "m"}, done);
+  client_->UploadPart({.key = "m", .upload_id = "U", .part_number = 1, .data = data, .size = 3},
+                      done);
+  http_->script.push_back(ScriptedHttp::Ok(
+      200, "<CopyObjectResult><ETag>\"e\"</ETag></CopyObjectResult>"));
+  client_->CopyObject({.source_key = "p", .dest_key = "q"}, done);
+  http_->script.push_back(ScriptedHttp::Ok(
+      200, "<CopyPartResult><ETag>\"e\"</ETag></CopyPartResult>"));
+  client_->UploadPartCopy(
+      {.key = "m", .upload_id = "U", .part_number = 2, .source_key = "p", .whole_object = true},
+      done);
+  client_->GetObject({.key = "p", .offset = 0, .length = 1, .buffer = data}, [](auto) {});
+  ASSERT_EQ(http_->sent.size(), 6u);
+  for (size_t i : {0, 1, 3}) {  // PutObject, CreateMultipartUpload, CopyObject
+    EXPECT_EQ(Header(i, "x-amz-server-side-encryption"), "aws:kms") << i;
+    EXPECT_EQ(Header(i, "x-amz-server-side-encryption-aws-kms-key-id"),
+              "arn:aws:kms:us-east-1:111122223333:key/k1")
+        << i;
+  }
+  for (size_t i : {2, 4, 5}) {  // UploadPart, UploadPartCopy, GetObject
+    EXPECT_EQ(Header(i, "x-amz-server-side-encryption"), "") << i;
+  }
+  for (size_t i = 0; i < 6; i++) {
+    EXPECT_EQ(Header(i, "x-amz-expected-bucket-owner"), "111122223333") << i;
+    bool copy = i == 3 || i == 4;
+    EXPECT_EQ(Header(i, "x-amz-source-expected-bucket-owner"), copy ? "111122223333" : "") << i;
+    // Signed: a proxy cannot strip the condition without breaking the signature.
+    EXPECT_NE(Header(i, "authorization").find("x-amz-expected-bucket-owner"), std::string::npos);
+  }
+}
+
+TEST_F(S3ObjectClientTest, NoEncryptionOrOwnerHeadersUnlessAsked) {
+  char data[1] = {'a'};
+  client_->PutObject({.key = "p", .data = data, .size = 1}, [](auto) {});
+  ASSERT_EQ(http_->sent.size(), 1u);
+  EXPECT_EQ(Header(0, "x-amz-server-side-encryption"), "");
+  EXPECT_EQ(Header(0, "x-amz-expected-bucket-owner"), "");
+  EXPECT_EQ(Header(0, "content-type"), "");
+}
+
+TEST_F(S3ObjectClientTest, ContentTypeIsInferredOnlyWhenAskedAndNotGiven) {
+  Make([](S3ClientOptions& o) {
+    o.sse = "AES256";
+    o.infer_content_type = true;
+  });
+  char data[1] = {'a'};
+  auto done = [](auto) {};
+  client_->PutObject({.key = "d/page.HTML", .data = data, .size = 1}, done);
+  client_->PutObject({.key = "d/", .data = data, .size = 1, .content_type = "application/x-dir"},
+                     done);
+  client_->PutObject({.key = "noext", .data = data, .size = 1}, done);
+  http_->script.push_back(ScriptedHttp::Ok(
+      200, "<InitiateMultipartUploadResult><UploadId>U</UploadId></InitiateMultipartUploadResult>"));
+  client_->CreateMultipartUpload({.key = "big.parquet"}, done);
+  ASSERT_EQ(http_->sent.size(), 4u);
+  EXPECT_EQ(Header(0, "content-type"), "text/html");
+  EXPECT_EQ(Header(1, "content-type"), "application/x-dir");  // what the caller set wins
+  EXPECT_EQ(Header(2, "content-type"), "");
+  EXPECT_EQ(Header(3, "content-type"), "application/vnd.apache.parquet");
+  EXPECT_EQ(Header(0, "x-amz-server-side-encryption"), "AES256");
+  EXPECT_EQ(Header(0, "x-amz-server-side-encryption-aws-kms-key-id"), "");
 }
 
 }  // namespace

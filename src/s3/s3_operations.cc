@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "common/crc32c.h"
+#include "s3/content_type.h"
 #include "s3/s3_call.h"
 #include "s3/s3_object_client.h"
 #include "s3/s3_xml.h"
@@ -208,6 +209,9 @@ void S3ObjectClient::PutObject(PutObjectParams p, Callback<PutObjectResult> done
     call->headers.emplace_back("if-match", p.if_match);
     call->idempotent = false;  // likewise: the first attempt changed the ETag
   }
+  if (p.content_type.empty() && options_.infer_content_type) {
+    p.content_type = ContentTypeForKey(p.key);
+  }
   if (!AddMetadata(*call, p.metadata, p.content_type, done)) return;
   call->done = Reply(std::move(done), [](const HttpResponse& r) -> Result<PutObjectResult> {
     return PutObjectResult{r.Header("etag")};
@@ -225,6 +229,9 @@ void S3ObjectClient::CreateMultipartUpload(CreateMultipartUploadParams p,
   if (!p.storage_class.empty()) call->headers.emplace_back("x-amz-storage-class", p.storage_class);
   if (p.checksum == ChecksumAlgorithm::kCrc32c) {
     call->headers.emplace_back("x-amz-checksum-algorithm", "CRC32C");
+  }
+  if (p.content_type.empty() && options_.infer_content_type) {
+    p.content_type = ContentTypeForKey(p.key);
   }
   if (!AddMetadata(*call, p.metadata, p.content_type, done)) return;
   call->done = Reply(std::move(done),

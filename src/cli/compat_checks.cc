@@ -62,6 +62,10 @@ Status CheckEndpointVariants(const Config& c) {
           "{} chooses an AWS endpoint, so it cannot be used with --endpoint-url: drop one", name));
     }
   }
+  if (IsArn(c.bucket) && !c.endpoint_url.empty()) {
+    return Bad("an access point ARN names its own AWS endpoint: drop --endpoint-url or mount "
+               "the access point's alias");
+  }
   if (!c.transfer_acceleration) return Status::Ok();
   if (c.force_path_style) {
     return Bad("--transfer-acceleration needs virtual-hosted addressing: drop --force-path-style");

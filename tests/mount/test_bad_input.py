@@ -105,7 +105,7 @@ CASES = [
          mnt="/dev/fd/987"),
     case("access point ARN with an endpoint", M, 2,
          ["an access point ARN names its own AWS endpoint"],
-         bucket="arn:aws:s3:us-east-1:123456789012:accesspoint/ap"),
+         bucket="arn:aws:s3:us-east-1:123456789012:accesspoint/my-ap"),
     # Files and directories that options and variables name.
     case("log directory not writable", M + ["-l", "/proc/nope"], 1,
          ["--log-directory /proc/nope cannot be created", "choose a writable directory"]),

@@ -94,6 +94,10 @@ translate "--read-only|--allow-other|--region|us-east-1|--file-mode|0444|bucket|
 translate "--endpoint-url|http://10.200.0.1:9000/x?a=b|--force-path-style|b|$M" \
   b "$M" -s -n -o endpoint-url=http://10.200.0.1:9000/x?a=b -o force-path-style
 translate "--prefix|a=b|b|$M" b "$M" -oprefix=a=b
+# Mountpoint 1.24's other options pass through too (flags, values with ':' '/' '=', repeats).
+translate "--sse|aws:kms|--sse-kms-key-id|arn:aws:kms:us-east-1:111122223333:key/k-1|--expected-bucket-owner|111122223333|--user-agent-prefix|team-a/1|--infer-content-type|--bind|lo|--bind|eth0|--transfer-acceleration|--dual-stack|--bucket-type|directory|--incremental-upload|--no-log|--debug-crt|--otlp-endpoint|http://127.0.0.1:4318|--otlp-export-interval|30|b|$M" \
+  b "$M" -o sse=aws:kms,sse-kms-key-id=arn:aws:kms:us-east-1:111122223333:key/k-1,expected-bucket-owner=111122223333,user-agent-prefix=team-a/1,infer-content-type,bind=lo,bind=eth0,transfer-acceleration,dual-stack,bucket_type=directory,incremental-upload,no-log,debug-crt,otlp-endpoint=http://127.0.0.1:4318,otlp_export_interval=30
+translate "--user-agent-prefix|a,b\\c|--read-only|b|$M" b "$M" -o 'user-agent-prefix=a\,b\c,ro'
 out=$(S3MOUNT_BIN=$STUB "$HELPER" b "$M" -f -o ro 2>&1) && [ -n "$out" ] && ! grep -q '^--read-only$' <<< "$out" &&
   ok || bad "mount.s3mount -f (fake) ran s3mount or printed nothing: $out"
 expect_fail "mount.s3mount missing dir" "is not a directory" env S3MOUNT_BIN="$STUB" "$HELPER" b "$TMP/nope"

@@ -227,7 +227,9 @@ void AddPerformance(CLI::App& app, Config& c, RawOptions& raw) {
   app.add_option("--bind", c.bind,
                  "Network interface for S3 connections (repeat it to spread connections over "
                  "several)")
-      ->expected(1)  // one interface per --bind, so BUCKET and DIRECTORY stay positional
+      // One interface per --bind, so that BUCKET and DIRECTORY after it stay positional.
+      ->expected(1)
+      ->allow_extra_args(false)
       ->take_all();
   app.add_option("--memory-target", raw.memory_target_mib,
                  "Memory target of the process in MiB, 64 or more; data buffers get all but "

@@ -379,5 +379,58 @@ TEST(ConfigTest, DefaultMemoryTargetIsAtMost512MiB) {
   EXPECT_LE(t, 512u << 20);
 }
 
+TEST(ConfigTest, MountpointCompatibleOptions) {
+  auto p = Parse({"--bind", "eth0", "bkt", "--bind", "eth1", "/dev/fd/7", "--sse", "aws:kms",
+                  "--sse-kms-key-id", "arn:aws:kms:us-east-1:111122223333:key/abc",
+                  "--expected-bucket-owner", "111122223333", "--user-agent-prefix", "team a/1",
+                  "--infer-content-type", "--dual-stack", "--bucket-type", "directory",
+                  "--incremental-upload", "--debug-crt", "--otlp-endpoint",
+                  "https://collector:4318/base"});
+  ASSERT_TRUE(p.run) << p.output;
+  const Config& c = p.config;
+  EXPECT_EQ(c.bucket, "bkt");  // one interface per --bind: the positionals stay positional
+  EXPECT_EQ(c.mountpoint, "/dev/fd/7");
+  EXPECT_TRUE(c.MountsFd());
+  EXPECT_EQ(c.bind, (std::vector<std::string>{"eth0", "eth1"}));
+  EXPECT_EQ(c.sse, "aws:kms");
+  EXPECT_EQ(c.sse_kms_key_id, "arn:aws:kms:us-east-1:111122223333:key/abc");
+  EXPECT_EQ(c.expected_bucket_owner, "111122223333");
+  EXPECT_EQ(c.user_agent_prefix, "team a/1");
+  EXPECT_TRUE(c.infer_content_type && c.dual_stack && c.incremental_upload && c.debug_crt);
+  EXPECT_FALSE(c.transfer_acceleration || c.no_log);
+  EXPECT_EQ(c.bucket_type, "directory");
+  EXPECT_EQ(c.otlp_endpoint, "https://collector:4318/base");
+  EXPECT_EQ(c.otlp_export_interval_seconds, 60);  // Mountpoint's default
+}
+
+TEST(ConfigTest, FuseFdPaths) {
+  EXPECT_FALSE(Parse({"bkt", "/mnt/fd"}).config.MountsFd());
+  for (const char* path : {"/dev/fd/", "/dev/fd/x", "/dev/fd/-1", "/dev/fdx/3"}) {
+    auto p = Parse({"bkt", path});
+    EXPECT_FALSE(p.config.MountsFd()) << path;
+  }
+}
+
+TEST(ConfigTest, HelpListsEveryMountpointOptionButTheCacheOnes) {
+  auto p = Parse({"--help"});
+  ASSERT_FALSE(p.run);
+  EXPECT_EQ(p.exit_code, 0);
+  // Mountpoint 1.24's options (mountpoint-s3/src/cli.rs); --cache, --max-cache-size and
+  // --cache-xz belong to the cache and are added with it.
+  for (const char* option :
+       {"--prefix", "--region", "--endpoint-url", "--force-path-style", "--transfer-acceleration",
+        "--dual-stack", "--requester-pays", "--bucket-type", "--no-sign-request", "--profile",
+        "--read-only", "--storage-class", "--allow-delete", "--allow-overwrite",
+        "--incremental-upload", "--auto-unmount", "--allow-root", "--allow-other",
+        "--maximum-throughput-gbps", "--max-threads", "--memory-target", "--part-size",
+        "--read-part-size", "--write-part-size", "--ca-bundle", "--uid", "--gid", "--dir-mode",
+        "--file-mode", "--foreground", "--expected-bucket-owner", "--log-directory",
+        "--log-metrics", "--otlp-endpoint", "--otlp-export-interval", "--debug", "--debug-crt",
+        "--no-log", "--metadata-ttl", "--negative-metadata-ttl", "--user-agent-prefix", "--sse",
+        "--sse-kms-key-id", "--upload-checksums", "--infer-content-type", "--bind"}) {
+    EXPECT_NE(p.output.find(std::string(option) + " "), std::string::npos) << option;
+  }
+}
+
 }  // namespace
 }  // namespace s3m

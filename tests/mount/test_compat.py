@@ -121,6 +121,14 @@ class RequestHeadersTest(MountTestCase):
             self.assertEqual(read_bytes(m.path("f")), b"via lo")
 
 
+class NoLogTest(MountTestCase):
+    def test_no_log_mounts_and_serves(self):
+        bucket = self.new_bucket()
+        self.moto.put(bucket, "f", b"quiet")
+        with Mount(self.moto, bucket, ["--no-log"], log=False) as m:
+            self.assertEqual(read_bytes(m.path("f")), b"quiet")
+
+
 class IncrementalUploadTest(MountTestCase):
     def test_appends_without_allow_overwrite(self):
         bucket = self.new_bucket()

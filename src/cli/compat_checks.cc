@@ -63,8 +63,9 @@ Status CheckEndpointVariants(const Config& c) {
     }
   }
   if (IsArn(c.bucket) && !c.endpoint_url.empty()) {
-    return Bad("an access point ARN names its own AWS endpoint: drop --endpoint-url or mount "
-               "the access point's alias");
+    return Bad(
+        "an access point ARN names its own AWS endpoint: drop --endpoint-url or mount "
+        "the access point's alias");
   }
   if (!c.transfer_acceleration) return Status::Ok();
   if (c.force_path_style) {
@@ -72,8 +73,8 @@ Status CheckEndpointVariants(const Config& c) {
   }
   if (IsArn(c.bucket)) return Bad("--transfer-acceleration does not work with access points");
   if (c.bucket.find('.') != std::string::npos) {
-    return Bad(fmt::format(
-        "--transfer-acceleration needs a bucket name without dots, not '{}'", c.bucket));
+    return Bad(fmt::format("--transfer-acceleration needs a bucket name without dots, not '{}'",
+                           c.bucket));
   }
   return Status::Ok();
 }
@@ -91,9 +92,9 @@ Status CheckBind(const Config& c) {
 
 Status CheckLogging(const Config& c) {
   if (!c.no_log) return Status::Ok();
-  for (auto [on, name] : {std::pair{!c.log_directory.empty(), "--log-directory"},
-                          std::pair{c.debug, "--debug"}, std::pair{c.debug_crt, "--debug-crt"},
-                          std::pair{c.log_metrics, "--log-metrics"}}) {
+  for (auto [on, name] :
+       {std::pair{!c.log_directory.empty(), "--log-directory"}, std::pair{c.debug, "--debug"},
+        std::pair{c.debug_crt, "--debug-crt"}, std::pair{c.log_metrics, "--log-metrics"}}) {
     if (on) return Bad(fmt::format("--no-log and {} contradict each other: drop one", name));
   }
   return Status::Ok();
@@ -108,10 +109,10 @@ Status CheckOtlpEndpoint(const std::string& url) {
   if ((scheme != "http" && scheme != "https") || host.empty() ||
       host.find_first_of("@ \t") != std::string::npos || !Printable(url) ||
       rest.find_first_of("?#") != std::string::npos) {
-    return Bad(fmt::format(
-        "--otlp-endpoint '{}' is not a URL such as http://HOST:4318 (metrics go to "
-        "ENDPOINT/v1/metrics)",
-        url));
+    return Bad(
+        fmt::format("--otlp-endpoint '{}' is not a URL such as http://HOST:4318 (metrics go to "
+                    "ENDPOINT/v1/metrics)",
+                    url));
   }
   return Status::Ok();
 }
@@ -139,8 +140,8 @@ Status CheckCompatOptions(const Config& c) {
   }
   if (!c.bucket_type.empty() && c.bucket_type != "general-purpose" &&
       c.bucket_type != "directory") {
-    return Bad(fmt::format("--bucket-type '{}' must be general-purpose or directory",
-                           c.bucket_type));
+    return Bad(
+        fmt::format("--bucket-type '{}' must be general-purpose or directory", c.bucket_type));
   }
   for (const Status& s : {CheckEndpointVariants(c), CheckBind(c), CheckLogging(c),
                           CheckOtlpEndpoint(c.otlp_endpoint)}) {

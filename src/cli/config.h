@@ -25,6 +25,8 @@ struct Config {
   bool no_sign_request = false;
   bool requester_pays = false;
   std::string ca_bundle;  // empty: AWS_CA_BUNDLE, else the system store
+
+  // Mountpoint 1.24's request and endpoint options (docs/CONFIGURATION.md).
   bool transfer_acceleration = false;  // bucket.s3-accelerate.amazonaws.com
   bool dual_stack = false;             // the IPv6-capable s3.dualstack.REGION.amazonaws.com
   std::string bucket_type;             // "", "general-purpose" or "directory"
@@ -38,7 +40,8 @@ struct Config {
   bool read_only = false;
   bool allow_delete = false;
   bool allow_overwrite = false;
-  bool incremental_upload = false;  // appends to existing objects (as --allow-overwrite's)
+  // Existing files open for writing (appends, O_TRUNC), as allow_overwrite; no rename over.
+  bool incremental_upload = false;
   bool posix = false;  // --posix: FsOptions::posix
   bool allow_other = false;
   bool allow_root = false;
@@ -71,6 +74,7 @@ struct Config {
   int prometheus_port = 0;  // 0: no Prometheus endpoint
   std::string prometheus_address = "127.0.0.1";
   bool log_metrics = false;  // log the counters that changed, every few seconds
+
   std::string otlp_endpoint;  // OTLP/HTTP base URL; metrics go to {endpoint}/v1/metrics
   int otlp_export_interval_seconds = 60;
 

@@ -26,8 +26,9 @@ Status CheckFuseFd(const std::string& path) {
   struct stat st {};
   if (fstat(fd, &st) != 0 || !S_ISCHR(st.st_mode)) {
     return Status(Code::kInvalidArgument,
-                  path + " is not an open FUSE file descriptor: the caller must open /dev/fuse, "
-                         "mount it, and pass the descriptor to s3mount");
+                  path +
+                      " is not an open FUSE file descriptor: the caller must open /dev/fuse, "
+                      "mount it, and pass the descriptor to s3mount");
   }
   return Status::Ok();
 }

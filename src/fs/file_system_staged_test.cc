@@ -314,5 +314,24 @@ TEST_P(StagedTest, ChangingObjectsNeedsAllowOverwrite) {
   EXPECT_EQ(*mem().Contents("f"), "abc");
 }
 
+// --incremental-upload: Mountpoint's appends, through staged writes; rename onto an existing
+// file is still an overwrite only --allow-overwrite permits.
+TEST_P(StagedTest, IncrementalUploadAppendsButDoesNotRenameOver) {
+  mem().Put("f", "abc");
+  mem().Put("g", "xyz");
+  FsOptions o;
+  o.incremental_upload = true;
+  o.allow_delete = true;
+  o.staging_dir = ::testing::TempDir();
+  Mount(o);
+  WriteAt("f", O_WRONLY | O_APPEND, 3, "def");
+  EXPECT_EQ(*mem().Contents("f"), "abcdef");
+  Ino("g");
+  auto renamed =
+      Wait<Empty>([&](auto cb) { fs().Rename(kRootInode, "f", kRootInode, "g", 0, cb); });
+  EXPECT_CODE(renamed, Code::kPermission);
+  EXPECT_EQ(*mem().Contents("g"), "xyz");
+}
+
 }  // namespace
 }  // namespace s3m

@@ -199,7 +199,8 @@ CURLcode SetMethod(Transfer& t) {
   // PUT, or another method with a body: stream the body from the caller's memory.
   curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
   curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, size);
-  if (size >= kUploadBufferBytes) curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, kUploadBufferBytes);
+  if (size >= kUploadBufferBytes)
+    curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, kUploadBufferBytes);
   curl_easy_setopt(e, CURLOPT_READFUNCTION, OnRead);
   curl_easy_setopt(e, CURLOPT_READDATA, &t);
   curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, OnSeek);
@@ -274,7 +275,8 @@ Status ConfigureTransfer(Transfer& t, const CurlHttpOptions& options) {
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, OnWrite);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);
   SetConnectionOptions(e, options, IsHttps(r.url));
-  if (!options.user_agent.empty()) curl_easy_setopt(e, CURLOPT_USERAGENT, options.user_agent.c_str());
+  if (!options.user_agent.empty())
+    curl_easy_setopt(e, CURLOPT_USERAGENT, options.user_agent.c_str());
   // "if!": an interface name only, never taken for an address or a host name.
   if (!t.bind_interface.empty()) {
     curl_easy_setopt(e, CURLOPT_INTERFACE, ("if!" + t.bind_interface).c_str());

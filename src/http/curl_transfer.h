@@ -19,7 +19,7 @@ struct Transfer {
   HttpRequest request;
   std::function<void(HttpResponse)> done;
   HttpResponse response;
-  size_t loop_index = 0;  // the event loop that runs it
+  size_t loop_index = 0;       // the event loop that runs it
   std::string bind_interface;  // --bind: the interface this request leaves by; empty: any
 
   CurlEasy easy;  // set while libcurl runs the transfer

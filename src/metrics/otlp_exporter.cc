@@ -30,8 +30,8 @@ json Attributes(const Labels& labels) {
 }
 
 json Point(const SeriesSnapshot& s, const std::string& start, const std::string& now) {
-  return {{"attributes", Attributes(s.labels)}, {"startTimeUnixNano", start},
-          {"timeUnixNano", now}};
+  return {
+      {"attributes", Attributes(s.labels)}, {"startTimeUnixNano", start}, {"timeUnixNano", now}};
 }
 
 json Metric(const FamilySnapshot& f, const std::string& start, const std::string& now) {
@@ -65,9 +65,8 @@ json Metric(const FamilySnapshot& f, const std::string& start, const std::string
   json m = {{"name", f.name}, {"description", f.help}};
   switch (f.type) {
     case Type::kCounter:
-      m["sum"] = {{"dataPoints", points},
-                  {"aggregationTemporality", kCumulative},
-                  {"isMonotonic", true}};
+      m["sum"] = {
+          {"dataPoints", points}, {"aggregationTemporality", kCumulative}, {"isMonotonic", true}};
       break;
     case Type::kGauge:
       m["gauge"] = {{"dataPoints", points}};
@@ -89,8 +88,8 @@ std::string OtlpJson(const Snapshot& snapshot, int64_t start_unix_nanos, int64_t
   }
   json resource = {{"attributes", Attributes({{"service.name", "s3mount"}})}};
   json scope = {{"scope", {{"name", "s3mount"}}}, {"metrics", metrics}};
-  json body = {{"resourceMetrics", json::array({{{"resource", resource},
-                                                 {"scopeMetrics", json::array({scope})}}})}};
+  json body = {{"resourceMetrics",
+                json::array({{{"resource", resource}, {"scopeMetrics", json::array({scope})}}})}};
   return body.dump();
 }
 

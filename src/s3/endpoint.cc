@@ -133,15 +133,17 @@ Result<Endpoint> ResolveEndpoint(const EndpointOptions& options, const GetEnvFn&
   Endpoint e;
   bool custom = !url.empty();
   if (custom && (options.transfer_acceleration || options.dual_stack)) {
-    return BadEndpoint(std::string(options.transfer_acceleration ? "--transfer-acceleration"
-                                                                 : "--dual-stack") +
-                       " chooses an AWS endpoint, so it cannot be used with the custom endpoint " +
-                       url + " (--endpoint-url, AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL)");
+    return BadEndpoint(
+        std::string(options.transfer_acceleration ? "--transfer-acceleration" : "--dual-stack") +
+        " chooses an AWS endpoint, so it cannot be used with the custom endpoint " + url +
+        " (--endpoint-url, AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL)");
   }
   if (options.bucket.rfind("arn:", 0) == 0) {
     if (custom) {
-      return BadEndpoint("an access point ARN names its own AWS endpoint: drop the custom "
-                         "endpoint " + url + " or mount the access point's alias");
+      return BadEndpoint(
+          "an access point ARN names its own AWS endpoint: drop the custom "
+          "endpoint " +
+          url + " or mount the access point's alias");
     }
     return ResolveArn(options);
   }

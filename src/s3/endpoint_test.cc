@@ -57,8 +57,8 @@ TEST(EndpointTest, BadInput) {
 }
 
 TEST(EndpointTest, DualStackAndTransferAcceleration) {
-  auto dual = ResolveEndpoint({.bucket = "bkt", .region = "eu-west-1", .dual_stack = true},
-                              MapEnv({}));
+  auto dual =
+      ResolveEndpoint({.bucket = "bkt", .region = "eu-west-1", .dual_stack = true}, MapEnv({}));
   ASSERT_TRUE(dual.ok());
   EXPECT_EQ(dual->base_url, "https://bkt.s3.dualstack.eu-west-1.amazonaws.com");
   auto dual_path = ResolveEndpoint(

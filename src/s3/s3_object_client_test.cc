@@ -70,7 +70,9 @@ class StaticCreds final : public CredentialsProvider {
 
 class S3ObjectClientTest : public ::testing::Test {
  protected:
-  S3ObjectClientTest() { Make([](S3ClientOptions&) {}); }
+  S3ObjectClientTest() {
+    Make([](S3ClientOptions&) {});
+  }
   // A new client (and transport) with the default options changed by `tweak`.
   void Make(const std::function<void(S3ClientOptions&)>& tweak) {
     client_.reset();
@@ -413,15 +415,16 @@ TEST_F(S3ObjectClientTest, EncryptionAndOwnerHeadersGoOnTheRequestsThatNeedThem)
   auto done = [](auto) {};
   client_->PutObject({.key = "p", .data = data, .size = 3}, done);
   http_->script.push_back(ScriptedHttp::Ok(
-      200, "<InitiateMultipartUploadResult><UploadId>U</UploadId></InitiateMultipartUploadResult>"));
+      200,
+      "<InitiateMultipartUploadResult><UploadId>U</UploadId></InitiateMultipartUploadResult>"));
   client_->CreateMultipartUpload({.key = "m"}, done);
   client_->UploadPart({.key = "m", .upload_id = "U", .part_number = 1, .data = data, .size = 3},
                       done);
-  http_->script.push_back(ScriptedHttp::Ok(
-      200, "<CopyObjectResult><ETag>\"e\"</ETag></CopyObjectResult>"));
+  http_->script.push_back(
+      ScriptedHttp::Ok(200, "<CopyObjectResult><ETag>\"e\"</ETag></CopyObjectResult>"));
   client_->CopyObject({.source_key = "p", .dest_key = "q"}, done);
-  http_->script.push_back(ScriptedHttp::Ok(
-      200, "<CopyPartResult><ETag>\"e\"</ETag></CopyPartResult>"));
+  http_->script.push_back(
+      ScriptedHttp::Ok(200, "<CopyPartResult><ETag>\"e\"</ETag></CopyPartResult>"));
   client_->UploadPartCopy(
       {.key = "m", .upload_id = "U", .part_number = 2, .source_key = "p", .whole_object = true},
       done);
@@ -466,7 +469,8 @@ TEST_F(S3ObjectClientTest, ContentTypeIsInferredOnlyWhenAskedAndNotGiven) {
                      done);
   client_->PutObject({.key = "noext", .data = data, .size = 1}, done);
   http_->script.push_back(ScriptedHttp::Ok(
-      200, "<InitiateMultipartUploadResult><UploadId>U</UploadId></InitiateMultipartUploadResult>"));
+      200,
+      "<InitiateMultipartUploadResult><UploadId>U</UploadId></InitiateMultipartUploadResult>"));
   client_->CreateMultipartUpload({.key = "big.parquet"}, done);
   ASSERT_EQ(http_->sent.size(), 4u);
   EXPECT_EQ(Header(0, "content-type"), "text/html");

@@ -52,6 +52,9 @@ struct Config {
   // Local bytes of files changed in place (docs/SEMANTICS.md, Writing).
   std::string staging_dir;         // empty: $TMPDIR, else /var/tmp
   uint64_t max_staging_bytes = 0;  // 0: all but 5% of the staging file system's free space
+  // The local data cache (--cache, --max-cache-size): docs/SEMANTICS.md, Caching.
+  std::string cache_dir;         // empty: no data cache
+  uint64_t max_cache_bytes = 0;  // 0: keep 5% of the cache's file system free
 
   std::string log_directory;
   bool debug = false;

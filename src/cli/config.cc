@@ -126,6 +126,7 @@ struct RawOptions {
   std::string file_mode = "0644", dir_mode = "0755", ttl = "1", negative_ttl = "1";
   std::string checksums = "crc32c";
   uint64_t part_size = 0, memory_target_mib = 0, max_staging_mib = 0, max_cache_mib = 0;
+  uint64_t keep_pages_mib = 0;
   bool keep_read_pages = false;
 };
 
@@ -210,6 +211,12 @@ void AddPerformance(CLI::App& app, Config& c, RawOptions& raw) {
                "Keep in the page cache what long buffered reads leave behind (by default the "
                "pages more than 32 MiB behind a sequential reader are dropped, unless it maps "
                "the file)");
+  app.add_option("--keep-pages-up-to", raw.keep_pages_mib,
+                 "Files up to this many MiB keep their pages in the page cache from one open to "
+                 "the next while their ETag is unchanged; longer buffered reads drop the pages "
+                 "behind them (default: 1/16 of the machine's memory)")
+      ->type_name("MiB")
+      ->check(NotNegative());
 }
 
 void AddCache(CLI::App& app, Config& c, RawOptions& raw) {
@@ -239,6 +246,11 @@ Status Finish(const RawOptions& raw, Config& c, const std::vector<std::string>& 
     c.read_part_size = c.write_part_size = raw.part_size;
   }
   c.drop_behind = !raw.keep_read_pages;
+  if (was_given("--keep-pages-up-to") && raw.keep_read_pages) {
+    return Status(Code::kInvalidArgument,
+                  "--keep-read-pages keeps every page: drop it or --keep-pages-up-to");
+  }
+  c.keep_pages_bytes = raw.keep_pages_mib << 20;
   if (was_given("--max-staging-size") && raw.max_staging_mib == 0) {
     return Status(Code::kInvalidArgument, "--max-staging-size must be at least 1 (MiB)");
   }

@@ -220,7 +220,7 @@ int RunMount(const Config& c, StartupReporter& reporter) {
   FuseContext ctx;
   ctx.attr_ttl = c.metadata_ttl;
   ctx.negative_ttl = c.negative_metadata_ttl;
-  ctx.keep_pages_bytes = KeepPagesBytes();
+  ctx.keep_pages_bytes = c.keep_pages_bytes != 0 ? c.keep_pages_bytes : KeepPagesBytes();
   ctx.metrics = &mount_metrics.fuse;
   auto session = FuseSession::Mount(&fs, ctx, mo);
   if (!session.ok()) {

@@ -130,7 +130,8 @@ namespace {
 struct RawOptions {
   std::string file_mode = "0644", dir_mode = "0755", ttl = "1", negative_ttl = "1";
   std::string checksums = "crc32c";
-  uint64_t part_size = 0, memory_target_mib = 0, max_staging_mib = 0;
+  uint64_t part_size = 0, memory_target_mib = 0, max_staging_mib = 0, max_cache_mib = 0;
+  uint64_t keep_pages_mib = 0;
   bool keep_read_pages = false;
 };
 
@@ -246,6 +247,24 @@ void AddPerformance(CLI::App& app, Config& c, RawOptions& raw) {
                "Keep in the page cache what long buffered reads leave behind (by default the "
                "pages more than 32 MiB behind a sequential reader are dropped, unless it maps "
                "the file)");
+  app.add_option("--keep-pages-up-to", raw.keep_pages_mib,
+                 "Files up to this many MiB keep their pages in the page cache from one open to "
+                 "the next while their ETag is unchanged; longer buffered reads drop the pages "
+                 "behind them (default: 1/16 of the machine's memory)")
+      ->type_name("MiB")
+      ->check(NotNegative());
+}
+
+void AddCache(CLI::App& app, Config& c, RawOptions& raw) {
+  app.add_option("--cache", c.cache_dir,
+                 "Keep the data read in this existing directory, and reuse it while the "
+                 "object's ETag is unchanged; sets the default --metadata-ttl to 60")
+      ->type_name("DIR");
+  app.add_option("--max-cache-size", raw.max_cache_mib,
+                 "Most MiB the --cache directory holds (default: keep 5% of its file "
+                 "system free)")
+      ->type_name("MiB")
+      ->check(NotNegative());
 }
 
 // The text options into the Config, then the checks of the whole.
@@ -263,10 +282,24 @@ Status Finish(const RawOptions& raw, Config& c, const std::vector<std::string>& 
     c.read_part_size = c.write_part_size = raw.part_size;
   }
   c.drop_behind = !raw.keep_read_pages;
+  if (was_given("--keep-pages-up-to") && raw.keep_read_pages) {
+    return Status(Code::kInvalidArgument,
+                  "--keep-read-pages keeps every page: drop it or --keep-pages-up-to");
+  }
+  c.keep_pages_bytes = raw.keep_pages_mib << 20;
   if (was_given("--max-staging-size") && raw.max_staging_mib == 0) {
     return Status(Code::kInvalidArgument, "--max-staging-size must be at least 1 (MiB)");
   }
   c.max_staging_bytes = raw.max_staging_mib << 20;
+  if (was_given("--max-cache-size")) {
+    if (c.cache_dir.empty()) {
+      return Status(Code::kInvalidArgument, "--max-cache-size needs --cache DIR");
+    }
+    if (raw.max_cache_mib == 0) {
+      return Status(Code::kInvalidArgument, "--max-cache-size must be at least 1 (MiB)");
+    }
+  }
+  c.max_cache_bytes = raw.max_cache_mib << 20;
   auto memory = MemoryTargetBytes(raw.memory_target_mib, was_given("--memory-target"));
   if (!memory.ok()) return memory.status();
   c.memory_target_bytes = *memory;
@@ -279,6 +312,8 @@ Status Finish(const RawOptions& raw, Config& c, const std::vector<std::string>& 
   auto t = ParseTtl(raw.ttl, "--metadata-ttl");
   if (!t.ok()) return t.status();
   c.metadata_ttl = *t;
+  // As Mountpoint: cached data is worth keeping the names it belongs to longer.
+  if (!c.cache_dir.empty() && !was_given("--metadata-ttl")) c.metadata_ttl = std::chrono::seconds(60);
   auto nt = ParseTtl(raw.negative_ttl, "--negative-metadata-ttl");
   if (!nt.ok()) return nt.status();
   c.negative_metadata_ttl = *nt;
@@ -313,6 +348,7 @@ ParsedCommandLine ParseCommandLine(int argc, const char* const* argv) {
   AddPermissions(app, c, raw);
   app.add_flag("-f,--foreground", c.foreground, "Stay in the foreground");
   AddPerformance(app, c, raw);
+  AddCache(app, c, raw);
   app.add_option("-l,--log-directory", c.log_directory,
                  "Write logs to files here, created if missing (default: syslog)");
   app.add_flag("-d,--debug", c.debug, "Log every operation");

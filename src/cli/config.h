@@ -62,9 +62,13 @@ struct Config {
   bool upload_checksums = true;
   uint64_t memory_target_bytes = 0;  // 0: the default (see DefaultMemoryTarget)
   bool drop_behind = true;           // drop cached pages behind long buffered reads
+  uint64_t keep_pages_bytes = 0;     // files up to this keep their pages; 0: 1/16 of RAM
   // Local bytes of files changed in place (docs/SEMANTICS.md, Writing).
   std::string staging_dir;         // empty: $TMPDIR, else /var/tmp
   uint64_t max_staging_bytes = 0;  // 0: all but 5% of the staging file system's free space
+  // The local data cache (--cache, --max-cache-size): docs/SEMANTICS.md, Caching.
+  std::string cache_dir;         // empty: no data cache
+  uint64_t max_cache_bytes = 0;  // 0: keep 5% of the cache's file system free
 
   std::string log_directory;
   bool debug = false;

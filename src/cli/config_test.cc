@@ -485,3 +485,32 @@ TEST(ConfigTest, HelpListsEveryMountpointOptionButTheCacheOnes) {
 
 }  // namespace
 }  // namespace s3m
+
+namespace s3m {
+namespace {
+
+TEST(ConfigTest, CacheOptionsAndTheirTtlDefault) {
+  auto plain = Parse({"b12", "/m"});
+  ASSERT_TRUE(plain.run);
+  EXPECT_TRUE(plain.config.cache_dir.empty());
+  EXPECT_EQ(plain.config.metadata_ttl, std::chrono::seconds(1));
+
+  // As Mountpoint: with --cache, names are kept 60 s unless --metadata-ttl says otherwise.
+  auto cached = Parse({"b12", "/m", "--cache", "/var/cache/s3", "--max-cache-size", "2048"});
+  ASSERT_TRUE(cached.run) << cached.output;
+  EXPECT_EQ(cached.config.cache_dir, "/var/cache/s3");
+  EXPECT_EQ(cached.config.max_cache_bytes, uint64_t{2048} << 20);
+  EXPECT_EQ(cached.config.metadata_ttl, std::chrono::seconds(60));
+  auto told = Parse({"b12", "/m", "--cache", "/c", "--metadata-ttl", "5"});
+  ASSERT_TRUE(told.run);
+  EXPECT_EQ(told.config.metadata_ttl, std::chrono::seconds(5));
+  EXPECT_EQ(told.config.max_cache_bytes, 0u);
+
+  auto keep = Parse({"b12", "/m", "--keep-pages-up-to", "64"});
+  ASSERT_TRUE(keep.run);
+  EXPECT_EQ(keep.config.keep_pages_bytes, uint64_t{64} << 20);
+  EXPECT_TRUE(keep.config.drop_behind);
+}
+
+}  // namespace
+}  // namespace s3m

@@ -50,7 +50,7 @@ int Preflight(Config& c) {
   GetEnvFn env = ProcessEnv();
   // Bad values (exit 2) before the state of the machine (exit 1).
   for (const Status& s : {MakePathsAbsolute(c), CheckEnvironment(env), CheckCaBundle(c, env),
-                          CheckStagingDirectory(c, env)}) {
+                          CheckCacheDirectory(c), CheckStagingDirectory(c, env)}) {
     if (!s.ok()) {
       std::fprintf(stderr, "s3mount: %s\n", s.message().c_str());
       return s.code() == Code::kInvalidArgument ? 2 : 1;

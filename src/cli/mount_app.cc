@@ -5,6 +5,10 @@
 #include <algorithm>
 #include <chrono>
 
+#include <unistd.h>
+
+#include "cache/block_cache.h"
+#include "cache/caching_client.h"
 #include "common/log.h"
 #include "fs/file_system.h"
 #include "fuse/fuse_adapter.h"
@@ -81,6 +85,14 @@ Status Probe(const Config& c, const S3ClientOptions& options, CredentialsProvide
       return s.set_message(
           fmt::format("cannot list bucket '{}' at {}: {}", c.bucket, where, s.ToString()));
   }
+}
+
+// Files up to 1/16 of the machine's memory keep their pages from one open to the next (read
+// twice, read from memory); longer streams drop behind them (drop_behind.h) as before.
+uint64_t KeepPagesBytes() {
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return 0;
+  return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) / 16;
 }
 
 FsOptions MakeFsOptions(const Config& c, metrics::MountMetrics* m) {
@@ -192,8 +204,32 @@ int RunMount(const Config& c, StartupReporter& reporter) {
     reporter.Failed(s.message());
     return 1;
   }
+  // Declared before the client, so destroyed after its last completion.
+  std::unique_ptr<BlockCache> cache;
+  std::unique_ptr<CachingClient> cached;
+  if (!c.cache_dir.empty()) {
+    auto files = OpenPosixBlockFiles(c.cache_dir + "/s3mount-cache");
+    if (!files.ok()) {
+      reporter.Failed("--cache: " + files.status().message());
+      return 1;
+    }
+    CacheOptions co;
+    co.max_bytes = c.max_cache_bytes;
+    auto opened = BlockCache::Open(std::move(*files), co, RegisterCacheMetrics(&registry));
+    if (!opened.ok()) {
+      reporter.Failed("--cache: " + opened.status().message());
+      return 1;
+    }
+    cache = std::move(*opened);
+  }
   auto client = NewClient(c, so, creds.get(), c.MaxConnections());
-  FileSystem fs(client.get(), &pool, MakeFsOptions(c, &mount_metrics));
+  ObjectClient* data_client = client.get();
+  if (cache) {
+    cached = std::make_unique<CachingClient>(client.get(), cache.get(),
+                                             endpoint->base_url + " " + c.bucket);
+    data_client = cached.get();
+  }
+  FileSystem fs(data_client, &pool, MakeFsOptions(c, &mount_metrics));
 
   MountOptions mo;
   mo.mountpoint = c.mountpoint;
@@ -207,6 +243,7 @@ int RunMount(const Config& c, StartupReporter& reporter) {
   FuseContext ctx;
   ctx.attr_ttl = c.metadata_ttl;
   ctx.negative_ttl = c.negative_metadata_ttl;
+  ctx.keep_pages_bytes = c.keep_pages_bytes != 0 ? c.keep_pages_bytes : KeepPagesBytes();
   ctx.metrics = &mount_metrics.fuse;
   auto session = FuseSession::Mount(&fs, ctx, mo);
   if (!session.ok()) {

@@ -79,9 +79,24 @@ Status CheckLogDirectory(const std::string& dir) {
   return Status::Ok();
 }
 
+Status CheckCacheDirectory(const Config& c) {
+  if (c.cache_dir.empty()) return Status::Ok();
+  struct stat st {};
+  if (stat(c.cache_dir.c_str(), &st) != 0) {
+    return Bad(fmt::format("--cache {}: {} (give an existing directory)", c.cache_dir, Errno()));
+  }
+  if (!S_ISDIR(st.st_mode)) return Bad(fmt::format("--cache {} is not a directory", c.cache_dir));
+  if (access(c.cache_dir.c_str(), W_OK | X_OK) != 0) {
+    return Bad(fmt::format("--cache {} cannot be written: {}", c.cache_dir, Errno()));
+  }
+  return Status::Ok();
+}
+
 Status CheckStagingDirectory(Config& c, const GetEnvFn& getenv) {
   const bool named = !c.staging_dir.empty();
-  if (!named) c.staging_dir = getenv("TMPDIR").value_or("/var/tmp");
+  // Issue 19's rule: changed bytes go under the cache directory when there is one.
+  if (!named && !c.cache_dir.empty()) c.staging_dir = c.cache_dir;
+  if (c.staging_dir.empty()) c.staging_dir = getenv("TMPDIR").value_or("/var/tmp");
   if (c.staging_dir.empty()) c.staging_dir = "/var/tmp";
   const char* source = named ? "--staging-dir" : "the staging directory ($TMPDIR or /var/tmp)";
   auto file = StagingFile::Create(c.staging_dir);
@@ -155,7 +170,8 @@ Status CheckEnvironment(const GetEnvFn& getenv) {
 
 Status MakePathsAbsolute(Config& c) {
   std::error_code ec;
-  for (std::string* path : {&c.mountpoint, &c.log_directory, &c.ca_bundle, &c.staging_dir}) {
+  for (std::string* path : {&c.mountpoint, &c.log_directory, &c.ca_bundle, &c.staging_dir,
+                            &c.cache_dir}) {
     if (path->empty() || (*path)[0] == '/') continue;
     std::filesystem::path absolute = std::filesystem::absolute(*path, ec);
     if (ec) return Status(Code::kIo, fmt::format("cannot resolve {}: {}", *path, ec.message()));

@@ -16,7 +16,11 @@ namespace s3m {
 // created in it.
 Status CheckLogDirectory(const std::string& dir);
 
-// The staging directory (--staging-dir, else $TMPDIR or /var/tmp, set into `c`): an
+// --cache, when given: an existing directory this process can write.
+Status CheckCacheDirectory(const Config& c);
+
+// The staging directory (--staging-dir, else the --cache directory, else $TMPDIR or
+// /var/tmp, set into `c`): an
 // existing directory where a staging file can be created; and the default staging limit.
 Status CheckStagingDirectory(Config& c, const GetEnvFn& getenv);
 

@@ -102,6 +102,7 @@ struct OpenResult {
   uint64_t handle = 0;
   bool direct_io = false;
   bool keep_cache = false;
+  uint64_t size = 0;  // the file's size at open
 };
 
 struct CreateResult {

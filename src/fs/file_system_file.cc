@@ -103,15 +103,20 @@ void FileSystem::Impl::CurrentVersion(std::shared_ptr<Inode> inode, Callback<Obj
 void FileSystem::Impl::OpenForRead(std::shared_ptr<Inode> inode, Callback<OpenResult> done) {
   CurrentVersion(inode, [this, inode, done](Result<ObjectInfo> r) {
     if (!r.ok()) return done(r.status());
+    bool keep_pages = false;
     {
       std::lock_guard l(inode->mu);
       if (inode->st.where == Locality::kWriting) return done(BeingWritten());
       inode->st.open_handles++;
+      // One inode, one version at a time (ChangedWhileOpen), so pages of this ETag are
+      // this version's bytes.
+      keep_pages = !inode->st.pages_etag.empty() && SameEtag(inode->st.pages_etag, r->etag);
+      inode->st.pages_etag = r->etag;
     }
     auto reader =
         std::make_unique<ObjectReader>(client, pool, options.reader, inode->key, r->etag, r->size);
     done(OpenResult{AddFileHandle(std::make_shared<ReadHandle>(inode, std::move(reader))), false,
-                    false});
+                    keep_pages, r->size});
   });
 }
 
@@ -130,6 +135,7 @@ bool FileSystem::Impl::ClaimForWriting(const std::shared_ptr<Inode>& inode, bool
     open_for_reading = inode->st.open_handles > 0;
     if (!open_for_reading) {
       inode->st.where = Locality::kWriting;
+      inode->st.pages_etag.clear();
       if (truncate) inode->st.size = 0;
       inode->st.open_handles++;
     }

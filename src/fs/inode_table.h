@@ -53,6 +53,10 @@ struct InodeState {
   MonoTime meta_expiry{};
   bool mtime_explicit = false;  // utimes on a file being written: its commit keeps it
   std::string link_target;      // a symlink's target, once read (readlink)
+  // The version whose pages the kernel may still cache for this inode: a read open of the
+  // same ETag keeps them (FOPEN_KEEP_CACHE); any other open drops them. Empty once a
+  // writer took the inode, whose pages may hold bytes never stored.
+  std::string pages_etag;
 };
 
 // Whether two ETags name the same version. Compared without surrounding quotes: listings

@@ -31,7 +31,7 @@ void DropBehind::OnRead(uint64_t fh, uint64_t ino, int pid, uint64_t offset, uin
   std::lock_guard l(mu_);
   auto [it, fresh] = streams_.try_emplace(fh);
   Stream& s = it->second;
-  if (s.mapped) return;
+  if (s.keep) return;
   if (fresh || offset < s.dropped || offset > s.end + kJump) {
     // A new stream, a seek back into what was dropped, or a skip ahead.
     s.dropped = offset & ~kPageMask;
@@ -50,6 +50,11 @@ void DropBehind::OnRead(uint64_t fh, uint64_t ino, int pid, uint64_t offset, uin
 void DropBehind::OnRelease(uint64_t fh) {
   std::lock_guard l(mu_);
   streams_.erase(fh);
+}
+
+void DropBehind::Keep(uint64_t fh) {
+  std::lock_guard l(mu_);
+  streams_[fh].keep = true;
 }
 
 void DropBehind::Flush() {
@@ -78,7 +83,7 @@ void DropBehind::Work() {
     busy_ = false;
     if (mapped) {
       auto it = streams_.find(job.fh);
-      if (it != streams_.end()) it->second.mapped = true;
+      if (it != streams_.end()) it->second.keep = true;
     } else {
       dropped_bytes_ += job.range.length;
     }

@@ -57,6 +57,9 @@ class DropBehind {
   // A buffered read of [offset, offset + size) of open file `fh` (inode `ino`) by `pid`.
   void OnRead(uint64_t fh, uint64_t ino, int pid, uint64_t offset, uint64_t size);
   void OnRelease(uint64_t fh);
+  // Never drops the pages of open file `fh` (a file small enough to be read again from the
+  // page cache: FuseContext::keep_pages_bytes).
+  void Keep(uint64_t fh);
 
   // Waits until every queued drop has run. For tests.
   void Flush();
@@ -66,7 +69,7 @@ class DropBehind {
   struct Stream {
     uint64_t dropped = 0;  // pages below this were dropped (or never read by this stream)
     uint64_t end = 0;      // the furthest byte read
-    bool mapped = false;   // the reader maps the file: never drop
+    bool keep = false;     // the reader maps the file, or it is kept whole: never drop
   };
   struct Job {
     uint64_t fh = 0;

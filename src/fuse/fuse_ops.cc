@@ -232,8 +232,12 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     copy.fh = r->handle;
     copy.direct_io = r->direct_io;
     copy.keep_cache = r->keep_cache;
+    DropBehind* db = Ctx(req)->drop_behind;  // req is gone once answered
+    bool keep = db != nullptr && r->size <= Ctx(req)->keep_pages_bytes;
+    FileSystem* fs = Fs(req);
     // The caller is gone: it never got the file, so nothing of the open may take effect.
-    if (fuse_reply_open(req, &copy) != 0) Fs(req)->Discard(ino, r->handle);
+    if (fuse_reply_open(req, &copy) != 0) return fs->Discard(ino, r->handle);
+    if (keep) db->Keep(r->handle);
   });
 }
 
@@ -251,9 +255,10 @@ void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
         }
         copy.fh = r->handle;
         fuse_entry_param p = ToEntryParam(r->entry);
+        FileSystem* fs = Fs(req);  // req is freed by the reply, sent or not
         if (fuse_reply_create(req, &p, &copy) != 0) {
-          Fs(req)->Discard(r->entry.attr.ino, r->handle);
-          Fs(req)->Forget(r->entry.attr.ino, 1);
+          fs->Discard(r->entry.attr.ino, r->handle);
+          fs->Forget(r->entry.attr.ino, 1);
         }
       },
       CallerOf(req));

@@ -19,6 +19,8 @@ struct FuseContext {
   std::chrono::nanoseconds attr_ttl{0};
   std::chrono::nanoseconds negative_ttl{0};
   DropBehind* drop_behind = nullptr;        // null: keep the pages of buffered reads
+  // Files up to this size keep their pages for the next open; larger ones drop behind.
+  uint64_t keep_pages_bytes = 0;
   metrics::FuseMetrics* metrics = nullptr;  // null: count nothing
 };
 

@@ -256,7 +256,7 @@ _libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
 
 def resident_mib(fd, size):
     """MiB of the file's pages in the page cache, seen through a mapping of the same open file
-    (a new open would empty the cache: FOPEN_KEEP_CACHE is off). Mapping it does not read it."""
+    (a first open empties the cache). Mapping it does not read it."""
     addr = _libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
     if addr in (None, ctypes.c_void_p(-1).value):
         raise OSError(ctypes.get_errno(), "mmap")
@@ -271,7 +271,8 @@ def resident_mib(fd, size):
 
 class DropBehindTest(MountTestCase):
     """Long buffered reads leave only their last pages cached; readers that map the file keep
-    theirs. 80 MiB: more than the 32 MiB lag plus one 32 MiB batch."""
+    theirs. 80 MiB: more than the 32 MiB lag plus one 32 MiB batch, and more than the 16 MiB
+    --keep-pages-up-to the tests set (files up to that size keep all their pages)."""
 
     @classmethod
     def setUpClass(cls):
@@ -284,7 +285,7 @@ class DropBehindTest(MountTestCase):
         """Reads the object through one open file; returns the MiB of it still cached, after
         waiting up to 5 s for that to fall to `until_at_most` (the drops run on the daemon's
         own thread), or 0.5 s if None."""
-        with Mount(self.moto, self.bucket, list(options)) as m:
+        with Mount(self.moto, self.bucket, list(options) or ["--keep-pages-up-to", "16"]) as m:
             fd = os.open(m.path("long"), os.O_RDONLY)
             try:
                 got = bytearray()
@@ -304,11 +305,13 @@ class DropBehindTest(MountTestCase):
     def test_a_long_buffered_read_keeps_only_its_tail_cached(self):
         # [0, 32 MiB) went once the reader passed 64 MiB; the rest is within lag + batch.
         self.assertLessEqual(self.read_then_count(until_at_most=52), 52)
-        # --keep-read-pages: all 80 MiB stay.
+        # --keep-read-pages: all 80 MiB stay; so they do when the file is within
+        # --keep-pages-up-to.
         self.assertGreaterEqual(self.read_then_count(["--keep-read-pages"]), 79)
+        self.assertGreaterEqual(self.read_then_count(["--keep-pages-up-to", "100"]), 79)
 
     def test_a_reader_that_maps_the_file_keeps_every_page(self):
-        with Mount(self.moto, self.bucket) as m:
+        with Mount(self.moto, self.bucket, ["--keep-pages-up-to", "16"]) as m:
             fd = os.open(m.path("long"), os.O_RDONLY)
             try:
                 with mmap.mmap(fd, len(self.blob), prot=mmap.PROT_READ) as mp:

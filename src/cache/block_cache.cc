@@ -1,0 +1,288 @@
+#include "cache/block_cache.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "common/crc32c.h"
+#include "common/log.h"
+#include "metrics/registry.h"
+#include "s3/sigv4.h"
+
+namespace s3m {
+namespace {
+
+// The trailer after a block's bytes; little-endian fields at fixed offsets.
+constexpr char kMagic[8] = {'S', '3', 'M', 'B', 'L', 'K', '0', '1'};
+constexpr size_t kVersionAt = 8;      // 64 hex characters
+constexpr size_t kIndexAt = 72;       // u64
+constexpr size_t kObjectSizeAt = 80;  // u64
+constexpr size_t kDataCrcAt = 88;     // u32
+constexpr size_t kDataBytesAt = 92;   // u32
+constexpr size_t kTrailerCrcAt = 96;  // u32, of the bytes before it
+constexpr size_t kTrailerBytes = 100;
+constexpr uint64_t kDiskUnit = 4096;
+
+struct Trailer {
+  std::string version;
+  uint64_t index = 0;
+  uint64_t object_size = 0;
+  uint32_t data_crc = 0;
+  uint32_t data_bytes = 0;
+};
+
+template <typename T>
+void Store(char* at, T v) {
+  std::memcpy(at, &v, sizeof v);  // x86-64 and arm64 are little-endian
+}
+template <typename T>
+T Load(const char* at) {
+  T v;
+  std::memcpy(&v, at, sizeof v);
+  return v;
+}
+
+void Encode(const Trailer& t, char* out) {
+  std::memcpy(out, kMagic, sizeof kMagic);
+  std::memcpy(out + kVersionAt, t.version.data(), 64);
+  Store<uint64_t>(out + kIndexAt, t.index);
+  Store<uint64_t>(out + kObjectSizeAt, t.object_size);
+  Store<uint32_t>(out + kDataCrcAt, t.data_crc);
+  Store<uint32_t>(out + kDataBytesAt, t.data_bytes);
+  Store<uint32_t>(out + kTrailerCrcAt, Crc32c(0, out, kTrailerCrcAt));
+}
+
+std::optional<Trailer> Decode(const char* in) {
+  if (std::memcmp(in, kMagic, sizeof kMagic) != 0) return std::nullopt;
+  if (Load<uint32_t>(in + kTrailerCrcAt) != Crc32c(0, in, kTrailerCrcAt)) return std::nullopt;
+  Trailer t;
+  t.version.assign(in + kVersionAt, 64);
+  t.index = Load<uint64_t>(in + kIndexAt);
+  t.object_size = Load<uint64_t>(in + kObjectSizeAt);
+  t.data_crc = Load<uint32_t>(in + kDataCrcAt);
+  t.data_bytes = Load<uint32_t>(in + kDataBytesAt);
+  return t;
+}
+
+std::string BlockName(const std::string& version, uint64_t index) {
+  return fmt::format("{}/{}.{}", version.substr(0, 2), version, index);
+}
+
+uint64_t DiskBytes(uint64_t data_bytes) {
+  return (data_bytes + kTrailerBytes + kDiskUnit - 1) / kDiskUnit * kDiskUnit;
+}
+
+void Count(metrics::Counter* c, uint64_t n = 1) {
+  if (c != nullptr) c->Add(n);
+}
+
+}  // namespace
+
+CacheMetrics RegisterCacheMetrics(metrics::Registry* r) {
+  CacheMetrics m;
+  m.hits = r->AddCounter("s3mount_cache_hits_total", "Blocks served from the --cache directory");
+  m.misses = r->AddCounter("s3mount_cache_misses_total",
+                           "Blocks looked for in the --cache directory and fetched from S3");
+  m.hit_bytes = r->AddCounter("s3mount_cache_hit_bytes_total", "Bytes served from the cache");
+  m.written_bytes =
+      r->AddCounter("s3mount_cache_written_bytes_total", "Bytes written into the cache");
+  m.evictions = r->AddCounter("s3mount_cache_evictions_total",
+                              "Blocks removed to keep the cache within its bound");
+  m.errors = r->AddCounter("s3mount_cache_errors_total",
+                           "Cache writes that failed and damaged blocks found (each a miss)");
+  m.used_bytes = r->AddGauge("s3mount_cache_used_bytes",
+                             "Bytes of the cache's block files (each rounded up to 4 KiB)");
+  return m;
+}
+
+std::string ObjectVersionId(const std::string& source, const std::string& key,
+                            const std::string& etag) {
+  // S3 and some other stores differ in whether an ETag comes quoted: one version, one id.
+  std::string_view e = etag;
+  if (e.size() >= 2 && e.front() == '"' && e.back() == '"') e = e.substr(1, e.size() - 2);
+  std::string id = fmt::format("{}\n{}\n{}", source, key, e);
+  return Sha256Hex(id.data(), id.size());
+}
+
+Result<std::unique_ptr<BlockCache>> BlockCache::Open(std::unique_ptr<BlockFiles> files,
+                                                     CacheOptions options, CacheMetrics metrics) {
+  if (options.block_bytes == 0 || options.block_bytes > UINT32_MAX) {
+    return Status(Code::kInvalidArgument, "cache block size out of range");
+  }
+  std::unique_ptr<BlockCache> cache(new BlockCache(std::move(files), options, metrics));
+  cache->Load();
+  return cache;
+}
+
+BlockCache::BlockCache(std::unique_ptr<BlockFiles> files, CacheOptions options,
+                       CacheMetrics metrics)
+    : files_(std::move(files)), options_(options), metrics_(metrics) {}
+
+BlockCache::~BlockCache() = default;
+
+void BlockCache::Load() {
+  std::vector<StoredFile> found = files_->List();
+  std::sort(found.begin(), found.end(),
+            [](const StoredFile& a, const StoredFile& b) { return a.mtime_ns > b.mtime_ns; });
+  std::vector<std::string> unwanted;
+  {
+    std::lock_guard l(mu_);
+    for (const StoredFile& f : found) {
+      // Half-written files of a crash, and anything that is not a block.
+      if (f.name.ends_with(".tmp") || f.bytes < kTrailerBytes) {
+        unwanted.push_back(f.name);
+        continue;
+      }
+      lru_.push_back(f.name);  // newest first
+      uint64_t data = f.bytes - kTrailerBytes;
+      index_[f.name] = Entry{data, DiskBytes(data), std::prev(lru_.end())};
+      used_ += DiskBytes(data);
+    }
+    auto evict = MakeRoomLocked(0, 0, nullptr);
+    unwanted.insert(unwanted.end(), evict.begin(), evict.end());
+    SetUsedGauge();
+  }
+  for (const auto& name : unwanted) files_->Remove(name);
+  if (!found.empty()) {
+    S3M_INFO("cache: {} blocks ({} MiB) kept from before", blocks(), used_bytes() >> 20);
+  }
+}
+
+std::optional<BlockHit> BlockCache::Get(const std::string& version, uint64_t index, char* out) {
+  std::string name = BlockName(version, index);
+  uint64_t data_bytes = 0;
+  {
+    std::lock_guard l(mu_);
+    auto it = index_.find(name);
+    if (it == index_.end()) {
+      Count(metrics_.misses);
+      return std::nullopt;
+    }
+    lru_.splice(lru_.begin(), lru_, it->second.lru);
+    data_bytes = it->second.data_bytes;
+  }
+  if (data_bytes > options_.block_bytes) {
+    Forget(name);
+    return std::nullopt;
+  }
+  char trailer[kTrailerBytes];
+  auto n = files_->Read(name, {{out, data_bytes}, {trailer, kTrailerBytes}});
+  std::optional<Trailer> t;
+  if (n.ok() && *n == data_bytes + kTrailerBytes) t = Decode(trailer);
+  bool good = t && t->version == version && t->index == index && t->data_bytes == data_bytes &&
+              t->data_crc == Crc32c(0, out, data_bytes) &&
+              index * options_.block_bytes + data_bytes <= t->object_size;
+  if (!good) {
+    if (n.ok() || n.status().code() != Code::kNotFound) {
+      S3M_WARN("cache: block {} is damaged or unreadable; fetching it again", name);
+      Count(metrics_.errors);
+    }
+    Count(metrics_.misses);
+    Forget(name);
+    return std::nullopt;
+  }
+  Count(metrics_.hits);
+  Count(metrics_.hit_bytes, data_bytes);
+  return BlockHit{data_bytes, t->object_size};
+}
+
+void BlockCache::Put(const std::string& version, uint64_t index, uint64_t object_size,
+                     const char* data, uint64_t bytes) {
+  if (bytes == 0 || bytes > options_.block_bytes) return;
+  std::string name = BlockName(version, index);
+  const uint64_t disk = DiskBytes(bytes);
+  uint64_t deficit = 0;
+  if (options_.max_bytes == 0) {
+    auto space = files_->Space();
+    if (!space.ok()) return;
+    auto keep_free = static_cast<uint64_t>(options_.min_free_fraction *
+                                           static_cast<double>(space->total_bytes));
+    if (space->free_bytes < keep_free + disk) deficit = keep_free + disk - space->free_bytes;
+  }
+  std::vector<std::string> evict;
+  bool fits = false;
+  {
+    std::lock_guard l(mu_);
+    if (index_.count(name) != 0 || writing_.count(name) != 0) return;
+    uint64_t freed = 0;
+    evict = MakeRoomLocked(disk, deficit, &freed);
+    fits = options_.max_bytes == 0 ? freed >= deficit : used_ + disk <= options_.max_bytes;
+    if (fits) {
+      writing_.insert(name);
+      used_ += disk;
+    }
+    SetUsedGauge();
+  }
+  for (const auto& n : evict) files_->Remove(n);
+  if (!fits) return;
+
+  char trailer[kTrailerBytes];
+  Encode(Trailer{version, index, object_size, Crc32c(0, data, bytes),
+                 static_cast<uint32_t>(bytes)},
+         trailer);
+  Status s = files_->Write(name, {{const_cast<char*>(data), bytes}, {trailer, kTrailerBytes}});
+  std::lock_guard l(mu_);
+  writing_.erase(name);
+  if (s.ok()) {
+    lru_.push_front(name);
+    index_[name] = Entry{bytes, disk, lru_.begin()};
+    Count(metrics_.written_bytes, bytes);
+  } else {
+    used_ -= disk;
+    Count(metrics_.errors);
+    S3M_DEBUG("cache: block {} not kept: {}", name, s.ToString());
+  }
+  SetUsedGauge();
+}
+
+std::vector<std::string> BlockCache::MakeRoomLocked(uint64_t incoming, uint64_t free_deficit,
+                                                    uint64_t* freed) {
+  std::vector<std::string> out;
+  uint64_t got = 0;
+  while (!lru_.empty()) {
+    bool over = options_.max_bytes != 0 && used_ + incoming > options_.max_bytes;
+    if (!over && got >= free_deficit) break;
+    const std::string& name = lru_.back();
+    auto it = index_.find(name);
+    used_ -= it->second.disk_bytes;
+    got += it->second.disk_bytes;
+    out.push_back(name);
+    index_.erase(it);
+    lru_.pop_back();
+    Count(metrics_.evictions);
+  }
+  if (freed != nullptr) *freed = got;
+  return out;
+}
+
+void BlockCache::Forget(const std::string& name) {
+  {
+    std::lock_guard l(mu_);
+    auto it = index_.find(name);
+    if (it == index_.end()) return;
+    used_ -= it->second.disk_bytes;
+    lru_.erase(it->second.lru);
+    index_.erase(it);
+    SetUsedGauge();
+  }
+  files_->Remove(name);
+}
+
+void BlockCache::SetUsedGauge() {
+  if (metrics_.used_bytes != nullptr) metrics_.used_bytes->Set(static_cast<int64_t>(used_));
+}
+
+uint64_t BlockCache::used_bytes() const {
+  std::lock_guard l(mu_);
+  return used_;
+}
+
+size_t BlockCache::blocks() const {
+  std::lock_guard l(mu_);
+  return index_.size();
+}
+
+}  // namespace s3m

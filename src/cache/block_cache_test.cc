@@ -1,0 +1,234 @@
+#include "cache/block_cache.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cache/memory_block_files.h"
+#include "metrics/registry.h"
+
+namespace s3m {
+namespace {
+
+constexpr uint64_t kBlock = 64 << 10;  // small blocks keep the tests quick
+constexpr uint64_t kDisk = kBlock + 4096;  // one full block's file, rounded to 4 KiB
+
+std::string Pattern(uint64_t n, char seed) {
+  std::string s(n, 0);
+  for (uint64_t i = 0; i < n; ++i) s[i] = static_cast<char>(seed + i * 7 + i / 251);
+  return s;
+}
+
+struct Fixture {
+  explicit Fixture(CacheOptions o = {}) {
+    o.block_bytes = kBlock;
+    auto f = std::make_unique<MemoryBlockFiles>();
+    files = f.get();
+    m.hits = registry.AddCounter("hits", "");
+    m.misses = registry.AddCounter("misses", "");
+    m.evictions = registry.AddCounter("evictions", "");
+    m.errors = registry.AddCounter("errors", "");
+    auto opened = BlockCache::Open(std::move(f), o, m);
+    cache = std::move(*opened);
+  }
+  std::optional<std::string> Get(const std::string& v, uint64_t i) {
+    std::string out(kBlock, 0);
+    auto hit = cache->Get(v, i, out.data());
+    if (!hit) return std::nullopt;
+    out.resize(hit->bytes);
+    return out;
+  }
+  metrics::Registry registry;
+  CacheMetrics m;
+  MemoryBlockFiles* files;
+  std::unique_ptr<BlockCache> cache;
+};
+
+const std::string kV1 = ObjectVersionId("http://s3 b", "data/x", "\"etag-1\"");
+const std::string kV2 = ObjectVersionId("http://s3 b", "data/x", "\"etag-2\"");
+
+TEST(BlockCacheTest, AVersionIdIgnoresQuotesAndNamesEveryPart) {
+  EXPECT_EQ(kV1, ObjectVersionId("http://s3 b", "data/x", "etag-1"));
+  EXPECT_NE(kV1, kV2);
+  EXPECT_NE(kV1, ObjectVersionId("http://s3 b", "data/y", "etag-1"));
+  EXPECT_NE(kV1, ObjectVersionId("http://other b", "data/x", "etag-1"));
+  EXPECT_EQ(kV1.size(), 64u);
+}
+
+TEST(BlockCacheTest, ServesWhatWasPutAndOnlyForThatVersionAndBlock) {
+  Fixture f;
+  std::string a = Pattern(kBlock, 1), last = Pattern(1000, 2);
+  f.cache->Put(kV1, 0, kBlock + 1000, a.data(), a.size());
+  f.cache->Put(kV1, 1, kBlock + 1000, last.data(), last.size());
+  EXPECT_EQ(f.Get(kV1, 0), a);
+  EXPECT_EQ(f.Get(kV1, 1), last);
+  std::string out(kBlock, 0);
+  EXPECT_EQ(f.cache->Get(kV1, 1, out.data())->object_size, kBlock + 1000);
+  EXPECT_EQ(f.Get(kV2, 0), std::nullopt);  // the ETag changed: never the old bytes
+  EXPECT_EQ(f.Get(kV1, 2), std::nullopt);
+  EXPECT_EQ(f.m.hits->Value(), 3u);
+  EXPECT_EQ(f.m.misses->Value(), 2u);
+  EXPECT_EQ(f.cache->used_bytes(), kDisk + 4096);
+}
+
+TEST(BlockCacheTest, ADamagedOrCutBlockIsAMissAndGoes) {
+  Fixture f;
+  std::string a = Pattern(kBlock, 3);
+  f.cache->Put(kV1, 0, 10 * kBlock, a.data(), a.size());
+  f.cache->Put(kV1, 1, 10 * kBlock, a.data(), a.size());
+  f.cache->Put(kV1, 2, 10 * kBlock, a.data(), a.size());
+  auto names = f.files->files();
+  ASSERT_EQ(names.size(), 3u);
+  auto it = names.begin();
+  f.files->Damage(it->first, 12345);               // in the data
+  f.files->Damage((++it)->first, kBlock + 20);     // in the trailer
+  f.files->Cut((++it)->first, kBlock / 2);         // a short file
+  for (uint64_t i = 0; i < 3; ++i) EXPECT_EQ(f.Get(kV1, i), std::nullopt) << i;
+  EXPECT_EQ(f.m.errors->Value(), 3u);
+  EXPECT_TRUE(f.files->files().empty());
+  EXPECT_EQ(f.cache->used_bytes(), 0u);
+  f.cache->Put(kV1, 0, 10 * kBlock, a.data(), a.size());  // fetched again, kept again
+  EXPECT_EQ(f.Get(kV1, 0), a);
+}
+
+TEST(BlockCacheTest, EvictsTheLeastRecentlyUsedWithinTheBound) {
+  Fixture f(CacheOptions{.max_bytes = 3 * kDisk});
+  std::string a = Pattern(kBlock, 4);
+  for (uint64_t i = 0; i < 3; ++i) f.cache->Put(kV1, i, 100 * kBlock, a.data(), a.size());
+  ASSERT_TRUE(f.Get(kV1, 0));  // 0 is now the most recent; 1 the least
+  f.cache->Put(kV1, 3, 100 * kBlock, a.data(), a.size());
+  EXPECT_EQ(f.Get(kV1, 1), std::nullopt);
+  EXPECT_TRUE(f.Get(kV1, 0));
+  EXPECT_TRUE(f.Get(kV1, 2));
+  EXPECT_TRUE(f.Get(kV1, 3));
+  EXPECT_EQ(f.m.evictions->Value(), 1u);
+  for (uint64_t i = 4; i < 40; ++i) {
+    f.cache->Put(kV1, i, 100 * kBlock, a.data(), a.size());
+    ASSERT_LE(f.cache->used_bytes(), 3 * kDisk);
+    ASSERT_LE(f.files->files().size(), 3u);
+  }
+}
+
+TEST(BlockCacheTest, AFailedWriteIsDroppedNeverAnError) {
+  Fixture f;
+  f.files->FailWrites(true);
+  std::string a = Pattern(kBlock, 5);
+  f.cache->Put(kV1, 0, kBlock, a.data(), a.size());
+  EXPECT_EQ(f.Get(kV1, 0), std::nullopt);
+  EXPECT_EQ(f.m.errors->Value(), 1u);
+  EXPECT_EQ(f.cache->used_bytes(), 0u);
+  f.files->FailWrites(false);
+  f.cache->Put(kV1, 0, kBlock, a.data(), a.size());
+  EXPECT_EQ(f.Get(kV1, 0), a);
+}
+
+TEST(BlockCacheTest, WithoutABoundItKeepsFivePercentOfTheDiskFree) {
+  Fixture f;
+  std::string a = Pattern(kBlock, 6);
+  f.files->SetSpace({.free_bytes = 50 * kDisk, .total_bytes = 100 * kDisk});
+  for (uint64_t i = 0; i < 4; ++i) f.cache->Put(kV1, i, 100 * kBlock, a.data(), a.size());
+  EXPECT_EQ(f.cache->blocks(), 4u);
+  // The disk filled up (with other files): 5% is 5 blocks, 4 are free; adding one more
+  // needs two blocks' room, so the two oldest go.
+  f.files->SetSpace({.free_bytes = 4 * kDisk, .total_bytes = 100 * kDisk});
+  f.cache->Put(kV1, 4, 100 * kBlock, a.data(), a.size());
+  EXPECT_EQ(f.Get(kV1, 0), std::nullopt);
+  EXPECT_EQ(f.Get(kV1, 1), std::nullopt);
+  EXPECT_TRUE(f.Get(kV1, 2));
+  EXPECT_TRUE(f.Get(kV1, 4));
+  // Nothing left to give back: a block that does not fit is not written.
+  Fixture empty;
+  empty.files->SetSpace({.free_bytes = 0, .total_bytes = 100 * kDisk});
+  empty.cache->Put(kV1, 0, kBlock, a.data(), a.size());
+  EXPECT_EQ(empty.cache->blocks(), 0u);
+  EXPECT_TRUE(empty.files->files().empty());
+}
+
+TEST(BlockCacheTest, ManyThreadsShareOneCache) {
+  Fixture f(CacheOptions{.max_bytes = 8 * kDisk});
+  std::vector<std::string> blocks;
+  for (int i = 0; i < 16; ++i) blocks.push_back(Pattern(kBlock, static_cast<char>(i)));
+  std::atomic<int> wrong{0}, hits{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      std::string out(kBlock, 0);
+      for (int round = 0; round < 200; ++round) {
+        uint64_t i = static_cast<uint64_t>((round * 7 + t) % 16);
+        auto hit = f.cache->Get(kV1, i, out.data());
+        if (!hit) {
+          f.cache->Put(kV1, i, 16 * kBlock, blocks[i].data(), kBlock);
+        } else {
+          hits++;
+          if (out != blocks[i]) wrong++;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_GT(hits.load(), 0);
+  EXPECT_LE(f.cache->used_bytes(), 8 * kDisk);
+  EXPECT_EQ(f.files->files().size(), f.cache->blocks());
+}
+
+class PosixBlockFilesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/cache_test.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string dir_;
+};
+
+TEST_F(PosixBlockFilesTest, BlocksSurviveARemountAndHalfWrittenOnesGo) {
+  std::string root = dir_ + "/c";
+  std::string a = Pattern(kBlock, 7), b = Pattern(kBlock, 8);
+  {
+    auto files = OpenPosixBlockFiles(root);
+    ASSERT_TRUE(files.ok()) << files.status().ToString();
+    auto opened = BlockCache::Open(std::move(*files), {.block_bytes = kBlock}, {});
+    auto cache = std::move(*opened);
+    cache->Put(kV1, 0, 2 * kBlock, a.data(), a.size());
+    usleep(20000);  // distinct mtimes: 0 is the older
+    cache->Put(kV1, 1, 2 * kBlock, b.data(), b.size());
+  }
+  std::ofstream(root + "/ab/leftover.7.tmp") << "half a block";
+  auto files = OpenPosixBlockFiles(root);
+  ASSERT_TRUE(files.ok());
+  auto opened =
+      BlockCache::Open(std::move(*files), {.max_bytes = 2 * kDisk, .block_bytes = kBlock}, {});
+  auto cache = std::move(*opened);
+  EXPECT_EQ(cache->blocks(), 2u);
+  EXPECT_FALSE(std::filesystem::exists(root + "/ab/leftover.7.tmp"));
+  std::string out(kBlock, 0);
+  ASSERT_TRUE(cache->Get(kV1, 1, out.data()));
+  EXPECT_EQ(out, b);
+  // Block 0, the older and not read since, is the first to go.
+  cache->Put(kV2, 0, kBlock, a.data(), a.size());
+  EXPECT_FALSE(cache->Get(kV1, 0, out.data()));
+  EXPECT_TRUE(cache->Get(kV1, 1, out.data()));
+}
+
+TEST_F(PosixBlockFilesTest, OneMountPerCacheFolder) {
+  auto first = OpenPosixBlockFiles(dir_ + "/c");
+  ASSERT_TRUE(first.ok());
+  auto second = OpenPosixBlockFiles(dir_ + "/c");
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.status().message().find("in use by another s3mount"), std::string::npos)
+      << second.status().message();
+  first->reset();
+  EXPECT_TRUE(OpenPosixBlockFiles(dir_ + "/c").ok());
+  EXPECT_FALSE(OpenPosixBlockFiles("/proc/no/such/dir").ok());
+}
+
+}  // namespace
+}  // namespace s3m

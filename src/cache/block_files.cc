@@ -1,0 +1,162 @@
+#include "cache/block_files.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace s3m {
+namespace {
+
+Status Errno(const std::string& what, int err) {
+  Code code = err == ENOSPC || err == EDQUOT ? Code::kNoSpace : Code::kIo;
+  return Status(code, fmt::format("{}: {}", what, std::strerror(err)));
+}
+
+class PosixBlockFiles : public BlockFiles {
+ public:
+  PosixBlockFiles(std::string root, int lock_fd) : root_(std::move(root)), lock_fd_(lock_fd) {}
+  ~PosixBlockFiles() override { ::close(lock_fd_); }
+
+  Status Write(const std::string& name, const std::vector<iovec>& pieces) override {
+    std::string path = Path(name);
+    std::string tmp = fmt::format("{}.{}.tmp", path, next_tmp_.fetch_add(1));
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == ENOENT) {  // the block's folder is made with its first block
+      ::mkdir(path.substr(0, path.rfind('/')).c_str(), 0700);
+      fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    }
+    if (fd < 0) return Errno("cannot create " + tmp, errno);
+    Status s = WriteAll(fd, pieces, tmp);
+    ::close(fd);
+    if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) s = Errno("cannot rename " + tmp, errno);
+    if (!s.ok()) ::unlink(tmp.c_str());
+    return s;
+  }
+
+  Result<uint64_t> Read(const std::string& name, const std::vector<iovec>& pieces) override {
+    std::string path = Path(name);
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ENOENT) return Status(Code::kNotFound, "no block " + name);
+      return Errno("cannot open " + path, errno);
+    }
+    uint64_t total = 0;
+    size_t i = 0;
+    std::vector<iovec> rest = pieces;
+    while (i < rest.size()) {
+      ssize_t n = ::preadv(fd, rest.data() + i, static_cast<int>(rest.size() - i),
+                           static_cast<off_t>(total));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        int err = errno;
+        ::close(fd);
+        return Errno("cannot read " + path, err);
+      }
+      if (n == 0) break;
+      total += static_cast<uint64_t>(n);
+      Advance(rest, i, static_cast<uint64_t>(n));
+    }
+    ::close(fd);
+    return total;
+  }
+
+  void Remove(const std::string& name) override { ::unlink(Path(name).c_str()); }
+
+  std::vector<StoredFile> List() override {
+    std::vector<StoredFile> out;
+    DIR* top = ::opendir(root_.c_str());
+    if (top == nullptr) return out;
+    while (dirent* d = ::readdir(top)) {
+      if (d->d_name[0] == '.' || std::strcmp(d->d_name, "lock") == 0) continue;
+      std::string sub = d->d_name;
+      DIR* in = ::opendir((root_ + "/" + sub).c_str());
+      if (in == nullptr) continue;
+      while (dirent* f = ::readdir(in)) {
+        if (f->d_name[0] == '.') continue;
+        std::string name = sub + "/" + f->d_name;
+        struct stat st;
+        if (::stat(Path(name).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        out.push_back({name, static_cast<uint64_t>(st.st_size),
+                       st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec});
+      }
+      ::closedir(in);
+    }
+    ::closedir(top);
+    return out;
+  }
+
+  Result<DiskSpace> Space() override {
+    struct statvfs v;
+    if (::statvfs(root_.c_str(), &v) != 0) return Errno("cannot statvfs " + root_, errno);
+    return DiskSpace{static_cast<uint64_t>(v.f_bavail) * v.f_frsize,
+                     static_cast<uint64_t>(v.f_blocks) * v.f_frsize};
+  }
+
+ private:
+  std::string Path(const std::string& name) const { return root_ + "/" + name; }
+
+  static void Advance(std::vector<iovec>& v, size_t& i, uint64_t n) {
+    while (n > 0 && i < v.size()) {
+      uint64_t take = std::min<uint64_t>(n, v[i].iov_len);
+      v[i].iov_base = static_cast<char*>(v[i].iov_base) + take;
+      v[i].iov_len -= take;
+      n -= take;
+      if (v[i].iov_len == 0) ++i;
+    }
+  }
+
+  static Status WriteAll(int fd, std::vector<iovec> v, const std::string& path) {
+    size_t i = 0;
+    off_t at = 0;
+    while (i < v.size()) {
+      if (v[i].iov_len == 0) {
+        ++i;
+        continue;
+      }
+      ssize_t n = ::pwritev(fd, v.data() + i, static_cast<int>(v.size() - i), at);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Errno("cannot write " + path, errno);
+      at += n;
+      Advance(v, i, static_cast<uint64_t>(n));
+    }
+    return Status::Ok();
+  }
+
+  const std::string root_;
+  const int lock_fd_;
+  std::atomic<uint64_t> next_tmp_{0};
+};
+
+}  // namespace
+
+Result<std::unique_ptr<BlockFiles>> OpenPosixBlockFiles(const std::string& root) {
+  if (::mkdir(root.c_str(), 0700) != 0 && errno != EEXIST) {
+    return Errno("cannot create the cache folder " + root, errno);
+  }
+  std::string lock = root + "/lock";
+  int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return Errno("cannot use the cache folder " + root, errno);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    ::close(fd);
+    if (err == EWOULDBLOCK) {
+      return Status(Code::kBusy,
+                    fmt::format("the cache folder {} is in use by another s3mount: give each "
+                                "mount its own --cache",
+                                root));
+    }
+    return Errno("cannot lock " + lock, err);
+  }
+  return std::unique_ptr<BlockFiles>(std::make_unique<PosixBlockFiles>(root, fd));
+}
+
+}  // namespace s3m

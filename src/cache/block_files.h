@@ -1,0 +1,50 @@
+// BlockFiles: the cache's one door to the local disk, so that tests can stand in a disk
+// that fails, fills up or damages what it holds (leveldb's Env).
+//
+// Names are relative to the cache's root, one level of folders deep ("ab/abcd....42").
+// Thread-safe: any method from any thread.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace s3m {
+
+struct StoredFile {
+  std::string name;
+  uint64_t bytes = 0;    // the file's length
+  int64_t mtime_ns = 0;  // when it was written
+};
+
+struct DiskSpace {
+  uint64_t free_bytes = 0;  // available to us (statvfs f_bavail)
+  uint64_t total_bytes = 0;
+};
+
+class BlockFiles {
+ public:
+  virtual ~BlockFiles() = default;
+
+  // Writes file `name` from the pieces, whole or not at all: after a failure or a crash,
+  // `name` holds either its old content or the new, never part of it.
+  virtual Status Write(const std::string& name, const std::vector<iovec>& pieces) = 0;
+  // Reads the start of file `name` into the pieces, in order: the bytes read (short at the
+  // end of the file); kNotFound if there is no such file.
+  virtual Result<uint64_t> Read(const std::string& name, const std::vector<iovec>& pieces) = 0;
+  virtual void Remove(const std::string& name) = 0;
+  // Every file, with half-written ones (their names end in ".tmp") included.
+  virtual std::vector<StoredFile> List() = 0;
+  virtual Result<DiskSpace> Space() = 0;
+};
+
+// The files under `root`, which is created if missing. Only one process may use a root at a
+// time (an flock held while the object lives): a second gets a clear error.
+Result<std::unique_ptr<BlockFiles>> OpenPosixBlockFiles(const std::string& root);
+
+}  // namespace s3m

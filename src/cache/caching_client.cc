@@ -1,0 +1,123 @@
+#include "cache/caching_client.h"
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+namespace s3m {
+
+struct CachingClient::Get {
+  GetObjectParams p;
+  Callback<GetObjectResult> done;
+  std::string version;
+  uint64_t served = 0;       // bytes from p.offset answered from the cache
+  uint64_t object_size = 0;  // once known
+  uint64_t fetch_from = 0;   // the widened GET
+  uint64_t fetch_bytes = 0;
+  std::unique_ptr<char[]> own;  // its buffer, unless it lands in p.buffer
+};
+
+CachingClient::CachingClient(ObjectClient* inner, BlockCache* cache, std::string source,
+                             int threads)
+    : ForwardingClient(inner), cache_(cache), source_(std::move(source)), workers_(threads) {}
+
+CachingClient::~CachingClient() = default;
+
+void CachingClient::GetObject(GetObjectParams p, Callback<GetObjectResult> done) {
+  // Without an ETag the version is unknown, so nothing can be served or kept.
+  if (p.if_match.empty() || p.length == 0) return inner()->GetObject(std::move(p), std::move(done));
+  auto g = std::make_shared<Get>();
+  g->version = ObjectVersionId(source_, p.key, p.if_match);
+  g->p = std::move(p);
+  g->done = std::move(done);
+  workers_.Post([this, g] { Serve(g); });
+}
+
+void CachingClient::Serve(std::shared_ptr<Get> g) {
+  const uint64_t bs = cache_->block_bytes();
+  const GetObjectParams& p = g->p;
+  const uint64_t end = p.offset + p.length;
+  std::vector<char> scratch;
+  bool at_object_end = false;
+  for (uint64_t b = p.offset / bs; b * bs < end; ++b) {
+    const uint64_t start = b * bs;
+    const uint64_t lo = std::max(p.offset, start), hi = std::min(end, start + bs);
+    char* into = nullptr;
+    if (lo == start && hi == start + bs) {
+      into = p.buffer + (start - p.offset);  // a whole block of the request: no copy
+    } else {
+      scratch.resize(bs);
+      into = scratch.data();
+    }
+    auto hit = cache_->Get(g->version, b, into);
+    if (!hit) break;
+    g->object_size = hit->object_size;
+    const uint64_t have = std::min(hi, start + hit->bytes);
+    if (have > lo && into == scratch.data()) {
+      std::memcpy(p.buffer + (lo - p.offset), scratch.data() + (lo - start), have - lo);
+    }
+    g->served = have > p.offset ? have - p.offset : 0;
+    if (start + hit->bytes >= hit->object_size) {
+      at_object_end = true;
+      break;
+    }
+    if (p.on_progress) p.on_progress(g->served);
+  }
+  if (g->served == p.length || at_object_end) {
+    return g->done(GetObjectResult{g->served, g->object_size, p.if_match, nullptr});
+  }
+  Fetch(std::move(g));
+}
+
+void CachingClient::Fetch(std::shared_ptr<Get> g) {
+  const uint64_t bs = cache_->block_bytes();
+  const GetObjectParams& p = g->p;
+  const uint64_t end = p.offset + p.length;
+  const uint64_t from = (p.offset + g->served) / bs * bs;
+  const uint64_t to = (end + bs - 1) / bs * bs;
+  g->fetch_from = from;
+  g->fetch_bytes = to - from;
+  GetObjectParams q;
+  q.key = p.key;
+  q.offset = from;
+  q.length = to - from;
+  q.if_match = p.if_match;
+  if (from >= p.offset && to <= end) {
+    q.buffer = p.buffer + (from - p.offset);  // block-aligned: straight into the reader's
+    if (p.on_progress) {
+      q.on_progress = [g, lead = from - p.offset](uint64_t bytes) { g->p.on_progress(lead + bytes); };
+    }
+  } else {
+    g->own.reset(new char[q.length]);
+    q.buffer = g->own.get();
+  }
+  inner()->GetObject(std::move(q), [this, g](Result<GetObjectResult> r) {
+    workers_.Post([this, g, r = std::move(r)]() mutable { Filled(g, std::move(r)); });
+  });
+}
+
+void CachingClient::Filled(std::shared_ptr<Get> g, Result<GetObjectResult> r) {
+  if (!r.ok()) return g->done(r.status());
+  const uint64_t bs = cache_->block_bytes();
+  const GetObjectParams& p = g->p;
+  const uint64_t from = g->fetch_from;
+  const uint64_t got = r->bytes;
+  const uint64_t size = r->object_size;
+  const char* base = g->own ? g->own.get() : p.buffer + (from - p.offset);
+  // Keep every whole block fetched, and the object's last block when it came.
+  for (uint64_t start = from; start < from + got; start += bs) {
+    uint64_t len = std::min(bs, size > start ? size - start : 0);
+    if (len == 0 || start + len > from + got) break;
+    cache_->Put(g->version, start / bs, size, base + (start - from), len);
+  }
+  const uint64_t end = std::min(p.offset + p.length, from + got);
+  const uint64_t first = std::max(p.offset + g->served, from);
+  if (g->own && end > first) {
+    std::memcpy(p.buffer + (first - p.offset), g->own.get() + (first - from), end - first);
+  }
+  uint64_t total = end > p.offset ? end - p.offset : 0;
+  g->done(GetObjectResult{total, size, r->etag, nullptr});
+}
+
+}  // namespace s3m

@@ -1,0 +1,215 @@
+#include "cache/caching_client.h"
+
+#include <gtest/gtest.h>
+
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "cache/memory_block_files.h"
+#include "s3/memory_object_client.h"
+
+namespace s3m {
+namespace {
+
+constexpr uint64_t kBlock = 64 << 10;
+
+std::string Pattern(uint64_t n, char seed) {
+  std::string s(n, 0);
+  for (uint64_t i = 0; i < n; ++i) s[i] = static_cast<char>(seed + i * 13 + i / 509);
+  return s;
+}
+
+// Records the GETs that reach the store.
+class Recorder : public ForwardingClient {
+ public:
+  using ForwardingClient::ForwardingClient;
+  struct Range {
+    uint64_t offset, length;
+    bool operator==(const Range&) const = default;
+  };
+  void GetObject(GetObjectParams p, Callback<GetObjectResult> done) override {
+    {
+      std::lock_guard l(mu_);
+      gets_.push_back({p.offset, p.length});
+    }
+    ForwardingClient::GetObject(std::move(p), std::move(done));
+  }
+  std::vector<Range> TakeGets() {
+    std::lock_guard l(mu_);
+    return std::exchange(gets_, {});
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<Range> gets_;
+};
+
+class CachingClientTest : public ::testing::Test {
+ protected:
+  CachingClientTest() : mem_(MemoryObjectClient::Options{.async = true}), rec_(&mem_) {
+    auto files = std::make_unique<MemoryBlockFiles>();
+    files_ = files.get();
+    auto opened = BlockCache::Open(std::move(files), {.block_bytes = kBlock}, {});
+    cache_ = std::move(*opened);
+    client_ = std::make_unique<CachingClient>(&rec_, cache_.get(), "test-store bucket", 2);
+  }
+
+  std::string Put(const std::string& key, std::string data) {
+    mem_.Put(key, std::move(data));
+    return mem_.Info(key)->etag;
+  }
+
+  struct Got {
+    Result<GetObjectResult> r;
+    std::string bytes;
+    uint64_t last_progress = 0;
+  };
+  Got Read(const std::string& key, uint64_t offset, uint64_t length, const std::string& etag) {
+    std::string buf(length, '\0');
+    std::atomic<uint64_t> progress{0};
+    GetObjectParams p;
+    p.key = key;
+    p.offset = offset;
+    p.length = length;
+    p.if_match = etag;
+    p.buffer = buf.data();
+    p.on_progress = [&progress](uint64_t n) { progress = std::max<uint64_t>(progress, n); };
+    auto r = Wait<GetObjectResult>([&](auto cb) { client_->GetObject(std::move(p), cb); });
+    if (r.ok()) buf.resize(r->bytes);
+    return Got{std::move(r), buf, progress.load()};
+  }
+
+  MemoryObjectClient mem_;
+  Recorder rec_;
+  MemoryBlockFiles* files_;
+  std::unique_ptr<BlockCache> cache_;
+  std::unique_ptr<CachingClient> client_;
+};
+
+TEST_F(CachingClientTest, ASecondReadOfAVersionCostsNoGet) {
+  std::string data = Pattern(5 * kBlock + 100, 1);
+  std::string etag = Put("a", data);
+  Got first = Read("a", 0, data.size(), etag);
+  ASSERT_TRUE(first.r.ok()) << first.r.status().ToString();
+  EXPECT_EQ(first.bytes, data);
+  EXPECT_EQ(first.r->object_size, data.size());
+  EXPECT_EQ(rec_.TakeGets(), (std::vector<Recorder::Range>{{0, 6 * kBlock}}));
+  EXPECT_EQ(cache_->blocks(), 6u);  // the short last block too
+
+  Got second = Read("a", 0, data.size(), etag);
+  ASSERT_TRUE(second.r.ok());
+  EXPECT_EQ(second.bytes, data);
+  EXPECT_EQ(second.r->object_size, data.size());
+  EXPECT_TRUE(rec_.TakeGets().empty());
+  // Any range of it, too.
+  Got middle = Read("a", kBlock + 7, 3 * kBlock, etag);
+  EXPECT_EQ(middle.bytes, data.substr(kBlock + 7, 3 * kBlock));
+  Got tail = Read("a", 5 * kBlock + 50, 1000, etag);  // asks past the end: clipped
+  EXPECT_EQ(tail.bytes, data.substr(5 * kBlock + 50));
+  EXPECT_TRUE(rec_.TakeGets().empty());
+}
+
+TEST_F(CachingClientTest, ARandomReadFetchesItsWholeBlockForItsNeighbours) {
+  std::string data = Pattern(8 * kBlock, 2);
+  std::string etag = Put("r", data);
+  Got a = Read("r", 3 * kBlock + 4096, 4096, etag);
+  EXPECT_EQ(a.bytes, data.substr(3 * kBlock + 4096, 4096));
+  EXPECT_EQ(rec_.TakeGets(), (std::vector<Recorder::Range>{{3 * kBlock, kBlock}}));
+  Got b = Read("r", 3 * kBlock + 40960, 4096, etag);
+  EXPECT_EQ(b.bytes, data.substr(3 * kBlock + 40960, 4096));
+  EXPECT_TRUE(rec_.TakeGets().empty());
+  // Straddling two blocks, one cached: only the other is fetched.
+  Got c = Read("r", 4 * kBlock - 100, 200, etag);
+  EXPECT_EQ(c.bytes, data.substr(4 * kBlock - 100, 200));
+  EXPECT_EQ(rec_.TakeGets(), (std::vector<Recorder::Range>{{4 * kBlock, kBlock}}));
+}
+
+TEST_F(CachingClientTest, OnlyTheMissingTailIsFetchedAndProgressIsTold) {
+  std::string data = Pattern(6 * kBlock, 3);
+  std::string etag = Put("p", data);
+  ASSERT_TRUE(Read("p", 0, 2 * kBlock, etag).r.ok());
+  rec_.TakeGets();
+  Got all = Read("p", 0, 6 * kBlock, etag);
+  EXPECT_EQ(all.bytes, data);
+  EXPECT_EQ(rec_.TakeGets(), (std::vector<Recorder::Range>{{2 * kBlock, 4 * kBlock}}));
+  EXPECT_GE(all.last_progress, 2 * kBlock);
+}
+
+TEST_F(CachingClientTest, ANewVersionIsNeverServedTheOldBytes) {
+  std::string v1 = Pattern(2 * kBlock, 4), v2 = Pattern(2 * kBlock, 5);
+  std::string e1 = Put("v", v1);
+  ASSERT_EQ(Read("v", 0, v1.size(), e1).bytes, v1);
+  std::string e2 = Put("v", v2);
+  ASSERT_NE(e1, e2);
+  rec_.TakeGets();
+  EXPECT_EQ(Read("v", 0, v2.size(), e2).bytes, v2);
+  EXPECT_EQ(rec_.TakeGets().size(), 1u);
+  EXPECT_EQ(Read("v", 0, v2.size(), e2).bytes, v2);
+  EXPECT_TRUE(rec_.TakeGets().empty());
+}
+
+TEST_F(CachingClientTest, StoreErrorsReachTheReaderAndNothingIsKept) {
+  std::string etag = Put("e", Pattern(kBlock, 6));
+  Got stale = Read("e", 0, kBlock, "\"not-the-etag\"");
+  ASSERT_FALSE(stale.r.ok());
+  EXPECT_EQ(stale.r.status().code(), Code::kPreconditionFailed);
+  Got missing = Read("nope", 0, kBlock, etag);
+  ASSERT_FALSE(missing.r.ok());
+  EXPECT_EQ(missing.r.status().code(), Code::kNotFound);
+  EXPECT_EQ(cache_->blocks(), 0u);
+}
+
+TEST_F(CachingClientTest, AFullDiskIsAMissNotAnError) {
+  std::string data = Pattern(3 * kBlock, 7);
+  std::string etag = Put("f", data);
+  files_->FailWrites(true);
+  EXPECT_EQ(Read("f", 0, data.size(), etag).bytes, data);
+  EXPECT_EQ(Read("f", 0, data.size(), etag).bytes, data);
+  EXPECT_EQ(rec_.TakeGets().size(), 2u);
+  EXPECT_EQ(cache_->blocks(), 0u);
+}
+
+TEST_F(CachingClientTest, ADamagedBlockIsFetchedAgain) {
+  std::string data = Pattern(2 * kBlock, 8);
+  std::string etag = Put("d", data);
+  ASSERT_EQ(Read("d", 0, data.size(), etag).bytes, data);
+  for (const auto& [name, bytes] : files_->files()) files_->Damage(name, 10);
+  rec_.TakeGets();
+  EXPECT_EQ(Read("d", 0, data.size(), etag).bytes, data);
+  EXPECT_EQ(rec_.TakeGets(), (std::vector<Recorder::Range>{{0, 2 * kBlock}}));
+}
+
+TEST_F(CachingClientTest, WithoutAnEtagNothingIsCached) {
+  std::string data = Pattern(kBlock, 9);
+  Put("n", data);
+  EXPECT_EQ(Read("n", 0, data.size(), "").bytes, data);
+  EXPECT_EQ(Read("n", 0, data.size(), "").bytes, data);
+  EXPECT_EQ(rec_.TakeGets().size(), 2u);
+  EXPECT_EQ(cache_->blocks(), 0u);
+}
+
+TEST_F(CachingClientTest, ConcurrentReadersOfOneObject) {
+  std::string data = Pattern(16 * kBlock, 10);
+  std::string etag = Put("c", data);
+  std::vector<std::thread> readers;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 6; ++t) {
+    readers.emplace_back([&, t] {
+      for (int i = 0; i < 20; ++i) {
+        uint64_t off = static_cast<uint64_t>((i * 5 + t) % 16) * kBlock + 100 * t;
+        uint64_t len = std::min<uint64_t>(2 * kBlock, data.size() - off);
+        if (Read("c", off, len, etag).bytes != data.substr(off, len)) wrong++;
+      }
+    });
+  }
+  for (auto& r : readers) r.join();
+  EXPECT_EQ(wrong.load(), 0);
+  size_t gets = rec_.TakeGets().size();
+  EXPECT_LT(gets, 120u);  // most of the 120 reads were hits
+  EXPECT_EQ(Read("c", 0, data.size(), etag).bytes, data);
+  EXPECT_TRUE(rec_.TakeGets().empty());
+}
+
+}  // namespace
+}  // namespace s3m

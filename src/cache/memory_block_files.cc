@@ -1,0 +1,75 @@
+#include "cache/memory_block_files.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace s3m {
+
+Status MemoryBlockFiles::Write(const std::string& name, const std::vector<iovec>& pieces) {
+  std::string data;
+  for (const iovec& v : pieces) data.append(static_cast<const char*>(v.iov_base), v.iov_len);
+  std::lock_guard l(mu_);
+  if (fail_) return Status(Code::kNoSpace, "no space left on device");
+  files_[name] = std::move(data);
+  written_[name] = ++clock_;
+  return Status::Ok();
+}
+
+Result<uint64_t> MemoryBlockFiles::Read(const std::string& name, const std::vector<iovec>& pieces) {
+  std::lock_guard l(mu_);
+  auto it = files_.find(name);
+  if (it == files_.end()) return Status(Code::kNotFound, "no block " + name);
+  uint64_t at = 0;
+  for (const iovec& v : pieces) {
+    uint64_t n = std::min<uint64_t>(v.iov_len, it->second.size() - at);
+    std::memcpy(v.iov_base, it->second.data() + at, n);
+    at += n;
+    if (n < v.iov_len) break;
+  }
+  return at;
+}
+
+void MemoryBlockFiles::Remove(const std::string& name) {
+  std::lock_guard l(mu_);
+  files_.erase(name);
+  written_.erase(name);
+}
+
+std::vector<StoredFile> MemoryBlockFiles::List() {
+  std::lock_guard l(mu_);
+  std::vector<StoredFile> out;
+  for (const auto& [name, data] : files_) out.push_back({name, data.size(), written_[name]});
+  return out;
+}
+
+Result<DiskSpace> MemoryBlockFiles::Space() {
+  std::lock_guard l(mu_);
+  return space_;
+}
+
+void MemoryBlockFiles::FailWrites(bool fail) {
+  std::lock_guard l(mu_);
+  fail_ = fail;
+}
+
+void MemoryBlockFiles::SetSpace(DiskSpace space) {
+  std::lock_guard l(mu_);
+  space_ = space;
+}
+
+void MemoryBlockFiles::Damage(const std::string& name, uint64_t offset) {
+  std::lock_guard l(mu_);
+  files_.at(name).at(offset) ^= 0x5a;
+}
+
+void MemoryBlockFiles::Cut(const std::string& name, uint64_t size) {
+  std::lock_guard l(mu_);
+  files_.at(name).resize(size);
+}
+
+std::map<std::string, std::string> MemoryBlockFiles::files() const {
+  std::lock_guard l(mu_);
+  return files_;
+}
+
+}  // namespace s3m

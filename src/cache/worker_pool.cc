@@ -1,0 +1,41 @@
+#include "cache/worker_pool.h"
+
+#include <utility>
+
+namespace s3m {
+
+WorkerPool::WorkerPool(int threads) {
+  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
+}
+
+WorkerPool::~WorkerPool() {
+  {
+    std::lock_guard l(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  for (auto& t : threads_) t.join();
+}
+
+void WorkerPool::Post(std::function<void()> task) {
+  {
+    std::lock_guard l(mu_);
+    tasks_.push_back(std::move(task));
+  }
+  wake_.notify_one();
+}
+
+void WorkerPool::Run() {
+  std::unique_lock l(mu_);
+  while (true) {
+    wake_.wait(l, [this] { return stop_ || !tasks_.empty(); });
+    if (tasks_.empty()) return;  // stopping, and nothing left
+    std::function<void()> task = std::move(tasks_.front());
+    tasks_.pop_front();
+    l.unlock();
+    task();
+    l.lock();
+  }
+}
+
+}  // namespace s3m

@@ -1,0 +1,208 @@
+"""Caching through a real mount against moto_server: the kernel's page cache kept from one
+open to the next while the ETag is unchanged (and dropped when it changed elsewhere), and
+the --cache directory: reused across a remount, bounded, damaged blocks fetched again, a full
+disk harmless. GETs are counted with the mount's own metrics (--prometheus-port)."""
+import os
+import subprocess
+import tempfile
+import threading
+import time
+
+from harness import Mount, MountTestCase, data, free_port, read_bytes, run_s3mount
+from test_metrics import Scrape
+
+MiB = 1 << 20
+
+
+def tree_bytes(path):
+    """Bytes the files under `path` take on disk (st_blocks), as du counts them."""
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_blocks * 512
+            except FileNotFoundError:
+                pass
+    return total
+
+
+class CacheTestCase(MountTestCase):
+    def mount(self, bucket, extra=()):
+        self.port = free_port()
+        return Mount(self.moto, bucket, ["--prometheus-port", str(self.port)] + list(extra))
+
+    def gets(self):
+        return Scrape(self.port).s3("GetObject")
+
+    def settled_gets(self):
+        """The GET count once it stops moving (a request is counted as it completes)."""
+        last = self.gets()
+        while True:
+            time.sleep(0.3)
+            now = self.gets()
+            if now == last:
+                return now
+            last = now
+
+    def metric(self, name):
+        return Scrape(self.port).get(name)
+
+
+class PageCacheTest(CacheTestCase):
+    def test_second_read_of_an_unchanged_file_costs_no_get(self):
+        bucket = self.new_bucket()
+        body = data(3 * MiB, seed=11)
+        self.moto.put(bucket, "f.bin", body)
+        with self.mount(bucket, ["--metadata-ttl", "60"]) as m:
+            self.assertEqual(read_bytes(m.path("f.bin")), body)
+            first = self.settled_gets()
+            self.assertGreaterEqual(first, 1)
+            self.assertEqual(read_bytes(m.path("f.bin")), body)
+            self.assertEqual(read_bytes(m.path("f.bin")), body)
+            self.assertEqual(self.settled_gets(), first)
+
+    def test_an_object_changed_elsewhere_is_never_read_from_old_pages(self):
+        bucket = self.new_bucket()
+        old, new = data(2 * MiB, seed=12), data(2 * MiB, seed=13)  # same size
+        self.moto.put(bucket, "f.bin", old)
+        with self.mount(bucket, ["--metadata-ttl", "1"]) as m:
+            self.assertEqual(read_bytes(m.path("f.bin")), old)
+            before = self.settled_gets()
+            self.moto.put(bucket, "f.bin", new)
+            time.sleep(1.5)  # past the TTL: the next open learns the new ETag
+            self.assertEqual(read_bytes(m.path("f.bin")), new)
+            self.assertGreater(self.settled_gets(), before)
+
+    def test_a_file_changed_through_the_mount_shows_its_new_bytes(self):
+        bucket = self.new_bucket()
+        self.moto.put(bucket, "f.txt", b"first line\n")
+        with self.mount(bucket, ["--metadata-ttl", "60", "--allow-overwrite"]) as m:
+            self.assertEqual(read_bytes(m.path("f.txt")), b"first line\n")
+            with open(m.path("f.txt"), "ab") as f:
+                f.write(b"second\n")
+            self.assertEqual(read_bytes(m.path("f.txt")), b"first line\nsecond\n")
+            with open(m.path("f.txt"), "r+b") as f:
+                f.write(b"FIRST")
+            self.assertEqual(read_bytes(m.path("f.txt")), b"FIRST line\nsecond\n")
+        self.assertEqual(self.moto.get(bucket, "f.txt"), b"FIRST line\nsecond\n")
+
+
+class DataCacheTest(CacheTestCase):
+    def setUp(self):
+        self.cache = tempfile.mkdtemp(prefix="s3mount-cache-")
+
+    def tearDown(self):
+        subprocess.run(["umount", self.cache], capture_output=True)
+        subprocess.run(["rm", "-rf", self.cache])
+
+    def blocks(self):
+        out = []
+        for root, _, files in os.walk(os.path.join(self.cache, "s3mount-cache")):
+            out += [os.path.join(root, f) for f in files if f != "lock"]
+        return out
+
+    def test_blocks_are_reused_after_a_remount(self):
+        bucket = self.new_bucket()
+        body = data(5 * MiB + 1234, seed=21)
+        self.moto.put(bucket, "f.bin", body)
+        with self.mount(bucket, ["--cache", self.cache]) as m:
+            self.assertEqual(read_bytes(m.path("f.bin")), body)
+            self.assertGreaterEqual(self.settled_gets(), 1)
+        self.assertEqual(len(self.blocks()), 6)  # 1 MiB blocks, the last one short
+        # A new mount has no page cache: every byte comes from the cache directory.
+        with self.mount(bucket, ["--cache", self.cache]) as m:
+            self.assertEqual(read_bytes(m.path("f.bin")), body)
+            self.assertEqual(self.settled_gets(), 0)
+            # Each block at least once (the first short request and the next part share
+            # block 1).
+            self.assertGreaterEqual(self.metric("s3mount_cache_hits_total"), 6)
+            self.assertGreaterEqual(self.metric("s3mount_cache_hit_bytes_total"), len(body))
+
+    def test_many_readers_share_the_cache(self):
+        bucket = self.new_bucket()
+        body = data(4 * MiB, seed=22)
+        self.moto.put(bucket, "f.bin", body)
+        with self.mount(bucket, ["--cache", self.cache]) as m:
+            results = []
+
+            def reader(i):
+                with open(m.path("f.bin"), "rb", buffering=0) as f:
+                    f.seek(i * 100_000)
+                    results.append(f.read(2 * MiB) == body[i * 100_000:i * 100_000 + 2 * MiB])
+
+            threads = [threading.Thread(target=reader, args=(i,)) for i in range(6)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            self.assertEqual(results, [True] * 6)
+        with self.mount(bucket, ["--cache", self.cache]) as m:
+            self.assertEqual(read_bytes(m.path("f.bin")), body)
+
+    def test_a_damaged_block_is_fetched_again(self):
+        bucket = self.new_bucket()
+        body = data(2 * MiB, seed=23)
+        self.moto.put(bucket, "f.bin", body)
+        with self.mount(bucket, ["--cache", self.cache]) as m:
+            self.assertEqual(read_bytes(m.path("f.bin")), body)
+        blocks = self.blocks()
+        self.assertEqual(len(blocks), 2)
+        with open(blocks[0], "r+b") as f:
+            f.seek(1000)
+            byte = f.read(1)
+            f.seek(1000)
+            f.write(bytes([byte[0] ^ 0xFF]))
+        with self.mount(bucket, ["--cache", self.cache]) as m:
+            self.assertEqual(read_bytes(m.path("f.bin")), body)
+            self.assertGreaterEqual(self.settled_gets(), 1)  # the damaged block, again
+            self.assertEqual(self.metric("s3mount_cache_errors_total"), 1)
+        with self.mount(bucket, ["--cache", self.cache]) as m:  # and it was kept again
+            self.assertEqual(read_bytes(m.path("f.bin")), body)
+            self.assertEqual(self.settled_gets(), 0)
+
+    def test_a_new_etag_never_gets_old_blocks(self):
+        bucket = self.new_bucket()
+        old, new = data(MiB, seed=24), data(MiB, seed=25)
+        self.moto.put(bucket, "f.bin", old)
+        with self.mount(bucket, ["--cache", self.cache]) as m:
+            self.assertEqual(read_bytes(m.path("f.bin")), old)
+        self.moto.put(bucket, "f.bin", new)
+        with self.mount(bucket, ["--cache", self.cache]) as m:
+            self.assertEqual(read_bytes(m.path("f.bin")), new)
+            self.assertEqual(self.settled_gets(), 1)
+
+    def test_max_cache_size_bounds_the_directory(self):
+        bucket = self.new_bucket()
+        body = data(8 * MiB, seed=26)
+        self.moto.put(bucket, "f.bin", body)
+        with self.mount(bucket, ["--cache", self.cache, "--max-cache-size", "3"]) as m:
+            self.assertEqual(read_bytes(m.path("f.bin")), body)
+            self.settled_gets()
+            self.assertGreater(self.metric("s3mount_cache_evictions_total"), 0)
+            self.assertLessEqual(tree_bytes(os.path.join(self.cache, "s3mount-cache")),
+                                 3 * MiB + MiB)
+            self.assertLessEqual(self.metric("s3mount_cache_used_bytes"), 3 * MiB)
+
+    def test_a_full_disk_is_a_miss_not_an_error(self):
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", self.cache], check=True)
+        bucket = self.new_bucket()
+        body = data(6 * MiB, seed=27)
+        self.moto.put(bucket, "f.bin", body)
+        # --max-cache-size larger than the disk: writes fail with ENOSPC, reads go on.
+        with self.mount(bucket, ["--cache", self.cache, "--max-cache-size", "64"]) as m:
+            self.assertEqual(read_bytes(m.path("f.bin")), body)
+            self.settled_gets()
+            self.assertGreater(self.metric("s3mount_cache_errors_total"), 0)
+        with self.mount(bucket, ["--cache", self.cache, "--max-cache-size", "64"]) as m:
+            self.assertEqual(read_bytes(m.path("f.bin")), body)
+
+    def test_one_mount_per_cache_directory(self):
+        bucket = self.new_bucket()
+        with self.mount(bucket, ["--cache", self.cache]):
+            target = tempfile.mkdtemp(prefix="s3mount-test-")
+            r = run_s3mount(["--endpoint-url", self.moto.endpoint, "--cache", self.cache,
+                             bucket, target])
+            os.rmdir(target)  # still a plain directory: nothing was mounted on it
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("in use by another s3mount", r.stderr)
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)

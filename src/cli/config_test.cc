@@ -427,13 +427,14 @@ TEST(ConfigTest, FuseFdPaths) {
   }
 }
 
-TEST(ConfigTest, HelpListsEveryMountpointOptionButTheCacheOnes) {
+TEST(ConfigTest, HelpListsEveryMountpointOption) {
   auto p = Parse({"--help"});
   ASSERT_FALSE(p.run);
   EXPECT_EQ(p.exit_code, 0);
-  // Mountpoint 1.24's options (mountpoint-s3/src/cli.rs); --cache, --max-cache-size and
-  // --cache-xz belong to the cache and are added with it.
-  for (const char* option : {"--prefix",
+  // Mountpoint 1.24's options (mountpoint-s3/src/cli.rs).
+  for (const char* option : {"--cache",
+                             "--max-cache-size",
+                             "--prefix",
                              "--region",
                              "--endpoint-url",
                              "--force-path-style",

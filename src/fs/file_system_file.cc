@@ -331,6 +331,7 @@ void FileSystem::Unlink(InodeId parent, const std::string& name, Callback<Empty>
     impl->client->DeleteObject({inode->key}, [impl, parent, name, inode, done](Result<Empty> d) {
       if (!d.ok() && d.status().code() != Code::kNotFound) return done(d.status());
       impl->table.RemoveName(parent, name, inode.get(), /*keep_local=*/true);
+      impl->KnowGone(parent, name);
       done(Empty{});
     });
   });

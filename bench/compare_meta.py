@@ -63,8 +63,8 @@ class MetaRuns:
             wall, cpu, out = run_measured(cmd, logf, t, env)
             rates = {}
             for phase, name in MDTEST_PHASES.items():
-                # "   File creation     :   max   min   mean   stddev" (SUMMARY rate)
-                m = re.search(rf"^\s*File {phase}\s*:\s*([\d.]+)\s+([\d.]+)\s+([\d.]+)", out, re.M)
+                # "   File creation   max   min   mean   stddev" (SUMMARY rate; older mdtest: a colon)
+                m = re.search(rf"^\s*File {phase}\s*:?\s*([\d.]+)\s+([\d.]+)\s+([\d.]+)", out, re.M)
                 if not m:
                     raise Failure(f"mdtest printed no 'File {phase}' rate")
                 rates[name] = float(m.group(3))

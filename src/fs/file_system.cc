@@ -254,7 +254,8 @@ void FileSystem::GetAttr(InodeId ino, Callback<Attr> done) {
     if (!r.ok()) return done(r.status());
     if (!r->found || r->kind != inode->kind) {
       // Gone, or now of the other kind (a new inode will answer the next lookup).
-      impl->table.RemoveName(inode->parent, inode->name, inode.get(), /*keep_local=*/true);
+      impl->table.RemoveName(inode->parent, inode->name, inode.get(), /*keep_local=*/true,
+                             /*gone=*/!r->found);
       return done(NotFound(inode->name));
     }
     InodeState now;

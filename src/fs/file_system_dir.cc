@@ -237,7 +237,7 @@ void FileSystem::Rmdir(InodeId parent, const std::string& name, Callback<Empty> 
                      return done(Status(Code::kNotEmpty, "directory not empty: " + name));
                    }
                    if (inode->Snapshot().where == Locality::kLocalDir) {
-                     impl->table.RemoveName(parent, name, inode.get(), /*keep_local=*/false);
+                     impl->table.RemoveName(parent, name, inode.get(), /*keep_local=*/false, /*gone=*/true);
                      impl->KnowGone(parent, name);
                      return done(Empty{});
                    }
@@ -262,7 +262,7 @@ void FileSystem::Impl::RmdirRemote(InodeId parent, const std::string& name,
                           marker = true;
                         }
                         auto forget = [this, parent, name, inode, done] {
-                          table.RemoveName(parent, name, inode.get(), /*keep_local=*/false);
+                          table.RemoveName(parent, name, inode.get(), /*keep_local=*/false, /*gone=*/true);
                           KnowGone(parent, name);
                           done(Empty{});
                         };

@@ -87,7 +87,7 @@ void FileSystem::Impl::ListResolve(std::shared_ptr<Inode> parent, const std::str
       if (r->meta_known) RecordMeta(inode, r->info.metadata);
       return done(std::move(inode));
     }
-    table.RemoveName(parent->ino, name, nullptr, /*keep_local=*/true);
+    table.RemoveName(parent->ino, name, nullptr, /*keep_local=*/true, /*gone=*/true);
     // A local entry (mkdir, create) made while S3 was asked answers for the name.
     std::shared_ptr<Inode> local = table.Find(parent->ino, name);
     if (local && (!count || table.AddLookup(local->ino))) return done(std::move(local));
@@ -197,7 +197,7 @@ void FileSystem::Impl::ForgetUnlisted(const Inode& dir, const std::string& after
     InodeState s = c->Snapshot();
     // Local entries, and names this mount learned after the LIST was sent, stay.
     if (s.where != Locality::kRemote || s.expiry >= asked) continue;
-    table.RemoveName(dir.ino, c->name, c.get(), /*keep_local=*/true);
+    table.RemoveName(dir.ino, c->name, c.get(), /*keep_local=*/true, /*gone=*/true);
   }
 }
 

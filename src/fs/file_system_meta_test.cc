@@ -275,5 +275,27 @@ TEST_P(MetaTest, OwnCreatesDeletesAndRenamesAreKnownWithoutARequest) {
   EXPECT_EQ(mem().TotalRequests(), 0u);
 }
 
+// A name that lets go of its inode (a file open for reading, opened for writing: ESTALE, and
+// the kernel looks it up again) still exists: the listing cache must not answer ENOENT.
+TEST_P(MetaTest, ANameThatMovesToANewInodeIsNotTakenAsMissing) {
+  mem().Put("r/f", "12345");
+  FsOptions o;
+  o.allow_overwrite = true;
+  Mount(o);
+  auto r = Lookup(kRootInode, "r");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(Names(r->attr.ino), (std::vector<std::string>{"./", "../", "f"}));
+  auto f = Lookup(r->attr.ino, "f");
+  ASSERT_TRUE(f.ok());
+  auto reader = Open(f->attr.ino, O_RDONLY);
+  ASSERT_TRUE(reader.ok());
+  EXPECT_CODE(Open(f->attr.ino, O_WRONLY), Code::kStale);
+  auto again = Lookup(r->attr.ino, "f");
+  ASSERT_TRUE(again.ok());
+  EXPECT_NE(again->attr.ino, f->attr.ino);
+  EXPECT_EQ(again->attr.size, 5u);
+  ASSERT_TRUE(Release(f->attr.ino, reader->handle).ok());
+}
+
 }  // namespace
 }  // namespace s3m

@@ -116,7 +116,7 @@ std::shared_ptr<Inode> InodeTable::InsertLocal(const Inode& parent, const std::s
 }
 
 void InodeTable::RemoveName(InodeId parent, const std::string& name, const Inode* expected,
-                            bool keep_local) {
+                            bool keep_local, bool gone) {
   std::lock_guard l(mu_);
   auto it = by_name_.find(NameKey(parent, name));
   if (it == by_name_.end()) return;
@@ -125,6 +125,7 @@ void InodeTable::RemoveName(InodeId parent, const std::string& name, const Inode
   std::lock_guard il(inode->mu);
   if (keep_local && inode->st.where != Locality::kRemote) return;
   by_name_.erase(it);
+  if (!gone) ForgetRangeLocked(parent);
   inode->st.where = Locality::kRemote;  // nameless now: only attributes and handles remain
   inode->st.expiry = MonoTime::min();
   if (Unused(*inode)) by_ino_.erase(inode->ino);

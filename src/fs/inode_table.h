@@ -156,8 +156,11 @@ class InodeTable {
   std::shared_ptr<Inode> InsertLocal(const Inode& parent, const std::string& name, EntryKind kind,
                                      Locality where, uint32_t open_handles);
   // Drops the name (not found remotely, unlinked, removed). With `keep_local`, a local
-  // inode keeps it. With `expected`, only if the name still points at that inode.
-  void RemoveName(InodeId parent, const std::string& name, const Inode* expected, bool keep_local);
+  // inode keeps it. With `expected`, only if the name still points at that inode. Unless
+  // the name is `gone` from S3 (it may only need a new inode), the directory's known range
+  // goes too: the name must be asked for again, not taken as missing.
+  void RemoveName(InodeId parent, const std::string& name, const Inode* expected, bool keep_local,
+                  bool gone = false);
   // Gives inode `ino` (and, for a directory, every inode below it) its new name and key:
   // each is replaced by a copy with the same number and state, since the kernel moves its
   // entry to the new name and keeps using the number. An inode that had the new name loses

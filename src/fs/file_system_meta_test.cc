@@ -275,6 +275,27 @@ TEST_P(MetaTest, OwnCreatesDeletesAndRenamesAreKnownWithoutARequest) {
   EXPECT_EQ(mem().TotalRequests(), 0u);
 }
 
+// The shadowing rule under HEAD revalidation (docs/SEMANTICS.md, "Metadata cache"): a
+// directory made elsewhere under a known file's name shows once the parent is listed.
+TEST_P(MetaTest, ADirectoryMadeElsewhereUnderAKnownFileShowsAtTheNextListing) {
+  mem().Put("s/x", "file");
+  Mount();
+  auto s = Lookup(kRootInode, "s");
+  ASSERT_TRUE(s.ok());
+  auto x = Lookup(s->attr.ino, "x");
+  ASSERT_TRUE(x.ok());
+  EXPECT_FALSE(x->attr.is_dir);
+  mem().Put("s/x/y", "under it");
+  clock_.Advance(kPastTtl);
+  auto still = Lookup(s->attr.ino, "x");  // a HEAD: the object x is unchanged
+  ASSERT_TRUE(still.ok());
+  EXPECT_FALSE(still->attr.is_dir);
+  EXPECT_EQ(Names(s->attr.ino), (std::vector<std::string>{"./", "../", "x/"}));
+  auto now_dir = Lookup(s->attr.ino, "x");
+  ASSERT_TRUE(now_dir.ok());
+  EXPECT_TRUE(now_dir->attr.is_dir);
+}
+
 // A name that lets go of its inode (a file open for reading, opened for writing: ESTALE, and
 // the kernel looks it up again) still exists: the listing cache must not answer ENOENT.
 TEST_P(MetaTest, ANameThatMovesToANewInodeIsNotTakenAsMissing) {

@@ -3,6 +3,7 @@
 // in flight per directory, shared by the lookups that arrive meanwhile), and what a
 // complete listing leaves in the table (the directory listing cache). Threading and lock
 // order: see file_system_impl.h; refresh_mu is taken alone.
+#include <algorithm>
 #include <set>
 
 #include "fs/file_system_impl.h"
@@ -44,7 +45,10 @@ void FileSystem::Impl::ResolveRound(std::shared_ptr<Inode> parent, const std::st
   LookupFacts f;
   f.now = Now();
   f.posix = options.posix;
-  f.ttl_positive = options.metadata_ttl > std::chrono::nanoseconds::zero();
+  // A bulk refresh answers missing names through its known range, which lasts the shorter
+  // of the two TTLs: with either at zero it would answer nothing.
+  f.ttl_positive = std::min(options.metadata_ttl, options.negative_metadata_ttl) >
+                   std::chrono::nanoseconds::zero();
   std::shared_ptr<Inode> cached = table.Find(parent->ino, name);
   InodeState st;
   if (cached) {

@@ -112,6 +112,26 @@ TEST_P(MetaTest, WalkingAListedDirectoryAfterTheTtlCostsOneListPerThousandNames)
   EXPECT_EQ(mem().TotalRequests(), 0u);
 }
 
+// Without a negative TTL nothing may be taken as missing: no listing cache, no bulk
+// refresh; known files are revalidated by HEAD.
+TEST_P(MetaTest, WithoutANegativeTtlAListedDirectoryRevalidatesByHead) {
+  for (int i = 0; i < 3; ++i) mem().Put(fmt::format("n/f{}", i), "1");
+  FsOptions o;
+  o.negative_metadata_ttl = std::chrono::nanoseconds::zero();
+  Mount(o);
+  auto n = Lookup(kRootInode, "n");
+  ASSERT_TRUE(n.ok());
+  ASSERT_EQ(ListAll(n->attr.ino).size(), 5u);
+  mem().ResetCounts();
+  ASSERT_EQ(ListAll(n->attr.ino).size(), 5u);
+  EXPECT_EQ(Count(S3Op::kListObjects), 1u);  // listed again
+  clock_.Advance(kPastTtl);
+  mem().ResetCounts();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Lookup(n->attr.ino, fmt::format("f{}", i)).ok());
+  EXPECT_EQ(Count(S3Op::kHeadObject), 3u);
+  EXPECT_EQ(Count(S3Op::kListObjects), 0u);
+}
+
 // Holds LISTs until released, to make lookups meet one in flight.
 class ListGate : public ForwardingClient {
  public:

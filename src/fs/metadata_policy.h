@@ -38,7 +38,7 @@ struct LookupFacts {
   bool known_absent = false;           // a fresh known range of the directory lacks it
   bool parent_listed = false;          // the directory was listed whole once
   bool posix = false;
-  bool ttl_positive = true;  // --metadata-ttl above zero: anything learned lasts a moment
+  bool ttl_positive = true;  // both TTLs above zero: what a refresh learns lasts a moment
   MonoTime now{};
 };
 

@@ -14,6 +14,7 @@ byte, parallel readers): `compare.py --helper NAME ARGS...` (run as a child, so 
 time and wall time are measured like any other load generator's).
 
 Shared helpers are in compare_util.py, the memfs run and the memory check in compare_extra.py,
+the metadata workloads (mdtest, smallfiles-ttl) in compare_meta.py,
 the tables in compare_report.py.
 """
 import argparse
@@ -31,6 +32,7 @@ import sys
 import time
 
 from compare_extra import ExtraRuns
+from compare_meta import META_WORKLOADS, MetaRuns
 from compare_util import (BUCKET, GIB, MIB, RAW_PART, BusySampler, CpuMeter, Failure, RgwLog,
                           add_cpu_fields, drop_page_cache, fmt_counts, is_mounted, log, machine_cpu,
                           per_gib, pids_with_arg, proc_cpu, proc_hwm_mib, reset_hwm, run_measured,
@@ -38,7 +40,7 @@ from compare_util import (BUCKET, GIB, MIB, RAW_PART, BusySampler, CpuMeter, Fai
 
 ALL_CLIENTS = ["s3mount", "s3fs", "rclone-off", "rclone-writes", "s3mount-posix"]
 ALL_WORKLOADS = ["ior-write", "ior-read", "dd", "randread", "small-write", "small-read", "ls", "ttfb",
-                 "append"]
+                 "append"] + META_WORKLOADS
 APPEND_BYTES = MIB  # the append workload adds 1 MiB to a copy of data/big
 RAW_PARALLEL = 16   # requests in flight for the raw capacity (BENCH-SERVER.md: 8-16 saturate RGW)
 
@@ -112,7 +114,7 @@ def helper(argv):
 
 # ---------------------------------------------------------------------------------------------
 
-class Bench(ExtraRuns):
+class Bench(ExtraRuns, MetaRuns):
     def __init__(self, args):
         self.a = args
         self.p = dict(MODES["quick" if args.quick else "full"])
@@ -209,6 +211,7 @@ class Bench(ExtraRuns):
         t0 = time.time()
         self.curl_parallel(entries, f"{self.logs}/setup-ls.log", 600)
         log(f"uploaded {n} objects for ls in {time.time() - t0:.1f} s")
+        self.setup_meta()
 
     # ----- mounts
     def mount(self, client, logdir):
@@ -336,6 +339,8 @@ class Bench(ExtraRuns):
         """Runs one workload; returns (value, unit, bytes, ops, wall, loadgen_cpu, extra)."""
         p, t = self.p, self.p["timeout"]
         env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+        if wl in META_WORKLOADS:
+            return self.meta_workload(client, wl, mnt, logf, env)
         if wl in ("ior-write", "ior-read"):
             phase = "-w" if wl == "ior-write" else "-r"
             if phase == "-w":
@@ -398,6 +403,7 @@ class Bench(ExtraRuns):
             self.delete_prefix(f"small-{client}/")
         if wl == "append":
             self.delete_prefix(f"append/{client}")
+        self.after_meta(client, wl)
 
     def run_client(self, rnd, client):
         for wl in self.a.workloads:
@@ -469,6 +475,7 @@ class Bench(ExtraRuns):
                 except Exception as e:  # noqa: BLE001
                     log(f"{tag}: clean-up: {e}")
             self.samples.append(row)
+            self.samples.extend(self.meta_extra_rows(row))
             self.write_samples()
 
     @staticmethod

@@ -7,6 +7,7 @@ import statistics
 import subprocess
 
 from compare_util import machine_cpu
+from compare_cache import CACHE_INFO
 from compare_meta import META_INFO
 
 CLIENT_ORDER = ["raw", "s3mount", "s3mount-posix", "s3fs", "rclone-off", "rclone-writes"]
@@ -22,6 +23,7 @@ WORKLOAD_INFO = {  # name -> (label, unit, better, raw counterpart)
     "append": ("append 1 MiB to the big object, close included", "s", "low", None),
 }
 WORKLOAD_INFO.update(META_INFO)
+WORKLOAD_INFO.update(CACHE_INFO)
 
 
 def _num(x):

@@ -51,6 +51,12 @@ class BlockStore {
   virtual void Put(const ObjectVersion& v, uint64_t index, uint64_t object_size,
                    const char* data, uint64_t bytes) = 0;
   virtual uint64_t block_bytes() const = 0;
+  // Whether the store may keep blocks of `v` at all; when not, its reads pass by the cache
+  // untouched (not widened to blocks, no worker hop). Stores that keep every object say yes.
+  virtual bool Wants(const ObjectVersion& v) const {
+    (void)v;
+    return true;
+  }
 };
 
 }  // namespace s3m

@@ -27,9 +27,11 @@ CachingClient::~CachingClient() = default;
 void CachingClient::GetObject(GetObjectParams p, Callback<GetObjectResult> done) {
   // Without an ETag the version is unknown, so nothing can be served or kept.
   if (p.if_match.empty() || p.length == 0) return inner()->GetObject(std::move(p), std::move(done));
+  ObjectVersion v{p.key, p.if_match, "", p.offset + p.length};
+  if (!cache_->Wants(v)) return inner()->GetObject(std::move(p), std::move(done));
+  v.id = ObjectVersionId(source_, p.key, p.if_match);
   auto g = std::make_shared<Get>();
-  g->version = ObjectVersion{p.key, p.if_match, ObjectVersionId(source_, p.key, p.if_match),
-                             p.offset + p.length};
+  g->version = std::move(v);
   g->p = std::move(p);
   g->done = std::move(done);
   workers_.Post([this, g] { Serve(g); });

@@ -1,7 +1,8 @@
 // CachingClient: an ObjectClient whose GETs of a known version (If-Match set) are served
 // from a BlockStore (block_store.h: the --cache directory, the --cache-xz bucket, or both)
 // when it holds the blocks, and fill it when it does not. Every other operation passes
-// through.
+// through, and so do GETs the store does not want (BlockStore::Wants: a large object with
+// only the shared cache).
 //
 // A GET is answered from the cache for its leading blocks that are there; the rest is one
 // GET, widened to whole blocks so that every byte fetched can be kept (a 4 KiB random read

@@ -80,8 +80,7 @@ Status SharedBlockStore::Probe() {
 }
 
 bool SharedBlockStore::Kept(const ObjectVersion& v, uint64_t index) const {
-  return v.read_end <= options_.max_object_bytes &&
-         index * options_.block_bytes < options_.max_object_bytes;
+  return Wants(v) && index * options_.block_bytes < options_.max_object_bytes;
 }
 
 std::optional<BlockHit> SharedBlockStore::Get(const ObjectVersion& v, uint64_t index, char* out) {

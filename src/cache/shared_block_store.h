@@ -64,6 +64,10 @@ class SharedBlockStore : public BlockStore {
   void Put(const ObjectVersion& v, uint64_t index, uint64_t object_size, const char* data,
            uint64_t bytes) override;
   uint64_t block_bytes() const override { return options_.block_bytes; }
+  // Not when the read reaches past max_object_bytes: the object is larger.
+  bool Wants(const ObjectVersion& v) const override {
+    return v.read_end <= options_.max_object_bytes;
+  }
 
   // The key of block `index` of `key` at `etag` in the cache bucket.
   std::string BlockKey(const std::string& key, const std::string& etag, uint64_t index) const;

@@ -2,8 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "cache/block_trailer.h"
 #include "cache/caching_client.h"
@@ -243,6 +246,68 @@ TEST(SharedBlockStoreTest, ASecondNodeReadsASmallObjectWithoutTheDataBucket) {
   EXPECT_EQ(read(node2), body);
   EXPECT_EQ(data.Count(S3Op::kGetObject), 1u);  // none more
   EXPECT_EQ(cache_bucket.Count(S3Op::kGetObject), 2u);  // node 1's miss, node 2's hit
+}
+
+}  // namespace
+}  // namespace s3m
+
+namespace s3m {
+namespace {
+
+// Records the ranges of the GETs that reach the mounted bucket.
+class RangeRecorder : public ForwardingClient {
+ public:
+  using ForwardingClient::ForwardingClient;
+  void GetObject(GetObjectParams p, Callback<GetObjectResult> done) override {
+    {
+      std::lock_guard l(mu_);
+      ranges_.emplace_back(p.offset, p.length);
+    }
+    ForwardingClient::GetObject(std::move(p), std::move(done));
+  }
+  std::vector<std::pair<uint64_t, uint64_t>> Take() {
+    std::lock_guard l(mu_);
+    return std::exchange(ranges_, {});
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::pair<uint64_t, uint64_t>> ranges_;
+};
+
+TEST(SharedBlockStoreTest, ReadsOfLargeObjectsPassByTheSharedCacheUntouched) {
+  MemoryObjectClient data(MemoryObjectClient::Options{.async = true});
+  MemoryObjectClient cache_bucket;
+  RangeRecorder rec(&data);
+  std::string body = Pattern(3 * kMiB, 10);
+  data.Put("big", body);
+  const std::string etag = data.Info("big")->etag;
+  SharedBlockStore shared(&cache_bucket, "data-bucket", {}, {});
+  CachingClient node(&rec, &shared, "http://s3 data-bucket", 2);
+  auto read = [&](uint64_t offset, uint64_t length) {
+    std::string buf(length, '\0');
+    GetObjectParams p;
+    p.key = "big";
+    p.offset = offset;
+    p.length = length;
+    p.if_match = etag;
+    p.buffer = buf.data();
+    auto r = Wait<GetObjectResult>([&](auto cb) { node.GetObject(std::move(p), cb); });
+    EXPECT_TRUE(r.ok());
+    return buf;
+  };
+  // The reader's first request (1 MiB + 128 KiB) proves the object large: not widened.
+  EXPECT_EQ(read(0, kMiB + 128 * 1024), body.substr(0, kMiB + 128 * 1024));
+  EXPECT_EQ(read(2 * kMiB + 5, 4096), body.substr(2 * kMiB + 5, 4096));
+  using Ranges = std::vector<std::pair<uint64_t, uint64_t>>;
+  EXPECT_EQ(rec.Take(), (Ranges{{0, kMiB + 128 * 1024}, {2 * kMiB + 5, 4096}}));
+  EXPECT_EQ(cache_bucket.Count(S3Op::kGetObject), 0u);
+  // A random read within the first MiB cannot tell: it asks the cache bucket (a miss),
+  // fetches its block, and keeps nothing (the object is over the limit).
+  EXPECT_EQ(read(4096, 4096), body.substr(4096, 4096));
+  EXPECT_EQ(rec.Take(), (Ranges{{0, kMiB}}));
+  EXPECT_EQ(cache_bucket.Count(S3Op::kGetObject), 1u);
+  EXPECT_EQ(cache_bucket.Count(S3Op::kPutObject), 0u);
 }
 
 }  // namespace

@@ -18,6 +18,9 @@ class TieredBlockStore : public BlockStore {
   void Put(const ObjectVersion& v, uint64_t index, uint64_t object_size, const char* data,
            uint64_t bytes) override;
   uint64_t block_bytes() const override { return local_->block_bytes(); }
+  bool Wants(const ObjectVersion& v) const override {
+    return local_->Wants(v) || shared_->Wants(v);
+  }
 
  private:
   BlockStore* const local_;

@@ -48,8 +48,8 @@ class BlockStore {
   virtual std::optional<BlockHit> Get(const ObjectVersion& v, uint64_t index, char* out) = 0;
   // Offers a block to keep: `bytes` long (block_bytes(), or less for the object's last
   // block). The store may keep it, or not; `data` is not used after the call returns.
-  virtual void Put(const ObjectVersion& v, uint64_t index, uint64_t object_size,
-                   const char* data, uint64_t bytes) = 0;
+  virtual void Put(const ObjectVersion& v, uint64_t index, uint64_t object_size, const char* data,
+                   uint64_t bytes) = 0;
   virtual uint64_t block_bytes() const = 0;
   // Whether the store may keep blocks of `v` at all; when not, its reads pass by the cache
   // untouched (not widened to blocks, no worker hop). Stores that keep every object say yes.

@@ -10,7 +10,7 @@ namespace {
 
 // Little-endian fields at fixed offsets after the 8-byte magic.
 constexpr size_t kMagicBytes = 8;
-constexpr size_t kVersionAt = 8;      // 64 hex characters
+constexpr size_t kVersionAt = 8;  // 64 hex characters
 constexpr size_t kVersionBytes = 64;
 constexpr size_t kIndexAt = 72;       // u64
 constexpr size_t kObjectSizeAt = 80;  // u64

@@ -33,12 +33,12 @@ std::string Prefix(const std::string& source_bucket, uint64_t block_bytes) {
 
 CacheMetrics RegisterSharedCacheMetrics(metrics::Registry* r) {
   CacheMetrics m;
-  m.hits = r->AddCounter("s3mount_shared_cache_hits_total",
-                         "Blocks served from the --cache-xz bucket");
+  m.hits =
+      r->AddCounter("s3mount_shared_cache_hits_total", "Blocks served from the --cache-xz bucket");
   m.misses = r->AddCounter("s3mount_shared_cache_misses_total",
                            "Blocks looked for in the --cache-xz bucket and not there (or damaged)");
-  m.hit_bytes =
-      r->AddCounter("s3mount_shared_cache_hit_bytes_total", "Bytes served from the --cache-xz bucket");
+  m.hit_bytes = r->AddCounter("s3mount_shared_cache_hit_bytes_total",
+                              "Bytes served from the --cache-xz bucket");
   m.written_bytes = r->AddCounter("s3mount_shared_cache_written_bytes_total",
                                   "Bytes of blocks written into the --cache-xz bucket");
   m.errors = r->AddCounter("s3mount_shared_cache_errors_total",
@@ -149,9 +149,10 @@ void SharedBlockStore::Failed(const char* what, const Status& s) {
   Count(metrics_.errors);
   // Once: a cache bucket that stopped answering would otherwise log every block.
   if (!warned_.exchange(true)) {
-    S3M_WARN("shared cache: {} failed: {} (reads go to the mounted bucket; further cache "
-             "errors are counted in s3mount_shared_cache_errors_total)",
-             what, s.ToString());
+    S3M_WARN(
+        "shared cache: {} failed: {} (reads go to the mounted bucket; further cache "
+        "errors are counted in s3mount_shared_cache_errors_total)",
+        what, s.ToString());
   } else {
     S3M_DEBUG("shared cache: {} failed: {}", what, s.ToString());
   }

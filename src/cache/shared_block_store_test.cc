@@ -244,7 +244,7 @@ TEST(SharedBlockStoreTest, ASecondNodeReadsASmallObjectWithoutTheDataBucket) {
   SharedBlockStore shared(&cache_bucket, "data-bucket", {}, {});
   CachingClient node2(&data, &shared, "http://s3 data-bucket", 2);
   EXPECT_EQ(read(node2), body);
-  EXPECT_EQ(data.Count(S3Op::kGetObject), 1u);  // none more
+  EXPECT_EQ(data.Count(S3Op::kGetObject), 1u);          // none more
   EXPECT_EQ(cache_bucket.Count(S3Op::kGetObject), 2u);  // node 1's miss, node 2's hit
 }
 

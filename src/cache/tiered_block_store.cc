@@ -16,8 +16,7 @@ TieredBlockStore::TieredBlockStore(BlockStore* local, BlockStore* shared)
   }
 }
 
-std::optional<BlockHit> TieredBlockStore::Get(const ObjectVersion& v, uint64_t index,
-                                              char* out) {
+std::optional<BlockHit> TieredBlockStore::Get(const ObjectVersion& v, uint64_t index, char* out) {
   if (auto hit = local_->Get(v, index, out)) return hit;
   auto hit = shared_->Get(v, index, out);
   if (hit) local_->Put(v, index, hit->object_size, out, hit->bytes);

@@ -133,10 +133,9 @@ Status CheckBucketName(const std::string& name, const std::string& option) {
   }
   std::string problem = BucketNameProblem(name);
   if (problem.empty()) return Status::Ok();
-  return Status(
-      Code::kInvalidArgument,
-      fmt::format("'{}' is not a valid bucket name: {} (check {} for a typo)", name, problem,
-                  option));
+  return Status(Code::kInvalidArgument,
+                fmt::format("'{}' is not a valid bucket name: {} (check {} for a typo)", name,
+                            problem, option));
 }
 
 }  // namespace s3m

@@ -64,8 +64,8 @@ Status CheckCacheXz(Config& c) {
   if (name.empty()) return Bad("--cache-xz needs a bucket name");
   if (Status s = CheckBucketName(name, "--cache-xz"); !s.ok()) return s;
   if (name == c.bucket) {
-    return Bad(fmt::format("--cache-xz {} is the mounted bucket: give the cache a bucket of its own",
-                           name));
+    return Bad(fmt::format(
+        "--cache-xz {} is the mounted bucket: give the cache a bucket of its own", name));
   }
   c.cache_xz_bucket = name;
   return Status::Ok();

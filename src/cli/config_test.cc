@@ -522,8 +522,8 @@ TEST(ConfigTest, CacheXzTakesABucketOfItsOwn) {
   auto uri = Parse({"s3://data-bucket/p/", "/m", "--cache-xz", "s3://cache-bucket/"});
   ASSERT_TRUE(uri.run) << uri.output;
   EXPECT_EQ(uri.config.cache_xz_bucket, "cache-bucket");
-  auto both = Parse({"data-bucket", "/m", "--cache", "/c", "--cache-xz", "cache-bucket",
-                     "--metadata-ttl", "3"});
+  auto both = Parse(
+      {"data-bucket", "/m", "--cache", "/c", "--cache-xz", "cache-bucket", "--metadata-ttl", "3"});
   ASSERT_TRUE(both.run) << both.output;
   EXPECT_EQ(both.config.metadata_ttl, std::chrono::seconds(3));
 

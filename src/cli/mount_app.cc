@@ -134,9 +134,9 @@ Status OpenLocalCache(const Config& c, metrics::Registry* registry, DataCache* o
 Status OpenSharedCache(const Config& c, const S3ClientOptions& data, const std::string& region,
                        CredentialsProvider* creds, metrics::Registry* registry, DataCache* out) {
   const std::string& bucket = c.cache_xz_bucket;
-  auto endpoint = ResolveEndpoint({bucket, region, c.endpoint_url, c.force_path_style,
-                                   c.transfer_acceleration, c.dual_stack},
-                                  ProcessEnv());
+  auto endpoint = ResolveEndpoint(
+      {bucket, region, c.endpoint_url, c.force_path_style, c.transfer_acceleration, c.dual_stack},
+      ProcessEnv());
   if (!endpoint.ok()) return Named("--cache-xz", endpoint.status());
   S3ClientOptions o = data;
   o.bucket = bucket;
@@ -144,14 +144,13 @@ Status OpenSharedCache(const Config& c, const S3ClientOptions& data, const std::
   o.retry.max_attempts = kSharedCacheAttempts;
   o.metrics = nullptr;
   out->xz_client = NewClient(c, o, creds, kSharedCacheConnections);
-  out->shared = std::make_unique<SharedBlockStore>(out->xz_client.get(), c.bucket,
-                                                   SharedStoreOptions{},
-                                                   RegisterSharedCacheMetrics(registry));
+  out->shared = std::make_unique<SharedBlockStore>(
+      out->xz_client.get(), c.bucket, SharedStoreOptions{}, RegisterSharedCacheMetrics(registry));
   Status s = out->shared->Probe();
   if (s.ok()) return s;
   if (s.code() == Code::kNoSuchBucket) {
-    return s.set_message(fmt::format("--cache-xz: bucket '{}' does not exist at {}", bucket,
-                                     endpoint->base_url));
+    return s.set_message(
+        fmt::format("--cache-xz: bucket '{}' does not exist at {}", bucket, endpoint->base_url));
   }
   return s.set_message(fmt::format("--cache-xz: cannot write to bucket '{}' at {}: {}", bucket,
                                    endpoint->base_url, s.ToString()));
@@ -298,8 +297,8 @@ int RunMount(const Config& c, StartupReporter& reporter) {
   auto client = NewClient(c, so, creds.get(), c.MaxConnections());
   ObjectClient* data_client = client.get();
   if (BlockStore* store = data_cache.store()) {
-    cached = std::make_unique<CachingClient>(client.get(), store,
-                                             endpoint->base_url + " " + c.bucket);
+    cached =
+        std::make_unique<CachingClient>(client.get(), store, endpoint->base_url + " " + c.bucket);
     data_client = cached.get();
   }
   FileSystem fs(data_client, &pool, MakeFsOptions(c, &mount_metrics));

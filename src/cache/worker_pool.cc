@@ -18,10 +18,10 @@ WorkerPool::~WorkerPool() {
 }
 
 void WorkerPool::Post(std::function<void()> task) {
-  {
-    std::lock_guard l(mu_);
-    tasks_.push_back(std::move(task));
-  }
+  // Notified under the lock: a worker may run the task at once and its owner then destroy
+  // the pool, which must not happen while this thread still touches wake_ (TSan saw it).
+  std::lock_guard l(mu_);
+  tasks_.push_back(std::move(task));
   wake_.notify_one();
 }
 

@@ -333,6 +333,9 @@ int RunMount(const Config& c, StartupReporter& reporter) {
   fs.DrainUploads();
   (*session)->Unmount();
   S3M_INFO("S3 requests: {}", client->metrics().Format());
+  if (data_cache.xz_client) {
+    S3M_INFO("--cache-xz bucket requests: {}", data_cache.xz_client->metrics().Format());
+  }
   if (!run.ok()) {
     S3M_ERROR("{}", run.ToString());
     return 1;

@@ -147,7 +147,11 @@ Status OpenSharedCache(const Config& c, const S3ClientOptions& data, const std::
   out->shared = std::make_unique<SharedBlockStore>(
       out->xz_client.get(), c.bucket, SharedStoreOptions{}, RegisterSharedCacheMetrics(registry));
   Status s = out->shared->Probe();
-  if (s.ok()) return s;
+  if (s.ok()) {
+    S3M_INFO("shared cache: blocks of objects up to {} KiB in s3://{}/{}/",
+             kSharedCacheMaxObjectBytes >> 10, bucket, out->shared->prefix());
+    return s;
+  }
   if (s.code() == Code::kNoSuchBucket) {
     return s.set_message(
         fmt::format("--cache-xz: bucket '{}' does not exist at {}", bucket, endpoint->base_url));

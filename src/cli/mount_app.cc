@@ -32,11 +32,14 @@ namespace {
 constexpr int kProbeAttempts = 2;
 
 // The --cache-xz bucket's client: a cache that does not answer costs one retry at most
-// before the read goes to the mounted bucket. Its GETs are one per worker of the
-// CachingClient (4) and its PUTs at most SharedStoreOptions::max_puts_in_flight; 16
-// connections serve both without queueing behind each other for long.
+// before the read goes to the mounted bucket. Each GET of it waits on a worker of the
+// CachingClient, so with it the client gets as many workers as it has connections: small
+// files read at once (the shared cache's use) are not held to the 4 the disk cache needs.
+// Its PUTs (at most SharedStoreOptions::max_puts_in_flight) share the connections.
 constexpr int kSharedCacheAttempts = 2;
 constexpr int kSharedCacheConnections = 16;
+constexpr int kSharedCacheWorkers = kSharedCacheConnections;
+constexpr int kLocalCacheWorkers = 4;  // disk reads and writes of 1 MiB blocks
 
 std::string CaBundle(const Config& c, const GetEnvFn& getenv) {
   if (!c.ca_bundle.empty()) return c.ca_bundle;
@@ -301,8 +304,9 @@ int RunMount(const Config& c, StartupReporter& reporter) {
   auto client = NewClient(c, so, creds.get(), c.MaxConnections());
   ObjectClient* data_client = client.get();
   if (BlockStore* store = data_cache.store()) {
-    cached =
-        std::make_unique<CachingClient>(client.get(), store, endpoint->base_url + " " + c.bucket);
+    int workers = data_cache.shared ? kSharedCacheWorkers : kLocalCacheWorkers;
+    cached = std::make_unique<CachingClient>(client.get(), store,
+                                             endpoint->base_url + " " + c.bucket, workers);
     data_client = cached.get();
   }
   FileSystem fs(data_client, &pool, MakeFsOptions(c, &mount_metrics));

@@ -7,65 +7,15 @@
 #include <utility>
 #include <vector>
 
-#include "common/crc32c.h"
+#include "cache/block_trailer.h"
 #include "common/log.h"
 #include "metrics/registry.h"
-#include "s3/sigv4.h"
 
 namespace s3m {
 namespace {
 
-// The trailer after a block's bytes; little-endian fields at fixed offsets.
-constexpr char kMagic[8] = {'S', '3', 'M', 'B', 'L', 'K', '0', '1'};
-constexpr size_t kVersionAt = 8;      // 64 hex characters
-constexpr size_t kIndexAt = 72;       // u64
-constexpr size_t kObjectSizeAt = 80;  // u64
-constexpr size_t kDataCrcAt = 88;     // u32
-constexpr size_t kDataBytesAt = 92;   // u32
-constexpr size_t kTrailerCrcAt = 96;  // u32, of the bytes before it
-constexpr size_t kTrailerBytes = 100;
 constexpr uint64_t kDiskUnit = 4096;
-
-struct Trailer {
-  std::string version;
-  uint64_t index = 0;
-  uint64_t object_size = 0;
-  uint32_t data_crc = 0;
-  uint32_t data_bytes = 0;
-};
-
-template <typename T>
-void Store(char* at, T v) {
-  std::memcpy(at, &v, sizeof v);  // x86-64 and arm64 are little-endian
-}
-template <typename T>
-T Load(const char* at) {
-  T v;
-  std::memcpy(&v, at, sizeof v);
-  return v;
-}
-
-void Encode(const Trailer& t, char* out) {
-  std::memcpy(out, kMagic, sizeof kMagic);
-  std::memcpy(out + kVersionAt, t.version.data(), 64);
-  Store<uint64_t>(out + kIndexAt, t.index);
-  Store<uint64_t>(out + kObjectSizeAt, t.object_size);
-  Store<uint32_t>(out + kDataCrcAt, t.data_crc);
-  Store<uint32_t>(out + kDataBytesAt, t.data_bytes);
-  Store<uint32_t>(out + kTrailerCrcAt, Crc32c(0, out, kTrailerCrcAt));
-}
-
-std::optional<Trailer> Decode(const char* in) {
-  if (std::memcmp(in, kMagic, sizeof kMagic) != 0) return std::nullopt;
-  if (Load<uint32_t>(in + kTrailerCrcAt) != Crc32c(0, in, kTrailerCrcAt)) return std::nullopt;
-  Trailer t;
-  t.version.assign(in + kVersionAt, 64);
-  t.index = Load<uint64_t>(in + kIndexAt);
-  t.object_size = Load<uint64_t>(in + kObjectSizeAt);
-  t.data_crc = Load<uint32_t>(in + kDataCrcAt);
-  t.data_bytes = Load<uint32_t>(in + kDataBytesAt);
-  return t;
-}
+constexpr size_t kTrailerBytes = kBlockTrailerBytes;
 
 std::string BlockName(const std::string& version, uint64_t index) {
   return fmt::format("{}/{}.{}", version.substr(0, 2), version, index);
@@ -96,15 +46,6 @@ CacheMetrics RegisterCacheMetrics(metrics::Registry* r) {
   m.used_bytes = r->AddGauge("s3mount_cache_used_bytes",
                              "Bytes of the cache's block files (each rounded up to 4 KiB)");
   return m;
-}
-
-std::string ObjectVersionId(const std::string& source, const std::string& key,
-                            const std::string& etag) {
-  // S3 and some other stores differ in whether an ETag comes quoted: one version, one id.
-  std::string_view e = etag;
-  if (e.size() >= 2 && e.front() == '"' && e.back() == '"') e = e.substr(1, e.size() - 2);
-  std::string id = fmt::format("{}\n{}\n{}", source, key, e);
-  return Sha256Hex(id.data(), id.size());
 }
 
 Result<std::unique_ptr<BlockCache>> BlockCache::Open(std::unique_ptr<BlockFiles> files,
@@ -170,11 +111,9 @@ std::optional<BlockHit> BlockCache::Get(const std::string& version, uint64_t ind
   }
   char trailer[kTrailerBytes];
   auto n = files_->Read(name, {{out, data_bytes}, {trailer, kTrailerBytes}});
-  std::optional<Trailer> t;
-  if (n.ok() && *n == data_bytes + kTrailerBytes) t = Decode(trailer);
-  bool good = t && t->version == version && t->index == index && t->data_bytes == data_bytes &&
-              t->data_crc == Crc32c(0, out, data_bytes) &&
-              index * options_.block_bytes + data_bytes <= t->object_size;
+  std::optional<BlockTrailer> t;
+  if (n.ok() && *n == data_bytes + kTrailerBytes) t = DecodeBlockTrailer(trailer);
+  bool good = t && BlockMatches(*t, version, index, out, data_bytes, options_.block_bytes);
   if (!good) {
     if (n.ok() || n.status().code() != Code::kNotFound) {
       S3M_WARN("cache: block {} is damaged or unreadable; fetching it again", name);
@@ -220,9 +159,7 @@ void BlockCache::Put(const std::string& version, uint64_t index, uint64_t object
   if (!fits) return;
 
   char trailer[kTrailerBytes];
-  Encode(Trailer{version, index, object_size, Crc32c(0, data, bytes),
-                 static_cast<uint32_t>(bytes)},
-         trailer);
+  EncodeBlockTrailer(version, index, object_size, data, static_cast<uint32_t>(bytes), trailer);
   Status s = files_->Write(name, {{const_cast<char*>(data), bytes}, {trailer, kTrailerBytes}});
   std::lock_guard l(mu_);
   writing_.erase(name);

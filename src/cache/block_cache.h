@@ -13,7 +13,7 @@
 // oldest written first in line for eviction.
 //
 // Failures never reach readers: a write that fails (a full disk) is dropped, a read that
-// fails is a miss. Both are counted.
+// fails is a miss. Both are counted. The trailer is block_trailer.h's.
 //
 // Thread-safety: all methods, from any thread; disk I/O runs on the caller's thread
 // outside the lock (mu_ guards only the index).
@@ -29,6 +29,7 @@
 #include <unordered_set>
 
 #include "cache/block_files.h"
+#include "cache/block_store.h"
 #include "common/status.h"
 
 namespace s3m {
@@ -37,9 +38,6 @@ class Counter;
 class Gauge;
 class Registry;
 }  // namespace metrics
-
-// Mountpoint's block size: a random read fetches one, which 4 KiB neighbours then hit.
-inline constexpr uint64_t kCacheBlockBytes = 1 << 20;
 
 struct CacheOptions {
   uint64_t max_bytes = 0;           // 0: keep min_free_fraction of the file system free
@@ -61,20 +59,11 @@ struct CacheMetrics {
 // The s3mount_cache_* series, registered in `registry`.
 CacheMetrics RegisterCacheMetrics(metrics::Registry* registry);
 
-// Hex SHA-256 of the version's identity (64 characters).
-std::string ObjectVersionId(const std::string& source, const std::string& key,
-                            const std::string& etag);
-
-struct BlockHit {
-  uint64_t bytes = 0;        // the block's length (short only for an object's last block)
-  uint64_t object_size = 0;  // the size of the version it belongs to
-};
-
-class BlockCache {
+class BlockCache : public BlockStore {
  public:
   static Result<std::unique_ptr<BlockCache>> Open(std::unique_ptr<BlockFiles> files,
                                                   CacheOptions options, CacheMetrics metrics);
-  ~BlockCache();
+  ~BlockCache() override;
 
   // Reads block `index` of `version` into `out` (block_bytes() of room). nullopt: a miss.
   std::optional<BlockHit> Get(const std::string& version, uint64_t index, char* out);
@@ -83,7 +72,16 @@ class BlockCache {
   void Put(const std::string& version, uint64_t index, uint64_t object_size, const char* data,
            uint64_t bytes);
 
-  uint64_t block_bytes() const { return options_.block_bytes; }
+  // The BlockStore methods: the same, for the version's id.
+  std::optional<BlockHit> Get(const ObjectVersion& v, uint64_t index, char* out) override {
+    return Get(v.id, index, out);
+  }
+  void Put(const ObjectVersion& v, uint64_t index, uint64_t object_size, const char* data,
+           uint64_t bytes) override {
+    Put(v.id, index, object_size, data, bytes);
+  }
+
+  uint64_t block_bytes() const override { return options_.block_bytes; }
   uint64_t used_bytes() const;  // the files' sizes, rounded to 4 KiB each
   size_t blocks() const;
 

@@ -10,7 +10,7 @@ namespace s3m {
 struct CachingClient::Get {
   GetObjectParams p;
   Callback<GetObjectResult> done;
-  std::string version;
+  ObjectVersion version;
   uint64_t served = 0;       // bytes from p.offset answered from the cache
   uint64_t object_size = 0;  // once known
   uint64_t fetch_from = 0;   // the widened GET
@@ -18,17 +18,20 @@ struct CachingClient::Get {
   std::unique_ptr<char[]> own;  // its buffer, unless it lands in p.buffer
 };
 
-CachingClient::CachingClient(ObjectClient* inner, BlockCache* cache, std::string source,
+CachingClient::CachingClient(ObjectClient* inner, BlockStore* store, std::string source,
                              int threads)
-    : ForwardingClient(inner), cache_(cache), source_(std::move(source)), workers_(threads) {}
+    : ForwardingClient(inner), cache_(store), source_(std::move(source)), workers_(threads) {}
 
 CachingClient::~CachingClient() = default;
 
 void CachingClient::GetObject(GetObjectParams p, Callback<GetObjectResult> done) {
   // Without an ETag the version is unknown, so nothing can be served or kept.
   if (p.if_match.empty() || p.length == 0) return inner()->GetObject(std::move(p), std::move(done));
+  ObjectVersion v{p.key, p.if_match, "", p.offset + p.length};
+  if (!cache_->Wants(v)) return inner()->GetObject(std::move(p), std::move(done));
+  v.id = ObjectVersionId(source_, p.key, p.if_match);
   auto g = std::make_shared<Get>();
-  g->version = ObjectVersionId(source_, p.key, p.if_match);
+  g->version = std::move(v);
   g->p = std::move(p);
   g->done = std::move(done);
   workers_.Post([this, g] { Serve(g); });

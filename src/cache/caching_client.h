@@ -1,6 +1,8 @@
 // CachingClient: an ObjectClient whose GETs of a known version (If-Match set) are served
-// from a BlockCache when it holds the blocks, and fill it when it does not. Every other
-// operation passes through.
+// from a BlockStore (block_store.h: the --cache directory, the --cache-xz bucket, or both)
+// when it holds the blocks, and fill it when it does not. Every other operation passes
+// through, and so do GETs the store does not want (BlockStore::Wants: a large object with
+// only the shared cache).
 //
 // A GET is answered from the cache for its leading blocks that are there; the rest is one
 // GET, widened to whole blocks so that every byte fetched can be kept (a 4 KiB random read
@@ -8,7 +10,7 @@
 // parts and progress: a part that is block-aligned is fetched straight into the reader's
 // buffer, and its blocks written to disk before the reader is told it is complete.
 //
-// Threads: disk reads and writes run on the client's WorkerPool, never on the inner
+// Threads: the store's reads and writes run on the client's WorkerPool, never on the inner
 // client's callback thread; `done` runs on a worker. Widened GETs use a buffer of their own
 // (outside the memory budget: at most the request plus two blocks).
 #pragma once
@@ -16,7 +18,7 @@
 #include <memory>
 #include <string>
 
-#include "cache/block_cache.h"
+#include "cache/block_store.h"
 #include "cache/worker_pool.h"
 #include "s3/forwarding_client.h"
 
@@ -24,9 +26,9 @@ namespace s3m {
 
 class CachingClient : public ForwardingClient {
  public:
-  // `source` names the store and bucket (blocks of two stores never mix). `cache` must
+  // `source` names the S3 store and bucket (blocks of two stores never mix). `store` must
   // outlive this client.
-  CachingClient(ObjectClient* inner, BlockCache* cache, std::string source, int threads = 4);
+  CachingClient(ObjectClient* inner, BlockStore* store, std::string source, int threads = 4);
   ~CachingClient() override;  // waits for the disk work queued
 
   void GetObject(GetObjectParams p, Callback<GetObjectResult> done) override;
@@ -37,7 +39,7 @@ class CachingClient : public ForwardingClient {
   void Fetch(std::shared_ptr<Get> g);
   void Filled(std::shared_ptr<Get> g, Result<GetObjectResult> r);
 
-  BlockCache* const cache_;
+  BlockStore* const cache_;
   const std::string source_;
   WorkerPool workers_;
 };

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "cache/block_cache.h"
 #include "cache/memory_block_files.h"
 #include "s3/memory_object_client.h"
 

@@ -122,7 +122,7 @@ std::string ArnProblem(const std::string& arn) {
 
 }  // namespace
 
-Status CheckBucketName(const std::string& name) {
+Status CheckBucketName(const std::string& name, const std::string& option) {
   if (name.rfind("arn:", 0) == 0) {
     std::string problem = ArnProblem(name);
     if (problem.empty()) return Status::Ok();
@@ -133,9 +133,9 @@ Status CheckBucketName(const std::string& name) {
   }
   std::string problem = BucketNameProblem(name);
   if (problem.empty()) return Status::Ok();
-  return Status(
-      Code::kInvalidArgument,
-      fmt::format("'{}' is not a valid bucket name: {} (check BUCKET for a typo)", name, problem));
+  return Status(Code::kInvalidArgument,
+                fmt::format("'{}' is not a valid bucket name: {} (check {} for a typo)", name,
+                            problem, option));
 }
 
 }  // namespace s3m

@@ -10,7 +10,8 @@ namespace s3m {
 
 // Ok for a name that follows S3's bucket naming rules (general purpose and directory
 // buckets, access point aliases) or an access point ARN (s3, s3-object-lambda,
-// s3-outposts); else kInvalidArgument saying which rule the name breaks.
-Status CheckBucketName(const std::string& name);
+// s3-outposts); else kInvalidArgument saying which rule the name breaks. `option` names
+// where the name came from ("BUCKET", "--cache-xz"), for the message.
+Status CheckBucketName(const std::string& name, const std::string& option = "BUCKET");
 
 }  // namespace s3m

@@ -265,6 +265,11 @@ void AddCache(CLI::App& app, Config& c, RawOptions& raw) {
                  "system free)")
       ->type_name("MiB")
       ->check(NotNegative());
+  app.add_option("--cache-xz", c.cache_xz_bucket,
+                 "Share the data of objects up to 1 MiB with other mounts through this bucket "
+                 "of the same S3 store (Mountpoint's shared cache); sets the default "
+                 "--metadata-ttl to 60")
+      ->type_name("BUCKET");
 }
 
 // The text options into the Config, then the checks of the whole.
@@ -313,7 +318,8 @@ Status Finish(const RawOptions& raw, Config& c, const std::vector<std::string>& 
   if (!t.ok()) return t.status();
   c.metadata_ttl = *t;
   // As Mountpoint: cached data is worth keeping the names it belongs to longer.
-  if (!c.cache_dir.empty() && !was_given("--metadata-ttl")) c.metadata_ttl = std::chrono::seconds(60);
+  bool caching = !c.cache_dir.empty() || was_given("--cache-xz");
+  if (caching && !was_given("--metadata-ttl")) c.metadata_ttl = std::chrono::seconds(60);
   auto nt = ParseTtl(raw.negative_ttl, "--negative-metadata-ttl");
   if (!nt.ok()) return nt.status();
   c.negative_metadata_ttl = *nt;
@@ -322,6 +328,9 @@ Status Finish(const RawOptions& raw, Config& c, const std::vector<std::string>& 
                   "--upload-checksums must be 'crc32c' or 'off', not '" + raw.checksums + "'");
   }
   c.upload_checksums = raw.checksums == "crc32c";
+  if (was_given("--cache-xz") && c.cache_xz_bucket.empty()) {
+    return Status(Code::kInvalidArgument, "--cache-xz needs a bucket name");
+  }
   return ValidateConfig(c);
 }
 

@@ -69,6 +69,9 @@ struct Config {
   // The local data cache (--cache, --max-cache-size): docs/SEMANTICS.md, Caching.
   std::string cache_dir;         // empty: no data cache
   uint64_t max_cache_bytes = 0;  // 0: keep 5% of the cache's file system free
+  // --cache-xz: the bucket (same store and credentials) the nodes share blocks of small
+  // objects in (docs/CONFIGURATION.md, Caching); empty: none.
+  std::string cache_xz_bucket;
 
   std::string log_directory;
   bool debug = false;

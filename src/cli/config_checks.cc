@@ -48,6 +48,29 @@ Status SplitBucket(Config& c) {
   return Status::Ok();
 }
 
+// --cache-xz BUCKET or s3://BUCKET/: a bucket of its own, without a prefix (as Mountpoint).
+Status CheckCacheXz(Config& c) {
+  if (c.cache_xz_bucket.empty()) return Status::Ok();
+  std::string name = c.cache_xz_bucket;
+  if (name.rfind("s3://", 0) == 0) {
+    name = name.substr(5);
+    auto slash = name.find('/');
+    if (slash != std::string::npos && slash + 1 != name.size()) {
+      return Bad(fmt::format("--cache-xz takes a bucket without a prefix: give s3://{}/ or {}",
+                             name.substr(0, slash), name.substr(0, slash)));
+    }
+    name = name.substr(0, slash);
+  }
+  if (name.empty()) return Bad("--cache-xz needs a bucket name");
+  if (Status s = CheckBucketName(name, "--cache-xz"); !s.ok()) return s;
+  if (name == c.bucket) {
+    return Bad(fmt::format(
+        "--cache-xz {} is the mounted bucket: give the cache a bucket of its own", name));
+  }
+  c.cache_xz_bucket = name;
+  return Status::Ok();
+}
+
 // The port after the host, if any, must be a number a socket can use.
 bool ValidHostAndPort(const std::string& authority) {
   size_t host_end = authority.front() == '[' ? authority.find(']') : authority.find(':');
@@ -179,6 +202,7 @@ Status ValidateConfig(Config& c) {
   if (Status s = SplitBucket(c); !s.ok()) return s;
   if (c.bucket.empty()) return Bad("the bucket name is empty: give BUCKET or s3://BUCKET/");
   if (Status s = CheckBucketName(c.bucket); !s.ok()) return s;
+  if (Status s = CheckCacheXz(c); !s.ok()) return s;
   if (!c.prefix.empty() && c.prefix.back() != '/') {
     return Bad(fmt::format("--prefix '{}' must end in '/' (try '{}/')", c.prefix, c.prefix));
   }

@@ -434,6 +434,7 @@ TEST(ConfigTest, HelpListsEveryMountpointOption) {
   // Mountpoint 1.24's options (mountpoint-s3/src/cli.rs).
   for (const char* option : {"--cache",
                              "--max-cache-size",
+                             "--cache-xz",
                              "--prefix",
                              "--region",
                              "--endpoint-url",
@@ -511,6 +512,44 @@ TEST(ConfigTest, CacheOptionsAndTheirTtlDefault) {
   ASSERT_TRUE(keep.run);
   EXPECT_EQ(keep.config.keep_pages_bytes, uint64_t{64} << 20);
   EXPECT_TRUE(keep.config.drop_behind);
+}
+
+TEST(ConfigTest, CacheXzTakesABucketOfItsOwn) {
+  auto xz = Parse({"data-bucket", "/m", "--cache-xz", "cache-bucket"});
+  ASSERT_TRUE(xz.run) << xz.output;
+  EXPECT_EQ(xz.config.cache_xz_bucket, "cache-bucket");
+  EXPECT_EQ(xz.config.metadata_ttl, std::chrono::seconds(60));  // as Mountpoint
+  auto uri = Parse({"s3://data-bucket/p/", "/m", "--cache-xz", "s3://cache-bucket/"});
+  ASSERT_TRUE(uri.run) << uri.output;
+  EXPECT_EQ(uri.config.cache_xz_bucket, "cache-bucket");
+  auto both = Parse(
+      {"data-bucket", "/m", "--cache", "/c", "--cache-xz", "cache-bucket", "--metadata-ttl", "3"});
+  ASSERT_TRUE(both.run) << both.output;
+  EXPECT_EQ(both.config.metadata_ttl, std::chrono::seconds(3));
+
+  struct Bad {
+    std::vector<const char*> args;
+    std::string says;
+  };
+  for (const Bad& b : std::vector<Bad>{
+           {{"data-bucket", "/m", "--cache-xz", "Cache_Bucket"},
+            "'Cache_Bucket' is not a valid bucket name"},
+           {{"data-bucket", "/m", "--cache-xz", "s3://cache-bucket/some/prefix/"},
+            "--cache-xz takes a bucket without a prefix"},
+           {{"data-bucket", "/m", "--cache-xz", "data-bucket"},
+            "--cache-xz data-bucket is the mounted bucket"},
+           {{"s3://data-bucket/", "/m", "--cache-xz", "s3://data-bucket"},
+            "--cache-xz data-bucket is the mounted bucket"},
+           {{"data-bucket", "/m", "--cache-xz", ""}, "--cache-xz needs a bucket name"},
+       }) {
+    auto p = Parse(b.args);
+    EXPECT_FALSE(p.run) << b.says;
+    EXPECT_EQ(p.exit_code, 2);
+    EXPECT_NE(p.output.find(b.says), std::string::npos) << p.output;
+    EXPECT_EQ(p.output.find('\n'), p.output.size() - 1) << p.output;  // one line
+  }
+  auto named = Parse({"data-bucket", "/m", "--cache-xz", "ab"});
+  EXPECT_NE(named.output.find("check --cache-xz for a typo"), std::string::npos) << named.output;
 }
 
 }  // namespace

@@ -9,6 +9,8 @@
 
 #include "cache/block_cache.h"
 #include "cache/caching_client.h"
+#include "cache/shared_block_store.h"
+#include "cache/tiered_block_store.h"
 #include "common/log.h"
 #include "fs/file_system.h"
 #include "fuse/fuse_adapter.h"
@@ -28,6 +30,16 @@ namespace {
 // The start-up probe fails fast: an unreachable endpoint is reported in seconds, not
 // after the data path's full retry budget.
 constexpr int kProbeAttempts = 2;
+
+// The --cache-xz bucket's client: a cache that does not answer costs one retry at most
+// before the read goes to the mounted bucket. Each GET of it waits on a worker of the
+// CachingClient, so with it the client gets as many workers as it has connections: small
+// files read at once (the shared cache's use) are not held to the 4 the disk cache needs.
+// Its PUTs (at most SharedStoreOptions::max_puts_in_flight) share the connections.
+constexpr int kSharedCacheAttempts = 2;
+constexpr int kSharedCacheConnections = 16;
+constexpr int kSharedCacheWorkers = kSharedCacheConnections;
+constexpr int kLocalCacheWorkers = 4;  // disk reads and writes of 1 MiB blocks
 
 std::string CaBundle(const Config& c, const GetEnvFn& getenv) {
   if (!c.ca_bundle.empty()) return c.ca_bundle;
@@ -85,6 +97,84 @@ Status Probe(const Config& c, const S3ClientOptions& options, CredentialsProvide
       return s.set_message(
           fmt::format("cannot list bucket '{}' at {}: {}", c.bucket, where, s.ToString()));
   }
+}
+
+// The data cache's pieces (--cache, --cache-xz), declared so that destruction runs: the
+// tiers, the local cache, the shared store (which waits for its PUTs), its client.
+struct DataCache {
+  std::unique_ptr<S3ObjectClient> xz_client;
+  std::unique_ptr<SharedBlockStore> shared;
+  std::unique_ptr<BlockCache> local;
+  std::unique_ptr<TieredBlockStore> tiers;
+
+  BlockStore* store() const {
+    if (tiers) return tiers.get();
+    if (local) return local.get();
+    return shared.get();
+  }
+};
+
+// The error with the option it concerns in front.
+Status Named(const char* option, Status s) {
+  std::string m = fmt::format("{}: {}", option, s.message());
+  return s.set_message(std::move(m));
+}
+
+Status OpenLocalCache(const Config& c, metrics::Registry* registry, DataCache* out) {
+  auto files = OpenPosixBlockFiles(c.cache_dir + "/s3mount-cache");
+  if (!files.ok()) return Named("--cache", files.status());
+  CacheOptions co;
+  co.max_bytes = c.max_cache_bytes;
+  auto opened = BlockCache::Open(std::move(*files), co, RegisterCacheMetrics(registry));
+  if (!opened.ok()) return Named("--cache", opened.status());
+  out->local = std::move(*opened);
+  return Status::Ok();
+}
+
+// A client of the cache bucket with the mount's endpoint options and credentials, and one
+// PUT that proves the bucket is there and takes writes. Its requests are left out of the
+// s3mount_s3_* series, which count the mounted bucket's; the store counts its own.
+Status OpenSharedCache(const Config& c, const S3ClientOptions& data, const std::string& region,
+                       CredentialsProvider* creds, metrics::Registry* registry, DataCache* out) {
+  const std::string& bucket = c.cache_xz_bucket;
+  auto endpoint = ResolveEndpoint(
+      {bucket, region, c.endpoint_url, c.force_path_style, c.transfer_acceleration, c.dual_stack},
+      ProcessEnv());
+  if (!endpoint.ok()) return Named("--cache-xz", endpoint.status());
+  S3ClientOptions o = data;
+  o.bucket = bucket;
+  o.endpoint = *endpoint;
+  o.retry.max_attempts = kSharedCacheAttempts;
+  o.metrics = nullptr;
+  out->xz_client = NewClient(c, o, creds, kSharedCacheConnections);
+  out->shared = std::make_unique<SharedBlockStore>(
+      out->xz_client.get(), c.bucket, SharedStoreOptions{}, RegisterSharedCacheMetrics(registry));
+  Status s = out->shared->Probe();
+  if (s.ok()) {
+    S3M_INFO("shared cache: blocks of objects up to {} KiB in s3://{}/{}/",
+             kSharedCacheMaxObjectBytes >> 10, bucket, out->shared->prefix());
+    return s;
+  }
+  if (s.code() == Code::kNoSuchBucket) {
+    return s.set_message(
+        fmt::format("--cache-xz: bucket '{}' does not exist at {}", bucket, endpoint->base_url));
+  }
+  return s.set_message(fmt::format("--cache-xz: cannot write to bucket '{}' at {}: {}", bucket,
+                                   endpoint->base_url, s.ToString()));
+}
+
+Status OpenDataCache(const Config& c, const S3ClientOptions& data, const std::string& region,
+                     CredentialsProvider* creds, metrics::Registry* registry, DataCache* out) {
+  if (!c.cache_dir.empty()) {
+    if (Status s = OpenLocalCache(c, registry, out); !s.ok()) return s;
+  }
+  if (!c.cache_xz_bucket.empty()) {
+    if (Status s = OpenSharedCache(c, data, region, creds, registry, out); !s.ok()) return s;
+  }
+  if (out->local && out->shared) {
+    out->tiers = std::make_unique<TieredBlockStore>(out->local.get(), out->shared.get());
+  }
+  return Status::Ok();
 }
 
 // Files up to 1/16 of the machine's memory keep their pages from one open to the next (read
@@ -205,28 +295,18 @@ int RunMount(const Config& c, StartupReporter& reporter) {
     return 1;
   }
   // Declared before the client, so destroyed after its last completion.
-  std::unique_ptr<BlockCache> cache;
+  DataCache data_cache;
   std::unique_ptr<CachingClient> cached;
-  if (!c.cache_dir.empty()) {
-    auto files = OpenPosixBlockFiles(c.cache_dir + "/s3mount-cache");
-    if (!files.ok()) {
-      reporter.Failed("--cache: " + files.status().message());
-      return 1;
-    }
-    CacheOptions co;
-    co.max_bytes = c.max_cache_bytes;
-    auto opened = BlockCache::Open(std::move(*files), co, RegisterCacheMetrics(&registry));
-    if (!opened.ok()) {
-      reporter.Failed("--cache: " + opened.status().message());
-      return 1;
-    }
-    cache = std::move(*opened);
+  if (Status s = OpenDataCache(c, so, region, creds.get(), &registry, &data_cache); !s.ok()) {
+    reporter.Failed(s.message());
+    return 1;
   }
   auto client = NewClient(c, so, creds.get(), c.MaxConnections());
   ObjectClient* data_client = client.get();
-  if (cache) {
-    cached = std::make_unique<CachingClient>(client.get(), cache.get(),
-                                             endpoint->base_url + " " + c.bucket);
+  if (BlockStore* store = data_cache.store()) {
+    int workers = data_cache.shared ? kSharedCacheWorkers : kLocalCacheWorkers;
+    cached = std::make_unique<CachingClient>(client.get(), store,
+                                             endpoint->base_url + " " + c.bucket, workers);
     data_client = cached.get();
   }
   FileSystem fs(data_client, &pool, MakeFsOptions(c, &mount_metrics));
@@ -261,6 +341,9 @@ int RunMount(const Config& c, StartupReporter& reporter) {
   fs.DrainUploads();
   (*session)->Unmount();
   S3M_INFO("S3 requests: {}", client->metrics().Format());
+  if (data_cache.xz_client) {
+    S3M_INFO("--cache-xz bucket requests: {}", data_cache.xz_client->metrics().Format());
+  }
   if (!run.ok()) {
     S3M_ERROR("{}", run.ToString());
     return 1;

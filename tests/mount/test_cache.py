@@ -1,7 +1,9 @@
 """Caching through a real mount against moto_server: the kernel's page cache kept from one
 open to the next while the ETag is unchanged (and dropped when it changed elsewhere), and
 the --cache directory: reused across a remount, bounded, damaged blocks fetched again, a full
-disk harmless. GETs are counted with the mount's own metrics (--prometheus-port)."""
+disk harmless; the --cache-xz bucket shared by two mounts (two nodes). GETs are counted with
+the mount's own metrics (--prometheus-port)."""
+import hashlib
 import os
 import subprocess
 import tempfile
@@ -206,3 +208,118 @@ class DataCacheTest(CacheTestCase):
             self.assertNotEqual(r.returncode, 0)
             self.assertIn("in use by another s3mount", r.stderr)
             self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+
+
+def shared_prefix(bucket):
+    """The --cache-xz key prefix, computed here from the documented layout."""
+    return hashlib.sha256(b"S3MBLK01" + (1 << 20).to_bytes(8, "big") + bucket.encode()).hexdigest()
+
+
+class SharedCacheTest(MountTestCase):
+    """--cache-xz: two mounts of one bucket (two nodes of a cluster) share a cache bucket."""
+
+    def node(self, bucket, cache_bucket, extra=()):
+        port = free_port()
+        m = Mount(self.moto, bucket, ["--prometheus-port", str(port), "--cache-xz", cache_bucket]
+                  + list(extra))
+        m.port = port
+        return m
+
+    def settled(self, m, name, **labels):
+        """A series once it stops moving (a request is counted as it completes)."""
+        last = Scrape(m.port).get(name, **labels)
+        while True:
+            time.sleep(0.3)
+            now = Scrape(m.port).get(name, **labels)
+            if now == last:
+                return now
+            last = now
+
+    def gets(self, m):
+        """GETs of the mounted bucket (the cache bucket's are not in this series)."""
+        return self.settled(m, "s3mount_s3_requests_total", operation="GetObject", status="2xx")
+
+    def wait_for_key(self, bucket, key, timeout=10):
+        deadline = time.time() + timeout
+        while not self.moto.exists(bucket, key):
+            self.assertLess(time.time(), deadline, f"{key} never reached the cache bucket")
+            time.sleep(0.1)
+
+    def block_key(self, bucket, key):
+        etag = self.moto.s3.head_object(Bucket=bucket, Key=key)["ETag"]
+        obj = hashlib.sha256((key + etag).encode()).hexdigest()
+        return f"{shared_prefix(bucket)}/{obj}/0000000000"
+
+    def test_a_second_node_reads_a_small_file_without_the_data_bucket(self):
+        bucket, cache = self.new_bucket(), self.new_bucket()
+        small = data(300_000, seed=31)
+        self.moto.put(bucket, "dir/small.bin", small)
+        block = self.block_key(bucket, "dir/small.bin")
+        with self.node(bucket, cache) as one:
+            self.assertEqual(read_bytes(one.path("dir", "small.bin")), small)
+            self.assertGreaterEqual(self.gets(one), 1)
+            self.wait_for_key(cache, block)
+            # Mountpoint's layout: PREFIX/sha256(key + ETag)/INDEX, and the start-up object.
+            self.assertEqual(self.moto.keys(cache),
+                             sorted([block, shared_prefix(bucket) + "/_s3mount_cache_metadata"]))
+            self.assertEqual(len(self.moto.get(cache, block)), len(small) + 100)  # + trailer
+            with self.node(bucket, cache) as two:
+                self.assertEqual(read_bytes(two.path("dir", "small.bin")), small)
+                self.assertEqual(self.gets(two), 0)
+                self.assertGreaterEqual(self.settled(two, "s3mount_shared_cache_hits_total"), 1)
+                self.assertGreaterEqual(
+                    self.settled(two, "s3mount_shared_cache_hit_bytes_total"), len(small))
+
+    def test_large_files_are_not_shared(self):
+        bucket, cache = self.new_bucket(), self.new_bucket()
+        big = data(3 * MiB, seed=32)
+        self.moto.put(bucket, "big.bin", big)
+        with self.node(bucket, cache) as one:
+            self.assertEqual(read_bytes(one.path("big.bin")), big)
+            self.gets(one)
+        self.assertEqual(self.moto.keys(cache), [shared_prefix(bucket) + "/_s3mount_cache_metadata"])
+        with self.node(bucket, cache) as two:
+            self.assertEqual(read_bytes(two.path("big.bin")), big)
+            self.assertGreaterEqual(self.gets(two), 1)
+            # Its sequential reads asked past 1 MiB: the cache bucket was not even asked.
+            self.assertEqual(self.settled(two, "s3mount_shared_cache_misses_total"), 0)
+
+    def test_a_tampered_block_is_never_served(self):
+        bucket, cache = self.new_bucket(), self.new_bucket()
+        small = data(50_000, seed=33)
+        self.moto.put(bucket, "s.bin", small)
+        block = self.block_key(bucket, "s.bin")
+        with self.node(bucket, cache) as one:
+            self.assertEqual(read_bytes(one.path("s.bin")), small)
+            self.wait_for_key(cache, block)
+        stored = bytearray(self.moto.get(cache, block))
+        stored[1000] ^= 0xFF
+        self.moto.put(cache, block, bytes(stored))
+        with self.node(bucket, cache) as two:
+            self.assertEqual(read_bytes(two.path("s.bin")), small)
+            self.assertEqual(self.gets(two), 1)
+            self.assertEqual(self.settled(two, "s3mount_shared_cache_errors_total"), 1)
+        self.assertEqual(self.moto.get(cache, block)[:len(small)], small)  # put right again
+
+    def test_with_cache_the_local_directory_is_asked_first(self):
+        bucket, cache = self.new_bucket(), self.new_bucket()
+        local = tempfile.mkdtemp(prefix="s3mount-cache-")
+        self.addCleanup(subprocess.run, ["rm", "-rf", local])
+        small = data(200_000, seed=34)
+        self.moto.put(bucket, "s.bin", small)
+        block = self.block_key(bucket, "s.bin")
+        with self.node(bucket, cache) as one:
+            self.assertEqual(read_bytes(one.path("s.bin")), small)
+            self.wait_for_key(cache, block)
+        # A shared hit fills the local cache ...
+        with self.node(bucket, cache, ["--cache", local]) as two:
+            self.assertEqual(read_bytes(two.path("s.bin")), small)
+            self.assertEqual(self.gets(two), 0)
+            self.assertEqual(self.settled(two, "s3mount_shared_cache_hits_total"), 1)
+        # ... which the next mount reads without asking the cache bucket.
+        with self.node(bucket, cache, ["--cache", local]) as three:
+            self.assertEqual(read_bytes(three.path("s.bin")), small)
+            self.assertEqual(self.gets(three), 0)
+            self.assertGreaterEqual(self.settled(three, "s3mount_cache_hits_total"), 1)
+            self.assertEqual(self.settled(three, "s3mount_shared_cache_hits_total"), 0)
+            self.assertEqual(self.settled(three, "s3mount_shared_cache_misses_total"), 0)

@@ -1,0 +1,62 @@
+// BlockStore: where the data cache keeps fixed-size blocks of object versions. The
+// CachingClient asks one store; the local disk (BlockCache), the shared bucket
+// (SharedBlockStore) and the two together (TieredBlockStore) are the implementations.
+//
+// A store never fails a reader: anything that goes wrong (a damaged block, a full disk, a
+// store that does not answer) is a miss on Get and a block not kept on Put.
+//
+// Thread-safety: implementations take calls from any thread at once. Get may block the
+// caller (disk or network I/O); it is called on the CachingClient's workers, never on an
+// S3 client's event loop or a FUSE worker.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace s3m {
+
+// Mountpoint's block size, local and shared: a random read fetches one, which 4 KiB
+// neighbours then hit.
+inline constexpr uint64_t kCacheBlockBytes = 1 << 20;
+
+// Hex SHA-256 of a version's identity (64 characters): the store (`source`), key and ETag,
+// with the ETag's quotes dropped (S3 and some other stores differ in sending them).
+std::string ObjectVersionId(const std::string& source, const std::string& key,
+                            const std::string& etag);
+
+// The version a block belongs to.
+struct ObjectVersion {
+  std::string key;
+  std::string etag;  // as the server sent it
+  std::string id;    // ObjectVersionId(source, key, etag): names local blocks
+  // The end of the range a reader asked for. Readers ask only within the object (the
+  // ObjectReader clamps every GET to the size), so the object is at least this long: a
+  // store that keeps only small objects need not look for a block of a larger one.
+  uint64_t read_end = 0;
+};
+
+struct BlockHit {
+  uint64_t bytes = 0;        // the block's length (short only for an object's last block)
+  uint64_t object_size = 0;  // the size of the version it belongs to
+};
+
+class BlockStore {
+ public:
+  virtual ~BlockStore() = default;
+  // Reads block `index` of `v` into `out` (block_bytes() of room). nullopt: a miss.
+  virtual std::optional<BlockHit> Get(const ObjectVersion& v, uint64_t index, char* out) = 0;
+  // Offers a block to keep: `bytes` long (block_bytes(), or less for the object's last
+  // block). The store may keep it, or not; `data` is not used after the call returns.
+  virtual void Put(const ObjectVersion& v, uint64_t index, uint64_t object_size, const char* data,
+                   uint64_t bytes) = 0;
+  virtual uint64_t block_bytes() const = 0;
+  // Whether the store may keep blocks of `v` at all; when not, its reads pass by the cache
+  // untouched (not widened to blocks, no worker hop). Stores that keep every object say yes.
+  virtual bool Wants(const ObjectVersion& v) const {
+    (void)v;
+    return true;
+  }
+};
+
+}  // namespace s3m

@@ -1,0 +1,32 @@
+#include "cache/tiered_block_store.h"
+
+#include <cstdlib>
+
+#include "common/log.h"
+
+namespace s3m {
+
+TieredBlockStore::TieredBlockStore(BlockStore* local, BlockStore* shared)
+    : local_(local), shared_(shared) {
+  // A block is one unit in both: the same index names the same bytes.
+  if (local_->block_bytes() != shared_->block_bytes()) {
+    S3M_ERROR("cache tiers differ in block size: {} and {}", local_->block_bytes(),
+              shared_->block_bytes());
+    std::abort();
+  }
+}
+
+std::optional<BlockHit> TieredBlockStore::Get(const ObjectVersion& v, uint64_t index, char* out) {
+  if (auto hit = local_->Get(v, index, out)) return hit;
+  auto hit = shared_->Get(v, index, out);
+  if (hit) local_->Put(v, index, hit->object_size, out, hit->bytes);
+  return hit;
+}
+
+void TieredBlockStore::Put(const ObjectVersion& v, uint64_t index, uint64_t object_size,
+                           const char* data, uint64_t bytes) {
+  local_->Put(v, index, object_size, data, bytes);
+  shared_->Put(v, index, object_size, data, bytes);
+}
+
+}  // namespace s3m

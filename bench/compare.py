@@ -14,6 +14,7 @@ byte, parallel readers): `compare.py --helper NAME ARGS...` (run as a child, so 
 time and wall time are measured like any other load generator's).
 
 Shared helpers are in compare_util.py, the memfs run and the memory check in compare_extra.py,
+the metadata workloads (mdtest, smallfiles-ttl) in compare_meta.py,
 the tables in compare_report.py.
 """
 import argparse
@@ -31,14 +32,16 @@ import sys
 import time
 
 from compare_extra import ExtraRuns
+from compare_cache import CACHE_CLIENTS, CACHE_WORKLOADS, CacheRuns
+from compare_meta import META_WORKLOADS, MetaRuns
 from compare_util import (BUCKET, GIB, MIB, RAW_PART, BusySampler, CpuMeter, Failure, RgwLog,
                           add_cpu_fields, drop_page_cache, fmt_counts, is_mounted, log, machine_cpu,
                           per_gib, pids_with_arg, proc_cpu, proc_hwm_mib, reset_hwm, run_measured,
                           size_bytes)
 
-ALL_CLIENTS = ["s3mount", "s3fs", "rclone-off", "rclone-writes", "s3mount-posix"]
+ALL_CLIENTS = ["s3mount", "s3fs", "rclone-off", "rclone-writes", "s3mount-posix"] + CACHE_CLIENTS
 ALL_WORKLOADS = ["ior-write", "ior-read", "dd", "randread", "small-write", "small-read", "ls", "ttfb",
-                 "append"]
+                 "append"] + META_WORKLOADS + CACHE_WORKLOADS
 APPEND_BYTES = MIB  # the append workload adds 1 MiB to a copy of data/big
 RAW_PARALLEL = 16   # requests in flight for the raw capacity (BENCH-SERVER.md: 8-16 saturate RGW)
 
@@ -112,7 +115,7 @@ def helper(argv):
 
 # ---------------------------------------------------------------------------------------------
 
-class Bench(ExtraRuns):
+class Bench(ExtraRuns, MetaRuns, CacheRuns):
     def __init__(self, args):
         self.a = args
         self.p = dict(MODES["quick" if args.quick else "full"])
@@ -209,26 +212,30 @@ class Bench(ExtraRuns):
         t0 = time.time()
         self.curl_parallel(entries, f"{self.logs}/setup-ls.log", 600)
         log(f"uploaded {n} objects for ls in {time.time() - t0:.1f} s")
+        self.setup_meta()
 
     # ----- mounts
-    def mount(self, client, logdir):
+    def mount(self, client, logdir, keep_cache=False):
         mnt = f"{self.work}/mnt/{client}"
         os.makedirs(mnt, exist_ok=True)
         if is_mounted(mnt):
             self.unmount(mnt)
         env = dict(os.environ, AWS_ACCESS_KEY_ID=self.key, AWS_SECRET_ACCESS_KEY=self.secret)
-        if client in ("s3mount", "s3mount-posix"):
+        cache_args = self.cache_mount_args(client, keep_cache)
+        if client in ("s3mount", "s3mount-posix", "s3mount-cache"):
             cmd = [self.s3mount, "--endpoint-url", self.endpoint, "--force-path-style",
                    "--allow-delete", "--allow-overwrite", "-l", logdir, BUCKET, mnt]
             if client == "s3mount-posix":  # modes and times kept: a HEAD per listed file
                 cmd.insert(1, "--posix")
-        elif client == "s3fs":
+            cmd[1:1] = cache_args
+        elif client in ("s3fs", "s3fs-cache"):
             pw = f"{self.work}/s3fs.passwd"
             with open(pw, "w") as f:
                 f.write(f"{self.key}:{self.secret}\n")
             os.chmod(pw, 0o600)
             cmd = ["s3fs", BUCKET, mnt, "-o", f"url={self.endpoint}", "-o", "use_path_request_style",
                    "-o", f"passwd_file={pw}", "-o", f"logfile={logdir}/s3fs.log", "-o", "dbglevel=warn"]
+            cmd += cache_args
         elif client.startswith("rclone"):
             mode = client.split("-")[1]
             env.pop("AWS_CA_BUNDLE", None)   # rclone refuses to start with it set
@@ -240,6 +247,7 @@ class Bench(ExtraRuns):
             shutil.rmtree(f"{self.work}/rclone-cache", ignore_errors=True)  # no warm cache
             cmd = ["rclone", "mount", f"bench:{BUCKET}", mnt, "--daemon", "--vfs-cache-mode", mode,
                    "--cache-dir", f"{self.work}/rclone-cache", "--log-file", f"{logdir}/rclone.log"]
+            cmd += cache_args  # rclone-full: a --cache-dir of its own, kept across a remount
         else:
             raise ValueError(client)
         with open(f"{logdir}/mount.log", "a") as lf:
@@ -336,6 +344,10 @@ class Bench(ExtraRuns):
         """Runs one workload; returns (value, unit, bytes, ops, wall, loadgen_cpu, extra)."""
         p, t = self.p, self.p["timeout"]
         env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+        if wl in META_WORKLOADS:
+            return self.meta_workload(client, wl, mnt, logf, env)
+        if wl in CACHE_WORKLOADS:
+            return self.cache_workload(client, wl, mnt, logf, os.path.dirname(logf))
         if wl in ("ior-write", "ior-read"):
             phase = "-w" if wl == "ior-write" else "-r"
             if phase == "-w":
@@ -398,6 +410,7 @@ class Bench(ExtraRuns):
             self.delete_prefix(f"small-{client}/")
         if wl == "append":
             self.delete_prefix(f"append/{client}")
+        self.after_meta(client, wl)
 
     def run_client(self, rnd, client):
         for wl in self.a.workloads:
@@ -469,6 +482,8 @@ class Bench(ExtraRuns):
                 except Exception as e:  # noqa: BLE001
                     log(f"{tag}: clean-up: {e}")
             self.samples.append(row)
+            self.samples.extend(self.meta_extra_rows(row))
+            self.samples.extend(self.cache_extra_rows(row))
             self.write_samples()
 
     @staticmethod
@@ -593,9 +608,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="smaller sizes, 1 round (~5 min)")
     ap.add_argument("--rounds", type=int)
-    ap.add_argument("--clients", default=",".join(c for c in ALL_CLIENTS if c != "s3mount-posix"),
-                    help="s3mount-posix (s3mount --posix) runs only when named")
-    ap.add_argument("--workloads", default=",".join(ALL_WORKLOADS))
+    ap.add_argument("--clients", default=",".join(c for c in ALL_CLIENTS
+                                                  if c != "s3mount-posix" and c not in CACHE_CLIENTS),
+                    help="s3mount-posix (s3mount --posix) and the cache clients run only when named")
+    ap.add_argument("--workloads", default=",".join(w for w in ALL_WORKLOADS if w not in CACHE_WORKLOADS),
+                    help="the cache workloads run only when named")
     ap.add_argument("--big", help="size of the dd / random-read object (e.g. 1g)")
     ap.add_argument("--ior-block", help="IOR block per task (e.g. 512m)")
     ap.add_argument("--ls-objects", type=int)

@@ -5,8 +5,10 @@
 #   bench/compare.sh            # default: 3 rounds, issue 4's sizes (~17 min on 2 vCPU)
 #   bench/compare.sh --quick    # 1 round, smaller sizes (~5 min)
 #   bench/compare.sh --clients s3mount,s3fs --workloads ior-write,ior-read,dd --rounds 2
-# Clients: s3mount s3fs rclone-off rclone-writes. Workloads: ior-write ior-read dd randread
-# small-write small-read ls ttfb. Also --no-raw, --no-memfs, --no-memory-check, --no-ior,
+# Clients: s3mount s3fs rclone-off rclone-writes (and, when named: s3mount-posix s3mount-cache
+# s3fs-cache rclone-full). Workloads: ior-write ior-read dd randread
+# small-write small-read ls ttfb append mdtest smallfiles-ttl (and, when named: reread randread2
+# seqcache). Also --no-raw, --no-memfs, --no-memory-check, --no-ior,
 # --big 1g, --ior-block 512m, --ls-objects N, --small-files N, --randread-s S, --timeout S.
 # Results: bench/results/compare.{md,csv,png} and compare-samples.csv; logs under $WORK_DIR/logs.
 # Environment: WORK_DIR (default /var/tmp/s3mount-compare), BUILD_DIR (default build-bench),
@@ -25,7 +27,7 @@ export RGW_PORT=${RGW_PORT:-17780} RGW_MON_PORT=${RGW_MON_PORT:-16989}
 # before it keep at most ~4 GiB live. memstore holds ~1.7x that in RAM (~14 GiB at the check).
 export RGW_MEMSTORE_BYTES=${RGW_MEMSTORE_BYTES:-$((12 << 30))}
 
-case "${1:-}" in -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 
 need() {  # need COMMAND DEBIAN-PACKAGE: install what the benchmark uses, once
   command -v "$1" >/dev/null && return

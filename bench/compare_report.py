@@ -7,6 +7,8 @@ import statistics
 import subprocess
 
 from compare_util import machine_cpu
+from compare_cache import CACHE_INFO
+from compare_meta import META_INFO
 
 CLIENT_ORDER = ["raw", "s3mount", "s3mount-posix", "s3fs", "rclone-off", "rclone-writes"]
 WORKLOAD_INFO = {  # name -> (label, unit, better, raw counterpart)
@@ -20,6 +22,8 @@ WORKLOAD_INFO = {  # name -> (label, unit, better, raw counterpart)
     "ttfb": ("time to first byte (open + 1 byte read)", "ms", "low", "ttfb"),
     "append": ("append 1 MiB to the big object, close included", "s", "low", None),
 }
+WORKLOAD_INFO.update(META_INFO)
+WORKLOAD_INFO.update(CACHE_INFO)
 
 
 def _num(x):

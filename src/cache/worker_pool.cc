@@ -18,10 +18,10 @@ WorkerPool::~WorkerPool() {
 }
 
 void WorkerPool::Post(std::function<void()> task) {
-  {
-    std::lock_guard l(mu_);
-    tasks_.push_back(std::move(task));
-  }
+  // Notified under the lock: the task may end the pool's owner (its `done` wakes a waiter
+  // that destroys it) before an unlocked notify would run.
+  std::lock_guard l(mu_);
+  tasks_.push_back(std::move(task));
   wake_.notify_one();
 }
 

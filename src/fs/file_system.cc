@@ -1,5 +1,6 @@
-// FileSystem: construction, lookup (HEAD + LIST in parallel, cached for the metadata TTL,
-// negative answers for the negative TTL), attributes and kernel references. Directory
+// FileSystem: construction, the remote lookup of a name (a LIST; under --posix with a HEAD
+// in parallel), attributes and kernel references. Which lookup a name needs is the
+// metadata policy's (metadata_policy.h, file_system_meta.cc). Directory
 // operations are in file_system_dir.cc, file operations in file_system_file.cc; shared
 // state, threading and lock order in file_system_impl.h.
 #include <sys/stat.h>
@@ -183,35 +184,6 @@ void FileSystem::Impl::ListLookup(const std::string& key, Callback<RemoteEntry> 
   });
 }
 
-void FileSystem::Impl::Resolve(std::shared_ptr<Inode> parent, const std::string& name, bool count,
-                               Callback<std::shared_ptr<Inode>> done) {
-  MonoTime now = Now();
-  if (std::shared_ptr<Inode> cached = table.Find(parent->ino, name)) {
-    InodeState st = cached->Snapshot();
-    bool fresh = Inode::Fresh(st, now) && (!options.posix || Inode::MetaFresh(st, now));
-    // AddLookup fails if a concurrent Forget dropped the inode: then ask S3.
-    if (fresh && (!count || table.AddLookup(cached->ino))) return done(std::move(cached));
-  }
-  if (table.IsNegative(parent->ino, name, now)) return done(NotFound(name));
-  RemoteLookup(parent->key, name, [this, parent, name, count, done](Result<RemoteEntry> r) {
-    if (!r.ok()) return done(r.status());
-    if (r->found) {
-      const ObjectInfo* info = r->kind == EntryKind::kFile ? &r->info : nullptr;
-      std::shared_ptr<Inode> inode = table.Upsert(*parent, name, r->kind, info, Expiry(), count);
-      if (r->meta_known) RecordMeta(inode, r->info.metadata);
-      return done(std::move(inode));
-    }
-    table.RemoveName(parent->ino, name, nullptr, /*keep_local=*/true);
-    // A local entry (mkdir, create) made while S3 was asked answers for the name.
-    std::shared_ptr<Inode> local = table.Find(parent->ino, name);
-    if (local && (!count || table.AddLookup(local->ino))) return done(std::move(local));
-    if (options.negative_metadata_ttl > std::chrono::nanoseconds::zero()) {
-      table.AddNegative(parent->ino, name, ExpiryAfter(Now(), options.negative_metadata_ttl));
-    }
-    done(NotFound(name));
-  });
-}
-
 Status FileSystem::Impl::CheckDir(const std::shared_ptr<Inode>& dir, InodeId ino) const {
   if (dir == nullptr) return StaleInode(ino);
   if (!dir->is_dir()) return Status(Code::kNotDirectory, "not a directory: " + dir->name);
@@ -277,31 +249,41 @@ void FileSystem::GetAttr(InodeId ino, Callback<Attr> done) {
     // object: the kernel looks the name up again first (entries expire with attributes).
     return done(impl_->MakeAttr(*inode, st));
   }
-  impl_->RemoteLookup(
-      inode->parent_key(), inode->name, [impl = impl_.get(), inode, done](Result<RemoteEntry> r) {
-        if (!r.ok()) return done(r.status());
-        if (!r->found || r->kind != inode->kind) {
-          // Gone, or now of the other kind (a new inode will answer the next lookup).
-          impl->table.RemoveName(inode->parent, inode->name, inode.get(), /*keep_local=*/true);
-          return done(NotFound(inode->name));
+  // A file is revalidated by a HEAD of its key, a directory by a LIST (metadata_policy.h).
+  auto answer = [impl = impl_.get(), inode, done](Result<RemoteEntry> r) {
+    if (!r.ok()) return done(r.status());
+    if (!r->found || r->kind != inode->kind) {
+      // Gone, or now of the other kind (a new inode will answer the next lookup).
+      impl->table.RemoveName(inode->parent, inode->name, inode.get(), /*keep_local=*/true,
+                             /*gone=*/!r->found);
+      return done(NotFound(inode->name));
+    }
+    InodeState now;
+    bool changed_while_open = false;
+    {
+      std::lock_guard l(inode->mu);
+      changed_while_open = !inode->is_dir() && ChangedWhileOpen(inode->st, r->info.etag);
+      if (inode->st.where == Locality::kRemote && !changed_while_open) {
+        // The same ETag: the cached attributes stand (a HEAD's time has whole seconds, a
+        // listing's milliseconds: stat must not flicker between them).
+        bool same = !inode->is_dir() && SameEtag(inode->st.etag, r->info.etag);
+        if (same) {
+          inode->st.expiry = impl->Expiry();
+        } else {
+          Inode::ApplyRemote(inode->st, inode->is_dir() ? nullptr : &r->info, impl->Expiry());
         }
-        InodeState now;
-        bool changed_while_open = false;
-        {
-          std::lock_guard l(inode->mu);
-          changed_while_open = !inode->is_dir() && ChangedWhileOpen(inode->st, r->info.etag);
-          if (inode->st.where == Locality::kRemote && !changed_while_open) {
-            Inode::ApplyRemote(inode->st, inode->is_dir() ? nullptr : &r->info, impl->Expiry());
-            if (r->meta_known) Inode::ApplyMeta(inode->st, r->info.metadata, impl->Expiry());
-          }
-          now = inode->st;
-        }
-        // The open files keep this inode and version; the next lookup gives the name a new one.
-        if (changed_while_open) {
-          impl->table.RemoveName(inode->parent, inode->name, inode.get(), /*keep_local=*/true);
-        }
-        done(impl->MakeAttr(*inode, now));
-      });
+        if (r->meta_known) Inode::ApplyMeta(inode->st, r->info.metadata, impl->Expiry());
+      }
+      now = inode->st;
+    }
+    // The open files keep this inode and version; the next lookup gives the name a new one.
+    if (changed_while_open) {
+      impl->table.RemoveName(inode->parent, inode->name, inode.get(), /*keep_local=*/true);
+    }
+    done(impl->MakeAttr(*inode, now));
+  };
+  if (inode->is_dir()) return impl_->RemoteLookup(inode->parent_key(), inode->name, answer);
+  impl_->HeadRemote(inode->key, answer);
 }
 
 void FileSystem::SetAttr(InodeId ino, const Attr& want, unsigned to_set, uint64_t handle,

@@ -27,8 +27,14 @@ Result<uint64_t> FileSystem::OpenDir(InodeId ino) {
   if (parent == nullptr) parent = dir;
   h->entries.push_back(DirEntry{".", impl_->MakeAttr(*dir), 1});
   h->entries.push_back(DirEntry{"..", impl_->MakeAttr(*parent), 2});
-  for (std::shared_ptr<Inode>& c : impl_->table.LocalChildren(ino)) {
-    h->locals.emplace(c->name, std::move(c));
+  {
+    std::lock_guard l(h->mu);
+    // Within the TTL of a complete listing, the table is the listing (no request).
+    if (!impl_->ServeCachedListing(*h)) {
+      for (std::shared_ptr<Inode>& c : impl_->table.LocalChildren(ino)) {
+        h->locals.emplace(c->name, std::move(c));
+      }
+    }
   }
   std::lock_guard l(impl_->handles_mu);
   uint64_t id = impl_->next_handle++;
@@ -96,6 +102,10 @@ void FileSystem::Impl::FetchPage(const std::shared_ptr<DirHandle>& h) {
   {
     std::lock_guard l(h->mu);
     p.continuation_token = h->token;
+    if (h->token.empty()) {
+      h->asked = Expiry();
+      h->until = KnownRangeUntil();
+    }
   }
   client->ListObjects(std::move(p), [this, h](Result<ListObjectsResult> r) {
     if (!r.ok()) {
@@ -136,6 +146,7 @@ void FileSystem::Impl::AddPage(const std::shared_ptr<DirHandle>& h, std::vector<
       }
       h->locals.clear();
       h->listing_done = true;
+      FinishListing(*h);
     }
     h->fetching = false;
   }
@@ -196,6 +207,9 @@ void FileSystem::Mkdir(InodeId parent, const std::string& name, uint32_t mode, C
                             *dir, name, EntryKind::kDir, nullptr, impl->Expiry(), true);
                         if (impl->options.posix) impl->RecordMeta(inode, meta);
                         impl->table.MarkAncestorsRemote(*inode, impl->Expiry());
+                        // A new directory is empty: its listing and lookups in it are known.
+                        impl->table.SetKnownRange(inode->ino, "", std::nullopt, true,
+                                                  impl->KnownRangeUntil());
                         {
                           std::lock_guard l(inode->mu);
                           inode->st.mtime_sec = impl->WallSeconds();
@@ -223,7 +237,8 @@ void FileSystem::Rmdir(InodeId parent, const std::string& name, Callback<Empty> 
                      return done(Status(Code::kNotEmpty, "directory not empty: " + name));
                    }
                    if (inode->Snapshot().where == Locality::kLocalDir) {
-                     impl->table.RemoveName(parent, name, inode.get(), /*keep_local=*/false);
+                     impl->table.RemoveName(parent, name, inode.get(), /*keep_local=*/false, /*gone=*/true);
+                     impl->KnowGone(parent, name);
                      return done(Empty{});
                    }
                    impl->RmdirRemote(parent, name, std::move(inode), done);
@@ -247,7 +262,8 @@ void FileSystem::Impl::RmdirRemote(InodeId parent, const std::string& name,
                           marker = true;
                         }
                         auto forget = [this, parent, name, inode, done] {
-                          table.RemoveName(parent, name, inode.get(), /*keep_local=*/false);
+                          table.RemoveName(parent, name, inode.get(), /*keep_local=*/false, /*gone=*/true);
+                          KnowGone(parent, name);
                           done(Empty{});
                         };
                         // The marker of an empty directory holds no data: removing it needs no

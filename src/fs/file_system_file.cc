@@ -82,7 +82,7 @@ void FileSystem::Impl::CurrentVersion(std::shared_ptr<Inode> inode, Callback<Obj
   client->HeadObject({inode->key}, [this, inode, done](Result<ObjectInfo> r) {
     if (!r.ok()) {
       if (r.status().code() == Code::kNotFound) {
-        table.RemoveName(inode->parent, inode->name, inode.get(), /*keep_local=*/true);
+        table.RemoveName(inode->parent, inode->name, inode.get(), /*keep_local=*/true, /*gone=*/true);
       }
       return done(r.status());
     }
@@ -337,7 +337,8 @@ void FileSystem::Unlink(InodeId parent, const std::string& name, Callback<Empty>
     }
     impl->client->DeleteObject({inode->key}, [impl, parent, name, inode, done](Result<Empty> d) {
       if (!d.ok() && d.status().code() != Code::kNotFound) return done(d.status());
-      impl->table.RemoveName(parent, name, inode.get(), /*keep_local=*/true);
+      impl->table.RemoveName(parent, name, inode.get(), /*keep_local=*/true, /*gone=*/true);
+      impl->KnowGone(parent, name);
       done(Empty{});
     });
   });

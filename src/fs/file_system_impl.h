@@ -6,7 +6,7 @@
 //
 // Thread-safety and lock order (outermost first; never skip backwards):
 //   DirHandle::mu / a FileHandle's locks -> InodeTable::mu_ -> Inode::mu
-//   Impl::handles_mu is taken alone.
+//   Impl::handles_mu and Impl::refresh_mu are taken alone.
 // No lock is held while calling the ObjectClient, a FileHandle method, or a caller's
 // callback.
 #pragma once
@@ -15,6 +15,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -53,7 +55,11 @@ struct DirHandle {
   std::string token;                                     // GUARDED_BY(mu)
   bool listing_done = false;                             // GUARDED_BY(mu)
   bool fetching = false;                                 // GUARDED_BY(mu)
-  std::vector<Waiter> waiters;                           // GUARDED_BY(mu)
+  // When the listing began: names not refreshed since `asked` and not listed are gone;
+  // a complete listing is the directory's listing cache until `until`.
+  MonoTime asked{};             // GUARDED_BY(mu)
+  MonoTime until{};             // GUARDED_BY(mu)
+  std::vector<Waiter> waiters;  // GUARDED_BY(mu)
 };
 
 struct DirMove;  // a directory rename in progress (file_system_rename.cc)
@@ -90,10 +96,37 @@ struct FileSystem::Impl : FsCore {
   // markers of directories), kListHeadsInFlight at a time, before they are returned.
   void HeadListed(const Inode& dir, std::vector<ListedEntry> listed,
                   Callback<std::vector<ListedEntry>> done);
+  // --- file_system_meta.cc (the metadata policy: metadata_policy.h) ---
   // The inode for `name` in `parent`: from the cache when fresh, else from S3 (recording
   // the answer, positive or negative). Adds a kernel lookup when `count`.
   void Resolve(std::shared_ptr<Inode> parent, const std::string& name, bool count,
                Callback<std::shared_ptr<Inode>> done);
+  void ResolveRound(std::shared_ptr<Inode> parent, const std::string& name, bool count,
+                    int refreshes, Callback<std::shared_ptr<Inode>> done);
+  void ListResolve(std::shared_ptr<Inode> parent, const std::string& name, bool count,
+                   Callback<std::shared_ptr<Inode>> done);
+  void HeadResolve(std::shared_ptr<Inode> parent, const std::string& name,
+                   std::shared_ptr<Inode> cached, std::string etag, bool count,
+                   Callback<std::shared_ptr<Inode>> done);
+  // A HEAD of a file's key as a RemoteEntry (not found: found = false).
+  void HeadRemote(const std::string& key, Callback<RemoteEntry> done);
+  // One LIST of `dir` from `name` on refreshes the names it returns (bulk refresh).
+  void RefreshNames(std::shared_ptr<Inode> dir, const std::string& name, Callback<Empty> done);
+  void ApplyRefresh(const Inode& dir, const std::string& after, const ListObjectsResult& page,
+                    MonoTime asked, MonoTime until);
+  // Drops the remote names of `dir` in (after, upto] missing from `seen`, unless refreshed
+  // since `asked`.
+  void ForgetUnlisted(const Inode& dir, const std::string& after,
+                      const std::optional<std::string>& upto, const std::set<std::string>& seen,
+                      MonoTime asked);
+  // A complete listing: the table now holds the directory (requires h.mu).
+  void FinishListing(DirHandle& h);
+  // Fills `h` from the table when a listing of its directory is fresh (requires h.mu).
+  bool ServeCachedListing(DirHandle& h);
+  // Until when a range of names just listed answers for missing names.
+  MonoTime KnownRangeUntil() const;
+  // This mount removed `name`: a negative entry, so that nothing asks S3 about it.
+  void KnowGone(InodeId parent, const std::string& name);
   Status CheckDir(const std::shared_ptr<Inode>& dir, InodeId ino) const;
   Status CheckNewName(const std::string& name) const;
 
@@ -150,6 +183,9 @@ struct FileSystem::Impl : FsCore {
   // caller's thread (never inside their own upload's completion).
   std::unordered_map<uint64_t, std::shared_ptr<FileHandle>> closing;  // GUARDED_BY(handles_mu)
   std::vector<std::shared_ptr<FileHandle>> reap;                      // GUARDED_BY(handles_mu)
+  // Bulk refreshes in flight, by directory, with the lookups waiting for each.
+  std::mutex refresh_mu;
+  std::unordered_map<InodeId, std::vector<Callback<Empty>>> refreshing;  // GUARDED_BY(refresh_mu)
 };
 
 }  // namespace s3m

@@ -168,6 +168,7 @@ void FileSystem::Impl::ApplyRename(const Inode& src, const Inode& ndir, const st
                                    const std::map<std::string, std::string>& new_etags,
                                    const ObjectInfo* file) {
   auto moved = table.Rename(src.ino, ndir, new_name);
+  KnowGone(src.parent, src.name);
   std::map<InodeId, std::shared_ptr<Inode>> by_ino;
   for (auto& [old_inode, new_inode] : moved) {
     std::lock_guard l(new_inode->mu);

@@ -11,11 +11,14 @@ constexpr size_t kMaxNegativeEntries = 100000;
 // Sweep unreferenced listing inodes when the table has grown by half since the last sweep
 // (amortized O(1) per insertion), but not below this size.
 constexpr size_t kMinSweepSize = 4096;
+// The default bound on unreferenced inodes (kept for the TTL to answer lookups and
+// listings): s3fs's default stat cache holds as many (max_stat_cache_size).
+constexpr size_t kMaxUnreferencedInodes = 100000;
 
 }  // namespace
 
 InodeTable::InodeTable(std::string root_key, Clock* clock)
-    : clock_(clock), sweep_at_(kMinSweepSize) {
+    : clock_(clock), sweep_at_(kMinSweepSize), max_unreferenced_(kMaxUnreferencedInodes) {
   auto root =
       std::make_shared<Inode>(kRootInode, kRootInode, "", EntryKind::kDir, std::move(root_key));
   root->st.expiry = MonoTime::max();
@@ -43,7 +46,11 @@ bool InodeTable::Unused(const Inode& inode) const {
 
 void InodeTable::DropLocked(const Inode& inode) {
   auto it = by_name_.find(NameKey(inode.parent, inode.name));
-  if (it != by_name_.end() && it->second == inode.ino) by_name_.erase(it);
+  if (it != by_name_.end() && it->second == inode.ino) {
+    by_name_.erase(it);
+    ForgetRangeLocked(inode.parent);
+  }
+  if (inode.is_dir()) ranges_.erase(inode.ino);
   by_ino_.erase(inode.ino);  // may destroy `inode`: callers must hold their own reference
 }
 
@@ -109,7 +116,7 @@ std::shared_ptr<Inode> InodeTable::InsertLocal(const Inode& parent, const std::s
 }
 
 void InodeTable::RemoveName(InodeId parent, const std::string& name, const Inode* expected,
-                            bool keep_local) {
+                            bool keep_local, bool gone) {
   std::lock_guard l(mu_);
   auto it = by_name_.find(NameKey(parent, name));
   if (it == by_name_.end()) return;
@@ -118,6 +125,7 @@ void InodeTable::RemoveName(InodeId parent, const std::string& name, const Inode
   std::lock_guard il(inode->mu);
   if (keep_local && inode->st.where != Locality::kRemote) return;
   by_name_.erase(it);
+  if (!gone) ForgetRangeLocked(parent);
   inode->st.where = Locality::kRemote;  // nameless now: only attributes and handles remain
   inode->st.expiry = MonoTime::min();
   if (Unused(*inode)) by_ino_.erase(inode->ino);
@@ -196,7 +204,9 @@ void InodeTable::Forget(InodeId ino, uint64_t n) {
   std::shared_ptr<Inode> inode = it->second;
   std::lock_guard il(inode->mu);
   inode->st.lookups -= std::min(n, inode->st.lookups);
-  if (Unused(*inode)) DropLocked(*inode);
+  // A fresh inode keeps answering for its name (and its directory's known range) until it
+  // expires; the sweep takes it then.
+  if (Unused(*inode) && !Inode::Fresh(inode->st, clock_->Monotonic())) DropLocked(*inode);
 }
 
 void InodeTable::CloseHandle(const std::shared_ptr<Inode>& inode) {
@@ -211,7 +221,7 @@ void InodeTable::CloseHandle(const std::shared_ptr<Inode>& inode) {
   std::shared_ptr<Inode> current = it->second;
   std::lock_guard il(current->mu);
   if (current != inode && current->st.open_handles > 0) current->st.open_handles--;
-  if (Unused(*current)) DropLocked(*current);
+  if (Unused(*current) && !Inode::Fresh(current->st, clock_->Monotonic())) DropLocked(*current);
 }
 
 std::vector<std::shared_ptr<Inode>> InodeTable::LocalChildren(InodeId parent) const {
@@ -224,6 +234,61 @@ std::vector<std::shared_ptr<Inode>> InodeTable::LocalChildren(InodeId parent) co
     if (inode->st.where != Locality::kRemote) out.push_back(inode);
   }
   return out;
+}
+
+std::vector<std::shared_ptr<Inode>> InodeTable::Children(InodeId parent) const {
+  return ChildrenInRange(parent, "", std::nullopt);
+}
+
+std::vector<std::shared_ptr<Inode>> InodeTable::ChildrenInRange(
+    InodeId parent, const std::string& after, const std::optional<std::string>& upto) const {
+  std::lock_guard l(mu_);
+  std::vector<std::shared_ptr<Inode>> out;
+  for (auto it = by_name_.upper_bound(NameKey(parent, after)); it != by_name_.end(); ++it) {
+    if (it->first.first != parent || (upto && it->first.second > *upto)) break;
+    out.push_back(by_ino_.at(it->second));
+  }
+  return out;
+}
+
+void InodeTable::SetKnownRange(InodeId dir, const std::string& after,
+                               std::optional<std::string> upto, bool whole, MonoTime until) {
+  std::lock_guard l(mu_);
+  if (!by_ino_.count(dir)) return;
+  KnownRange& r = ranges_[dir];
+  r.after = after;
+  r.upto = std::move(upto);
+  r.whole = whole;
+  r.until = until;
+  r.listed = r.listed || whole;
+}
+
+bool InodeTable::KnownAbsent(InodeId dir, const std::string& name, MonoTime now) const {
+  std::lock_guard l(mu_);
+  auto it = ranges_.find(dir);
+  if (it == ranges_.end() || now >= it->second.until) return false;
+  const KnownRange& r = it->second;
+  bool in = r.whole || (name > r.after && (!r.upto || name <= *r.upto));
+  return in && !by_name_.count(NameKey(dir, name));
+}
+
+bool InodeTable::ListingFresh(InodeId dir, MonoTime now) const {
+  std::lock_guard l(mu_);
+  auto it = ranges_.find(dir);
+  return it != ranges_.end() && it->second.whole && now < it->second.until;
+}
+
+bool InodeTable::Listed(InodeId dir) const {
+  std::lock_guard l(mu_);
+  auto it = ranges_.find(dir);
+  return it != ranges_.end() && it->second.listed;
+}
+
+void InodeTable::ForgetRangeLocked(InodeId parent) {
+  auto it = ranges_.find(parent);
+  if (it == ranges_.end()) return;
+  it->second.until = MonoTime::min();
+  it->second.whole = false;
 }
 
 void InodeTable::AddNegative(InodeId parent, const std::string& name, MonoTime expiry) {
@@ -246,22 +311,40 @@ void InodeTable::ClearNegative(InodeId parent, const std::string& name) {
   negative_.erase(NameKey(parent, name));
 }
 
+// Drops unreferenced inodes: the expired ones, then, past the bound, fresh ones too (their
+// directories' known ranges go with them).
 void InodeTable::MaybeSweepLocked() {
   if (by_ino_.size() < sweep_at_) return;
   MonoTime now = clock_->Monotonic();
-  for (auto it = by_ino_.begin(); it != by_ino_.end();) {
-    std::shared_ptr<Inode> inode = it->second;  // the table's reference plus this one
-    std::lock_guard il(inode->mu);
-    bool drop = inode.use_count() == 2 && Unused(*inode) && now >= inode->st.expiry;
-    if (drop) {
-      auto n = by_name_.find(NameKey(inode->parent, inode->name));
-      if (n != by_name_.end() && n->second == inode->ino) by_name_.erase(n);
-      it = by_ino_.erase(it);
-    } else {
-      ++it;
+  size_t unreferenced = 0;
+  for (int pass = 0; pass < 2; ++pass) {
+    for (auto it = by_ino_.begin(); it != by_ino_.end();) {
+      std::shared_ptr<Inode> inode = it->second;  // the table's reference plus this one
+      std::lock_guard il(inode->mu);
+      bool unused = inode.use_count() == 2 && Unused(*inode);
+      bool drop = unused && (pass == 1 || now >= inode->st.expiry);
+      if (pass == 1 && unreferenced <= max_unreferenced_) break;
+      if (drop) {
+        auto n = by_name_.find(NameKey(inode->parent, inode->name));
+        if (n != by_name_.end() && n->second == inode->ino) {
+          by_name_.erase(n);
+          ForgetRangeLocked(inode->parent);
+        }
+        if (inode->is_dir()) ranges_.erase(inode->ino);
+        it = by_ino_.erase(it);
+        if (pass == 1) unreferenced--;
+      } else {
+        if (pass == 0 && unused) unreferenced++;
+        ++it;
+      }
     }
   }
   sweep_at_ = std::max(kMinSweepSize, by_ino_.size() + by_ino_.size() / 2);
+}
+
+void InodeTable::set_max_unreferenced(size_t n) {
+  std::lock_guard l(mu_);
+  max_unreferenced_ = n;
 }
 
 size_t InodeTable::size() const {

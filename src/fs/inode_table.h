@@ -7,7 +7,13 @@
 // the files open on the old version keep a page cache of their own. A remote inode goes
 // when its lookup count reaches zero with no open handle; local inodes (a directory made
 // by mkdir, a file being written) stay until rmdir or upload.
-// Inodes created by listings (lookup count 0) are swept once expired and unreferenced.
+// Inodes created by listings (lookup count 0) are swept once expired and unreferenced; a
+// forgotten inode stays until it expires, so that it keeps answering for its name.
+//
+// Known ranges: after a complete listing of a directory (or its mkdir, or a bulk refresh
+// of part of it), the names in the listed range are all in the table until the range
+// expires: a name of the range that is not here does not exist, and a whole range is the
+// directory listing cache (metadata_policy.h says how lookups use them).
 //
 // Thread-safety: all methods are thread-safe. Lock order: InodeTable::mu_ before
 // Inode::mu; callers may hold a handle's mutex before either, never the reverse. No
@@ -18,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -153,8 +160,11 @@ class InodeTable {
   std::shared_ptr<Inode> InsertLocal(const Inode& parent, const std::string& name, EntryKind kind,
                                      Locality where, uint32_t open_handles);
   // Drops the name (not found remotely, unlinked, removed). With `keep_local`, a local
-  // inode keeps it. With `expected`, only if the name still points at that inode.
-  void RemoveName(InodeId parent, const std::string& name, const Inode* expected, bool keep_local);
+  // inode keeps it. With `expected`, only if the name still points at that inode. Unless
+  // the name is `gone` from S3 (it may only need a new inode), the directory's known range
+  // goes too: the name must be asked for again, not taken as missing.
+  void RemoveName(InodeId parent, const std::string& name, const Inode* expected, bool keep_local,
+                  bool gone = false);
   // Gives inode `ino` (and, for a directory, every inode below it) its new name and key:
   // each is replaced by a copy with the same number and state, since the kernel moves its
   // entry to the new name and keeps using the number. An inode that had the new name loses
@@ -170,19 +180,47 @@ class InodeTable {
   void CloseHandle(const std::shared_ptr<Inode>& inode);
 
   std::vector<std::shared_ptr<Inode>> LocalChildren(InodeId parent) const;
+  // Every named child of `parent`, sorted by name (a directory served from the cache).
+  std::vector<std::shared_ptr<Inode>> Children(InodeId parent) const;
+  // Named children with `after` < name (and name <= *upto when given).
+  std::vector<std::shared_ptr<Inode>> ChildrenInRange(InodeId parent, const std::string& after,
+                                                      const std::optional<std::string>& upto) const;
+
+  // Records that the names of `dir` in (`after`, `upto`] (no `upto`: to the end; `whole`:
+  // every name) are all in the table until `until`. A whole range marks the directory as
+  // listed for good (Listed), which makes its expired names refresh in bulk.
+  void SetKnownRange(InodeId dir, const std::string& after, std::optional<std::string> upto,
+                     bool whole, MonoTime until);
+  // Whether `name` is in a fresh known range of `dir` and not in the table: it does not exist.
+  bool KnownAbsent(InodeId dir, const std::string& name, MonoTime now) const;
+  // Whether a whole listing of `dir` is fresh (the table holds all of it).
+  bool ListingFresh(InodeId dir, MonoTime now) const;
+  bool Listed(InodeId dir) const;
 
   void AddNegative(InodeId parent, const std::string& name, MonoTime expiry);
   bool IsNegative(InodeId parent, const std::string& name, MonoTime now);
   void ClearNegative(InodeId parent, const std::string& name);
 
   size_t size() const;
+  // The most unreferenced inodes the table keeps, whatever their expiry (a bound on memory:
+  // docs/SEMANTICS.md, "Metadata cache"). Tests may lower it.
+  void set_max_unreferenced(size_t n);
 
  private:
+  struct KnownRange {
+    std::string after;
+    std::optional<std::string> upto;
+    bool whole = false;
+    MonoTime until{};
+    bool listed = false;  // a whole listing happened once
+  };
   using NameKey = std::pair<InodeId, std::string>;
   // Both require mu_ and the inode's mu.
   bool Unused(const Inode& inode) const;
   void DropLocked(const Inode& inode);
   void MaybeSweepLocked();
+  // A named child of `parent` left the table: its known range no longer holds.
+  void ForgetRangeLocked(InodeId parent);
   // Requires mu_ and no inode's mu (its sweep takes them).
   std::shared_ptr<Inode> InsertRemoteLocked(const Inode& parent, const std::string& name,
                                             EntryKind kind, const ObjectInfo* info, MonoTime expiry,
@@ -194,7 +232,9 @@ class InodeTable {
   std::unordered_map<InodeId, std::shared_ptr<Inode>> by_ino_;  // GUARDED_BY(mu_)
   std::map<NameKey, InodeId> by_name_;                          // GUARDED_BY(mu_)
   std::map<NameKey, MonoTime> negative_;                        // GUARDED_BY(mu_)
+  std::unordered_map<InodeId, KnownRange> ranges_;              // GUARDED_BY(mu_)
   size_t sweep_at_;                                             // GUARDED_BY(mu_)
+  size_t max_unreferenced_;                                     // GUARDED_BY(mu_)
 };
 
 }  // namespace s3m

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cache/block_trailer.h"
+#include "common/crc32c.h"
 #include "common/log.h"
 #include "metrics/registry.h"
 
@@ -19,6 +20,14 @@ constexpr size_t kTrailerBytes = kBlockTrailerBytes;
 
 std::string BlockName(const std::string& version, uint64_t index) {
   return fmt::format("{}/{}.{}", version.substr(0, 2), version, index);
+}
+
+std::vector<uint32_t> PieceCrcs(const char* data, uint64_t bytes) {
+  std::vector<uint32_t> crcs;
+  for (uint64_t at = 0; at < bytes; at += kCheckedPieceBytes) {
+    crcs.push_back(Crc32c(0, data + at, std::min(kCheckedPieceBytes, bytes - at)));
+  }
+  return crcs;
 }
 
 uint64_t DiskBytes(uint64_t data_bytes) {
@@ -110,7 +119,7 @@ std::optional<BlockHit> BlockCache::Get(const std::string& version, uint64_t ind
     return std::nullopt;
   }
   char trailer[kTrailerBytes];
-  auto n = files_->Read(name, {{out, data_bytes}, {trailer, kTrailerBytes}});
+  auto n = files_->Read(name, 0, {{out, data_bytes}, {trailer, kTrailerBytes}});
   std::optional<BlockTrailer> t;
   if (n.ok() && *n == data_bytes + kTrailerBytes) t = DecodeBlockTrailer(trailer);
   bool good = t && BlockMatches(*t, version, index, out, data_bytes, options_.block_bytes);
@@ -125,7 +134,66 @@ std::optional<BlockHit> BlockCache::Get(const std::string& version, uint64_t ind
   }
   Count(metrics_.hits);
   Count(metrics_.hit_bytes, data_bytes);
+  Remember(name, t->object_size, out, data_bytes);
   return BlockHit{data_bytes, t->object_size};
+}
+
+std::optional<BlockHit> BlockCache::GetRange(const ObjectVersion& v, uint64_t index, uint64_t from,
+                                             uint64_t to, char* out) {
+  const std::string name = BlockName(v.id, index);
+  uint64_t data_bytes = 0, object_size = 0;
+  std::vector<uint32_t> crcs;
+  {
+    std::lock_guard l(mu_);
+    auto it = index_.find(name);
+    if (it != index_.end() && !it->second.piece_crcs.empty()) {
+      lru_.splice(lru_.begin(), lru_, it->second.lru);
+      data_bytes = it->second.data_bytes;
+      object_size = it->second.object_size;
+      crcs = it->second.piece_crcs;
+    }
+  }
+  if (crcs.empty()) return BlockStore::GetRange(v, index, from, to, out);  // whole, checked
+  to = std::min(to, data_bytes);
+  if (from >= to) {
+    Count(metrics_.hits);
+    return BlockHit{data_bytes, object_size};
+  }
+  const uint64_t first = from / kCheckedPieceBytes;
+  const uint64_t lo = first * kCheckedPieceBytes;
+  const uint64_t hi = std::min(data_bytes, (to + kCheckedPieceBytes - 1) / kCheckedPieceBytes *
+                                               kCheckedPieceBytes);
+  thread_local std::vector<char> pieces;
+  pieces.resize(hi - lo);
+  auto n = files_->Read(name, lo, {{pieces.data(), hi - lo}});
+  bool good = n.ok() && *n == hi - lo;
+  for (uint64_t at = lo; good && at < hi; at += kCheckedPieceBytes) {
+    uint64_t len = std::min(kCheckedPieceBytes, hi - at);
+    good = Crc32c(0, pieces.data() + (at - lo), len) == crcs[at / kCheckedPieceBytes];
+  }
+  if (!good) {
+    if (n.ok() || n.status().code() != Code::kNotFound) {
+      S3M_WARN("cache: block {} is damaged or unreadable; fetching it again", name);
+      Count(metrics_.errors);
+    }
+    Count(metrics_.misses);
+    Forget(name);
+    return std::nullopt;
+  }
+  std::memcpy(out, pieces.data() + (from - lo), to - from);
+  Count(metrics_.hits);
+  Count(metrics_.hit_bytes, to - from);
+  return BlockHit{data_bytes, object_size};
+}
+
+void BlockCache::Remember(const std::string& name, uint64_t object_size, const char* data,
+                          uint64_t bytes) {
+  std::vector<uint32_t> crcs = PieceCrcs(data, bytes);
+  std::lock_guard l(mu_);
+  auto it = index_.find(name);
+  if (it == index_.end() || it->second.data_bytes != bytes) return;
+  it->second.object_size = object_size;
+  it->second.piece_crcs = std::move(crcs);
 }
 
 void BlockCache::Put(const std::string& version, uint64_t index, uint64_t object_size,
@@ -161,11 +229,12 @@ void BlockCache::Put(const std::string& version, uint64_t index, uint64_t object
   char trailer[kTrailerBytes];
   EncodeBlockTrailer(version, index, object_size, data, static_cast<uint32_t>(bytes), trailer);
   Status s = files_->Write(name, {{const_cast<char*>(data), bytes}, {trailer, kTrailerBytes}});
+  std::vector<uint32_t> crcs = s.ok() ? PieceCrcs(data, bytes) : std::vector<uint32_t>{};
   std::lock_guard l(mu_);
   writing_.erase(name);
   if (s.ok()) {
     lru_.push_front(name);
-    index_[name] = Entry{bytes, disk, lru_.begin()};
+    index_[name] = Entry{bytes, disk, lru_.begin(), object_size, std::move(crcs)};
     Count(metrics_.written_bytes, bytes);
   } else {
     used_ -= disk;

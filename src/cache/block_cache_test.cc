@@ -232,3 +232,80 @@ TEST_F(PosixBlockFilesTest, OneMountPerCacheFolder) {
 
 }  // namespace
 }  // namespace s3m
+
+namespace s3m {
+namespace {
+
+constexpr uint64_t kBig = 4 * kCheckedPieceBytes;  // a block of four checked pieces
+
+std::string Filled(uint64_t n, char seed) {
+  std::string s(n, 0);
+  for (uint64_t i = 0; i < n; ++i) s[i] = static_cast<char>(seed + i * 11 + i / 4093);
+  return s;
+}
+
+TEST(BlockCacheRangeTest, ARangeReadReadsAndChecksOnlyItsPieces) {
+  auto owned = std::make_unique<MemoryBlockFiles>();
+  MemoryBlockFiles* files = owned.get();
+  auto opened = BlockCache::Open(std::move(owned), {.block_bytes = kBig}, {});
+  auto cache = std::move(*opened);
+  ObjectVersion v{"k", "\"e\"", ObjectVersionId("s", "k", "e"), 0};
+  std::string a = Filled(kBig - 1000, 1);  // an object's short last block
+  cache->Put(v, 3, 3 * kBig + a.size(), a.data(), a.size());
+
+  uint64_t before = files->bytes_read();
+  std::string out(4096, 0);
+  auto hit = cache->GetRange(v, 3, 70000, 70000 + 4096, out.data());
+  ASSERT_TRUE(hit);
+  EXPECT_EQ(out, a.substr(70000, 4096));
+  EXPECT_EQ(hit->bytes, a.size());
+  EXPECT_EQ(hit->object_size, 3 * kBig + a.size());
+  EXPECT_EQ(files->bytes_read() - before, kCheckedPieceBytes);  // one piece, not the block
+
+  // Across two pieces, and past the block's end (clipped).
+  std::string two(200, 0);
+  ASSERT_TRUE(cache->GetRange(v, 3, kCheckedPieceBytes - 100, kCheckedPieceBytes + 100, two.data()));
+  EXPECT_EQ(two, a.substr(kCheckedPieceBytes - 100, 200));
+  std::string tail(2000, 0);
+  ASSERT_TRUE(cache->GetRange(v, 3, a.size() - 500, a.size() + 1500, tail.data()));
+  EXPECT_EQ(tail.substr(0, 500), a.substr(a.size() - 500));
+
+  // Damage in the last piece: reads of the first still hit; a read of the last misses and
+  // the block goes.
+  files->Damage(files->files().begin()->first, 3 * kCheckedPieceBytes + 10);
+  ASSERT_TRUE(cache->GetRange(v, 3, 0, 4096, out.data()));
+  EXPECT_EQ(out, a.substr(0, 4096));
+  EXPECT_FALSE(cache->GetRange(v, 3, 3 * kCheckedPieceBytes, 3 * kCheckedPieceBytes + 4096,
+                               out.data()));
+  EXPECT_EQ(cache->blocks(), 0u);
+}
+
+TEST(BlockCacheRangeTest, AfterARemountTheFirstRangeReadChecksTheWholeBlock) {
+  ObjectVersion v{"k", "\"e\"", ObjectVersionId("s", "k", "e"), 0};
+  std::string a = Filled(kBig, 2);
+  auto before_owned = std::make_unique<MemoryBlockFiles>();
+  MemoryBlockFiles* before_files = before_owned.get();
+  auto before_opened = BlockCache::Open(std::move(before_owned), {.block_bytes = kBig}, {});
+  (*before_opened)->Put(v, 0, kBig, a.data(), a.size());
+  // The same files seen by a new cache (a remount): no piece checks in memory yet.
+  auto owned = std::make_unique<MemoryBlockFiles>();
+  MemoryBlockFiles* files = owned.get();
+  for (const auto& [name, bytes] : before_files->files()) {
+    ASSERT_TRUE(owned->Write(name, {{const_cast<char*>(bytes.data()), bytes.size()}}).ok());
+  }
+  auto opened = BlockCache::Open(std::move(owned), {.block_bytes = kBig}, {});
+  auto cache = std::move(*opened);
+  ASSERT_EQ(cache->blocks(), 1u);
+  std::string out(4096, 0);
+  uint64_t read = files->bytes_read();
+  ASSERT_TRUE(cache->GetRange(v, 0, 5000, 5000 + 4096, out.data()));
+  EXPECT_EQ(out, a.substr(5000, 4096));
+  EXPECT_GE(files->bytes_read() - read, kBig);  // the whole block, checked
+  read = files->bytes_read();
+  ASSERT_TRUE(cache->GetRange(v, 0, 90000, 90000 + 4096, out.data()));
+  EXPECT_EQ(out, a.substr(90000, 4096));
+  EXPECT_EQ(files->bytes_read() - read, kCheckedPieceBytes);  // then its pieces only
+}
+
+}  // namespace
+}  // namespace s3m

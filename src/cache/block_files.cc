@@ -42,7 +42,8 @@ class PosixBlockFiles : public BlockFiles {
     return s;
   }
 
-  Result<uint64_t> Read(const std::string& name, const std::vector<iovec>& pieces) override {
+  Result<uint64_t> Read(const std::string& name, uint64_t offset,
+                        const std::vector<iovec>& pieces) override {
     std::string path = Path(name);
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -54,7 +55,7 @@ class PosixBlockFiles : public BlockFiles {
     std::vector<iovec> rest = pieces;
     while (i < rest.size()) {
       ssize_t n = ::preadv(fd, rest.data() + i, static_cast<int>(rest.size() - i),
-                           static_cast<off_t>(total));
+                           static_cast<off_t>(offset + total));
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) {
         int err = errno;

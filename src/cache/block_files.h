@@ -34,9 +34,10 @@ class BlockFiles {
   // Writes file `name` from the pieces, whole or not at all: after a failure or a crash,
   // `name` holds either its old content or the new, never part of it.
   virtual Status Write(const std::string& name, const std::vector<iovec>& pieces) = 0;
-  // Reads the start of file `name` into the pieces, in order: the bytes read (short at the
+  // Reads file `name` from `offset` into the pieces, in order: the bytes read (short at the
   // end of the file); kNotFound if there is no such file.
-  virtual Result<uint64_t> Read(const std::string& name, const std::vector<iovec>& pieces) = 0;
+  virtual Result<uint64_t> Read(const std::string& name, uint64_t offset,
+                                const std::vector<iovec>& pieces) = 0;
   virtual void Remove(const std::string& name) = 0;
   // Every file, with half-written ones (their names end in ".tmp") included.
   virtual std::vector<StoredFile> List() = 0;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <string_view>
+#include <vector>
 
 #include "s3/sigv4.h"
 
@@ -14,6 +15,15 @@ std::string ObjectVersionId(const std::string& source, const std::string& key,
   if (e.size() >= 2 && e.front() == '"' && e.back() == '"') e = e.substr(1, e.size() - 2);
   std::string id = fmt::format("{}\n{}\n{}", source, key, e);
   return Sha256Hex(id.data(), id.size());
+}
+
+std::optional<BlockHit> BlockStore::GetRange(const ObjectVersion& v, uint64_t index,
+                                             uint64_t from, uint64_t to, char* out) {
+  thread_local std::vector<char> block;
+  block.resize(block_bytes());
+  auto hit = Get(v, index, block.data());
+  if (hit && from < hit->bytes) std::memcpy(out, block.data() + from, std::min(to, hit->bytes) - from);
+  return hit;
 }
 
 }  // namespace s3m

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 
@@ -46,6 +47,10 @@ class BlockStore {
   virtual ~BlockStore() = default;
   // Reads block `index` of `v` into `out` (block_bytes() of room). nullopt: a miss.
   virtual std::optional<BlockHit> Get(const ObjectVersion& v, uint64_t index, char* out) = 0;
+  // Reads bytes [from, to) of block `index` into `out` (to - from of room; fewer come when
+  // the block ends first). This default reads the whole block into a buffer of the thread's.
+  virtual std::optional<BlockHit> GetRange(const ObjectVersion& v, uint64_t index, uint64_t from,
+                                           uint64_t to, char* out);
   // Offers a block to keep: `bytes` long (block_bytes(), or less for the object's last
   // block). The store may keep it, or not; `data` is not used after the call returns.
   virtual void Put(const ObjectVersion& v, uint64_t index, uint64_t object_size, const char* data,

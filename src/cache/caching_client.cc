@@ -5,6 +5,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/disk_wait.h"
+
 namespace s3m {
 
 struct CachingClient::Get {
@@ -34,6 +36,10 @@ void CachingClient::GetObject(GetObjectParams p, Callback<GetObjectResult> done)
   g->version = std::move(v);
   g->p = std::move(p);
   g->done = std::move(done);
+  // A random read (a block or less) asked on a thread that may wait is served right here:
+  // a hit then costs no hand-off. Parts of a stream go to the workers, so that a reader
+  // is never held by the disk while it could be answered from memory.
+  if (ThreadMayWaitOnDisk() && g->p.length <= cache_->block_bytes()) return Serve(std::move(g));
   workers_.Post([this, g] { Serve(g); });
 }
 
@@ -41,25 +47,17 @@ void CachingClient::Serve(std::shared_ptr<Get> g) {
   const uint64_t bs = cache_->block_bytes();
   const GetObjectParams& p = g->p;
   const uint64_t end = p.offset + p.length;
-  std::vector<char> scratch;
   bool at_object_end = false;
   for (uint64_t b = p.offset / bs; b * bs < end; ++b) {
     const uint64_t start = b * bs;
     const uint64_t lo = std::max(p.offset, start), hi = std::min(end, start + bs);
-    char* into = nullptr;
-    if (lo == start && hi == start + bs) {
-      into = p.buffer + (start - p.offset);  // a whole block of the request: no copy
-    } else {
-      scratch.resize(bs);
-      into = scratch.data();
-    }
-    auto hit = cache_->Get(g->version, b, into);
+    char* into = p.buffer + (lo - p.offset);
+    auto hit = lo == start && hi == start + bs
+                   ? cache_->Get(g->version, b, into)  // a whole block of the request
+                   : cache_->GetRange(g->version, b, lo - start, hi - start, into);
     if (!hit) break;
     g->object_size = hit->object_size;
     const uint64_t have = std::min(hi, start + hit->bytes);
-    if (have > lo && into == scratch.data()) {
-      std::memcpy(p.buffer + (lo - p.offset), scratch.data() + (lo - start), have - lo);
-    }
     g->served = have > p.offset ? have - p.offset : 0;
     if (start + hit->bytes >= hit->object_size) {
       at_object_end = true;

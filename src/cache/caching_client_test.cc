@@ -2,12 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "cache/block_cache.h"
 #include "cache/memory_block_files.h"
+#include "common/disk_wait.h"
 #include "s3/memory_object_client.h"
 
 namespace s3m {
@@ -210,6 +212,39 @@ TEST_F(CachingClientTest, ConcurrentReadersOfOneObject) {
   EXPECT_LT(gets, 120u);  // most of the 120 reads were hits
   EXPECT_EQ(Read("c", 0, data.size(), etag).bytes, data);
   EXPECT_TRUE(rec_.TakeGets().empty());
+}
+
+}  // namespace
+}  // namespace s3m
+
+namespace s3m {
+namespace {
+
+TEST_F(CachingClientTest, ASmallHitOnAThreadThatMayWaitIsServedOnIt) {
+  std::string data = Pattern(4 * kBlock, 11);
+  std::string etag = Put("w", data);
+  ASSERT_EQ(Read("w", 0, data.size(), etag).bytes, data);
+  auto served_on = [&](uint64_t length) {
+    MayWaitOnDisk fuse_worker;
+    std::string buf(length, '\0');
+    std::promise<std::thread::id> on;
+    GetObjectParams p;
+    p.key = "w";
+    p.offset = kBlock + 100;
+    p.length = length;
+    p.if_match = etag;
+    p.buffer = buf.data();
+    client_->GetObject(std::move(p), [&](Result<GetObjectResult> r) {
+      EXPECT_TRUE(r.ok());
+      on.set_value(std::this_thread::get_id());
+    });
+    std::thread::id where = on.get_future().get();
+    EXPECT_EQ(buf, data.substr(kBlock + 100, length));
+    return where;
+  };
+  EXPECT_EQ(served_on(4096), std::this_thread::get_id());      // a random read: right here
+  EXPECT_NE(served_on(2 * kBlock), std::this_thread::get_id());  // a part: on a worker
+  EXPECT_TRUE(rec_.TakeGets().size() == 1);  // only the first fill reached the store
 }
 
 }  // namespace

@@ -15,18 +15,21 @@ Status MemoryBlockFiles::Write(const std::string& name, const std::vector<iovec>
   return Status::Ok();
 }
 
-Result<uint64_t> MemoryBlockFiles::Read(const std::string& name, const std::vector<iovec>& pieces) {
+Result<uint64_t> MemoryBlockFiles::Read(const std::string& name, uint64_t offset,
+                                        const std::vector<iovec>& pieces) {
   std::lock_guard l(mu_);
   auto it = files_.find(name);
   if (it == files_.end()) return Status(Code::kNotFound, "no block " + name);
-  uint64_t at = 0;
+  uint64_t at = std::min<uint64_t>(offset, it->second.size()), got = 0;
   for (const iovec& v : pieces) {
     uint64_t n = std::min<uint64_t>(v.iov_len, it->second.size() - at);
     std::memcpy(v.iov_base, it->second.data() + at, n);
     at += n;
+    got += n;
+    bytes_read_ += n;
     if (n < v.iov_len) break;
   }
-  return at;
+  return got;
 }
 
 void MemoryBlockFiles::Remove(const std::string& name) {
@@ -65,6 +68,11 @@ void MemoryBlockFiles::Damage(const std::string& name, uint64_t offset) {
 void MemoryBlockFiles::Cut(const std::string& name, uint64_t size) {
   std::lock_guard l(mu_);
   files_.at(name).resize(size);
+}
+
+uint64_t MemoryBlockFiles::bytes_read() const {
+  std::lock_guard l(mu_);
+  return bytes_read_;
 }
 
 std::map<std::string, std::string> MemoryBlockFiles::files() const {

@@ -1,6 +1,9 @@
 #include "cache/tiered_block_store.h"
 
+#include <algorithm>
 #include <cstdlib>
+#include <cstring>
+#include <vector>
 
 #include "common/log.h"
 
@@ -20,6 +23,18 @@ std::optional<BlockHit> TieredBlockStore::Get(const ObjectVersion& v, uint64_t i
   if (auto hit = local_->Get(v, index, out)) return hit;
   auto hit = shared_->Get(v, index, out);
   if (hit) local_->Put(v, index, hit->object_size, out, hit->bytes);
+  return hit;
+}
+
+std::optional<BlockHit> TieredBlockStore::GetRange(const ObjectVersion& v, uint64_t index,
+                                                   uint64_t from, uint64_t to, char* out) {
+  if (auto hit = local_->GetRange(v, index, from, to, out)) return hit;
+  thread_local std::vector<char> block;
+  block.resize(block_bytes());
+  auto hit = shared_->Get(v, index, block.data());
+  if (!hit) return hit;
+  local_->Put(v, index, hit->object_size, block.data(), hit->bytes);
+  if (from < hit->bytes) std::memcpy(out, block.data() + from, std::min(to, hit->bytes) - from);
   return hit;
 }
 

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/disk_wait.h"
 #include "common/log.h"
 #include "fs/file_system.h"
 #include "fuse/drop_behind.h"
@@ -271,6 +272,7 @@ void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_in
   if (DropBehind* db = Ctx(req)->drop_behind; db != nullptr && (fi->flags & O_DIRECT) == 0) {
     db->OnRead(fi->fh, ino, fuse_req_ctx(req)->pid, static_cast<uint64_t>(off), size);
   }
+  MayWaitOnDisk on_a_fuse_worker;  // a --cache hit may be read here (disk_wait.h)
   Fs(req)->Read(ino, fi->fh, static_cast<uint64_t>(off), size, [req, t](Result<ReadData> r) {
     if (!r.ok()) {
       ReplyStatus(req, r.status());

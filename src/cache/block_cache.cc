@@ -163,13 +163,19 @@ std::optional<BlockHit> BlockCache::GetRange(const ObjectVersion& v, uint64_t in
   const uint64_t lo = first * kCheckedPieceBytes;
   const uint64_t hi = std::min(data_bytes, (to + kCheckedPieceBytes - 1) / kCheckedPieceBytes *
                                                kCheckedPieceBytes);
+  // A range of whole pieces (the reader's 64 KiB-aligned random reads) is read straight
+  // into `out` and checked there: on a miss the caller overwrites it anyway.
   thread_local std::vector<char> pieces;
-  pieces.resize(hi - lo);
-  auto n = files_->Read(name, lo, {{pieces.data(), hi - lo}});
+  char* into = out;
+  if (lo != from || hi != to) {
+    pieces.resize(hi - lo);
+    into = pieces.data();
+  }
+  auto n = files_->Read(name, lo, {{into, hi - lo}});
   bool good = n.ok() && *n == hi - lo;
   for (uint64_t at = lo; good && at < hi; at += kCheckedPieceBytes) {
     uint64_t len = std::min(kCheckedPieceBytes, hi - at);
-    good = Crc32c(0, pieces.data() + (at - lo), len) == crcs[at / kCheckedPieceBytes];
+    good = Crc32c(0, into + (at - lo), len) == crcs[at / kCheckedPieceBytes];
   }
   if (!good) {
     if (n.ok() || n.status().code() != Code::kNotFound) {
@@ -180,7 +186,7 @@ std::optional<BlockHit> BlockCache::GetRange(const ObjectVersion& v, uint64_t in
     Forget(name);
     return std::nullopt;
   }
-  std::memcpy(out, pieces.data() + (from - lo), to - from);
+  if (into != out) std::memcpy(out, into + (from - lo), to - from);
   Count(metrics_.hits);
   Count(metrics_.hit_bytes, to - from);
   return BlockHit{data_bytes, object_size};

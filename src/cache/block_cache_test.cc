@@ -270,13 +270,18 @@ TEST(BlockCacheRangeTest, ARangeReadReadsAndChecksOnlyItsPieces) {
   ASSERT_TRUE(cache->GetRange(v, 3, a.size() - 500, a.size() + 1500, tail.data()));
   EXPECT_EQ(tail.substr(0, 500), a.substr(a.size() - 500));
 
+  // Whole pieces, read straight into the caller's buffer.
+  std::string whole(kCheckedPieceBytes, 0);
+  ASSERT_TRUE(cache->GetRange(v, 3, kCheckedPieceBytes, 2 * kCheckedPieceBytes, whole.data()));
+  EXPECT_EQ(whole, a.substr(kCheckedPieceBytes, kCheckedPieceBytes));
+
   // Damage in the last piece: reads of the first still hit; a read of the last misses and
   // the block goes.
   files->Damage(files->files().begin()->first, 3 * kCheckedPieceBytes + 10);
   ASSERT_TRUE(cache->GetRange(v, 3, 0, 4096, out.data()));
   EXPECT_EQ(out, a.substr(0, 4096));
-  EXPECT_FALSE(cache->GetRange(v, 3, 3 * kCheckedPieceBytes, 3 * kCheckedPieceBytes + 4096,
-                               out.data()));
+  EXPECT_FALSE(cache->GetRange(v, 3, 3 * kCheckedPieceBytes, 4 * kCheckedPieceBytes,
+                               whole.data()));  // whole pieces: checked in place
   EXPECT_EQ(cache->blocks(), 0u);
 }
 

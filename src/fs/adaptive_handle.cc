@@ -61,8 +61,11 @@ void AdaptiveHandle::Switch(std::function<void(Status)> then) {
   {
     std::unique_lock l(mu_);
     if (mode_ == Mode::kSwitching) return waiters_.push_back(std::move(then));
-    if (mode_ != Mode::kStream) {
+    if (mode_ != Mode::kStream || moved_) {
       Status s = mode_ == Mode::kFailed ? failure_ : Status::Ok();
+      if (mode_ == Mode::kStream) {
+        s = Status(Code::kStale, "the file was renamed while open for writing: open it again");
+      }
       l.unlock();
       return then(s);
     }
@@ -198,6 +201,15 @@ void AdaptiveHandle::Close(Callback<Empty> closed) {
     }
     st.current->Close(std::move(closed));
   });
+}
+
+void AdaptiveHandle::Moved(const std::string& key, const std::string& etag) {
+  State st = SettledState();
+  if (st.mode == Mode::kStream) {
+    std::lock_guard l(mu_);
+    moved_ = true;
+  }
+  st.current->Moved(key, etag);
 }
 
 void AdaptiveHandle::Discard() {

@@ -49,9 +49,9 @@ class AdaptiveHandle final : public FileHandle {
   void Close(Callback<Empty> closed) override;
   void Discard() override;
   bool MetadataChanged() override { return SettledState().current->MetadataChanged(); }
-  void Moved(const std::string& key, const std::string& etag) override {
-    SettledState().current->Moved(key, etag);
-  }
+  // A rename stored the stream's bytes under the new key; changes through this handle
+  // would go to the old one, so it cannot switch any more (as a staged handle refuses).
+  void Moved(const std::string& key, const std::string& etag) override;
 
  private:
   enum class Mode { kStream, kSwitching, kStaged, kFailed };
@@ -81,6 +81,7 @@ class AdaptiveHandle final : public FileHandle {
   mutable std::mutex mu_;
   std::condition_variable cv_;                        // signalled when a switch ends
   Mode mode_ = Mode::kStream;                         // GUARDED_BY(mu_)
+  bool moved_ = false;                                // GUARDED_BY(mu_): see Moved
   Status failure_;                                    // GUARDED_BY(mu_): kFailed's cause
   std::shared_ptr<FileHandle> current_;               // GUARDED_BY(mu_)
   std::vector<std::function<void(Status)>> waiters_;  // GUARDED_BY(mu_): of the switch

@@ -334,6 +334,30 @@ TEST_P(StagedTest, ANewReadWriteFileTakesOutOfOrderWritesAfterPartsLeft) {
   EXPECT_EQ(mem().TotalRequests(), 0u);  // nothing changed since the last fsync
 }
 
+// A rename uploads a file being written first; its handle then holds bytes stored under
+// the new name, so it no longer turns staged (writes would go to the old key).
+TEST_P(StagedTest, ANewReadWriteFileRenamedWhileOpenStopsChanging) {
+  FsOptions o;
+  o.allow_overwrite = o.allow_delete = true;
+  o.staging_dir = ::testing::TempDir();
+  o.writer.write_part_size = 5 * kMiB;
+  Mount(o);
+  auto c = CreateRw("f");
+  ASSERT_TRUE(c.ok());
+  InodeId ino = c->entry.attr.ino;
+  std::string a(6 * kMiB, 'a');
+  ASSERT_TRUE(Write(ino, c->handle, 0, a).ok());
+  auto r = Wait<Empty>([&](auto cb) { fs().Rename(kRootInode, "f", kRootInode, "g", 0, cb); });
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*mem().Contents("g"), a);
+  EXPECT_CODE(ReadString(ino, c->handle, 0, 4), Code::kStale);
+  EXPECT_CODE(Write(ino, c->handle, 0, "x"), Code::kStale);
+  ASSERT_TRUE(Release(ino, c->handle).ok());
+  fs().DrainUploads();
+  EXPECT_EQ(*mem().Contents("g"), a);
+  EXPECT_FALSE(mem().Contents("f").has_value());
+}
+
 // ftruncate that cuts a streamed file: the upload completes, then the cut is staged.
 TEST_P(StagedTest, CuttingANewStreamedFile) {
   MountRw();

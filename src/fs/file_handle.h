@@ -4,6 +4,7 @@
 //   ReadHandle (read_handle.h)         reads one version of an object (the prefetcher);
 //   StreamWriteHandle (write_handle.h) uploads a new object from sequential writes;
 //   StagedHandle (staged_handle.h)     changes an object at any offset, staged locally.
+//   AdaptiveHandle (adaptive_handle.h) a new file: streams, and turns staged when it must.
 // A method a kind does not support fails with kBadHandle (EBADF), as on a descriptor
 // opened without that access.
 //

@@ -212,15 +212,10 @@ void FileSystem::Create(InodeId parent, const std::string& name, uint32_t mode, 
                       impl->table.InsertLocal(*dir, name, EntryKind::kFile, Locality::kWriting, 1);
                   if (inode == nullptr) return done(Status(Code::kExists, "file exists: " + name));
                   if (impl->options.posix) impl->InitMeta(inode, S_IFREG | (mode & 07777), owner);
-                  // New files stream; one opened for reading too may turn staged
-                  // (adaptive_handle.h).
-                  std::shared_ptr<FileHandle> h;
-                  if ((flags & O_ACCMODE) == O_RDWR) {
-                    h = std::make_shared<AdaptiveHandle>(inode, *impl);
-                  } else {
-                    h = std::make_shared<StreamWriteHandle>(inode, *impl);
-                  }
-                  uint64_t id = impl->AddFileHandle(std::move(h));
+                  // New files stream, and turn staged when they must (adaptive_handle.h).
+                  bool readable = (flags & O_ACCMODE) == O_RDWR;
+                  uint64_t id =
+                      impl->AddFileHandle(std::make_shared<AdaptiveHandle>(inode, *impl, readable));
                   InodeState st = inode->Snapshot();
                   done(CreateResult{Entry{impl->MakeAttr(*inode, st), impl->EntryTtl(st)}, id});
                 });

@@ -21,6 +21,9 @@ class StagedTest : public FsTest {
     return Mount(o);
   }
   InodeId Ino(const std::string& name) { return Lookup(kRootInode, name)->attr.ino; }
+  Result<CreateResult> CreateRw(const std::string& name) {
+    return Wait<CreateResult>([&](auto cb) { fs().Create(kRootInode, name, 0644, O_RDWR, cb); });
+  }
   Result<Empty> Fsync(InodeId ino, uint64_t h) {
     return Wait<Empty>([&](auto cb) { fs().Fsync(ino, h, cb); });
   }
@@ -228,35 +231,191 @@ TEST_P(StagedTest, ANewFileOpenForReadingAndWritingIsStaged) {
 }
 
 // IOR, git and mkstemp create files O_RDWR and mostly write them sequentially: they stream
-// (parts leave while the file is written) and turn staged only on a read, an out-of-order
-// write or a truncation that comes while every byte is still in the first part.
-TEST_P(StagedTest, ANewReadWriteFileStreamsUntilItIsReadOrWrittenOutOfOrder) {
+// (parts leave while the file is written) at the cost of an O_WRONLY file, and turn staged
+// at a read, an out-of-order write or a truncation. While every byte is still in the first
+// part the switch costs no request.
+TEST_P(StagedTest, ANewReadWriteFileStreamsUntilItIsRead) {
   MountRw();
-  auto create = [&](const std::string& name) {
-    return Wait<CreateResult>([&](auto cb) { fs().Create(kRootInode, name, 0644, O_RDWR, cb); });
-  };
-  auto c = create("seq");
+  auto c = CreateRw("seq");
   ASSERT_TRUE(c.ok());
   InodeId ino = c->entry.attr.ino;
   std::string part(5 * kMiB, 's');
   for (int i = 0; i < 3; i++) ASSERT_TRUE(Write(ino, c->handle, i * part.size(), part).ok());
-  fs().DrainUploads();
-  EXPECT_GE(Count(S3Op::kUploadPart), 1u);  // streaming: parts left before close
-  EXPECT_CODE(ReadString(ino, c->handle, 0, 10), Code::kBadHandle);  // too late to stage
-  EXPECT_CODE(Write(ino, c->handle, 0, "x"), Code::kInvalidArgument);
+  ASSERT_TRUE(Write(ino, c->handle, 3 * part.size(), "end").ok());
   ASSERT_TRUE(Release(ino, c->handle).ok());
   fs().DrainUploads();
-  EXPECT_FALSE(mem().Contents("seq").has_value());  // a spoiled stream is never uploaded
+  EXPECT_EQ(*mem().Contents("seq"), part + part + part + "end");
+  EXPECT_EQ(Count(S3Op::kCreateMultipartUpload), 1u);
+  EXPECT_EQ(Count(S3Op::kUploadPart), 4u);
+  EXPECT_EQ(Count(S3Op::kCompleteMultipartUpload), 1u);
+  for (S3Op op : {S3Op::kHeadObject, S3Op::kGetObject, S3Op::kPutObject, S3Op::kUploadPartCopy}) {
+    EXPECT_EQ(Count(op), 0u) << S3OpName(op);
+  }
 
-  c = create("early");
+  c = CreateRw("early");
   ASSERT_TRUE(c.ok());
   ino = c->entry.attr.ino;
+  mem().ResetCounts();  // after the create's LIST
   ASSERT_TRUE(Write(ino, c->handle, 0, "header").ok());
   EXPECT_EQ(*ReadString(ino, c->handle, 0, 100), "header");  // staged now, read back
   ASSERT_TRUE(Write(ino, c->handle, 0, "H").ok());
+  EXPECT_EQ(mem().TotalRequests(), 0u);  // the bytes came back from the part buffer
   ASSERT_TRUE(Release(ino, c->handle).ok());
   fs().DrainUploads();
   EXPECT_EQ(*mem().Contents("early"), "Header");
+}
+
+// After parts have left, a read completes the upload (the object then holds what was
+// written), and the file goes on as a staged change of that object: reads come from S3,
+// later writes are staged and committed at close, copying the unchanged parts.
+TEST_P(StagedTest, ANewReadWriteFileReadsBackAfterPartsLeft) {
+  MountRw();
+  auto c = CreateRw("big");
+  ASSERT_TRUE(c.ok());
+  InodeId ino = c->entry.attr.ino;
+  std::string a(6 * kMiB, 'a'), b(6 * kMiB, 'b');
+  ASSERT_TRUE(Write(ino, c->handle, 0, a).ok());
+  ASSERT_TRUE(Write(ino, c->handle, a.size(), b).ok());
+  EXPECT_FALSE(mem().Contents("big").has_value());  // streaming: not an object yet
+  EXPECT_EQ(*ReadString(ino, c->handle, 0, 4), "aaaa");
+  // The read completed the upload: the stream's last part and the completion, no more.
+  EXPECT_EQ(*mem().Contents("big"), a + b);
+  EXPECT_EQ(Count(S3Op::kCompleteMultipartUpload), 1u);
+  EXPECT_EQ(Count(S3Op::kPutObject), 0u);
+  EXPECT_EQ(*ReadString(ino, c->handle, a.size() - 2, 4), "aabb");  // the middle
+  EXPECT_CODE(Open(ino, O_RDONLY), Code::kPermission);              // still being written
+  mem().ResetCounts();
+  ASSERT_TRUE(Write(ino, c->handle, 12 * kMiB, "tail").ok());  // at the end
+  ASSERT_TRUE(Write(ino, c->handle, 1, "X").ok());             // and in place
+  EXPECT_EQ(*ReadString(ino, c->handle, 0, 3), "aXa");
+  EXPECT_EQ(*ReadString(ino, c->handle, 12 * kMiB - 1, 10), "btail");
+  EXPECT_EQ(*mem().Contents("big"), a + b);  // staged until close
+  ASSERT_TRUE(Release(ino, c->handle).ok());
+  fs().DrainUploads();
+  std::string want = a + b + "tail";
+  want[1] = 'X';
+  EXPECT_EQ(*mem().Contents("big"), want);
+  EXPECT_GE(Count(S3Op::kUploadPartCopy), 1u);  // the unchanged run was copied in S3
+  EXPECT_EQ(Count(S3Op::kCompleteMultipartUpload), 1u);
+  EXPECT_EQ(fs().Stats().open_handles, 0u);
+}
+
+// An out-of-order write or a write after fsync switches the same way; a file read back and
+// closed unchanged costs nothing more at close.
+TEST_P(StagedTest, ANewReadWriteFileTakesOutOfOrderWritesAfterPartsLeft) {
+  MountRw();
+  auto c = CreateRw("f");
+  ASSERT_TRUE(c.ok());
+  InodeId ino = c->entry.attr.ino;
+  std::string a(11 * kMiB, 'a');
+  ASSERT_TRUE(Write(ino, c->handle, 0, a).ok());
+  ASSERT_TRUE(Write(ino, c->handle, 2, "out of order").ok());
+  ASSERT_TRUE(Fsync(ino, c->handle).ok());
+  std::string want = a;
+  want.replace(2, 12, "out of order");
+  EXPECT_EQ(*mem().Contents("f"), want);
+  ASSERT_TRUE(Write(ino, c->handle, a.size(), "+").ok());  // sequential, after fsync
+  ASSERT_TRUE(Release(ino, c->handle).ok());
+  fs().DrainUploads();
+  EXPECT_EQ(*mem().Contents("f"), want + "+");
+
+  c = CreateRw("g");
+  ASSERT_TRUE(c.ok());
+  ino = c->entry.attr.ino;
+  ASSERT_TRUE(Write(ino, c->handle, 0, a).ok());
+  ASSERT_TRUE(Fsync(ino, c->handle).ok());  // the stream completes: no switch yet
+  ASSERT_TRUE(Write(ino, c->handle, a.size(), "more").ok());
+  ASSERT_TRUE(Fsync(ino, c->handle).ok());
+  EXPECT_EQ(*mem().Contents("g"), a + "more");
+  EXPECT_EQ(*ReadString(ino, c->handle, a.size() - 1, 10), "amore");
+  mem().ResetCounts();
+  ASSERT_TRUE(Release(ino, c->handle).ok());
+  fs().DrainUploads();
+  EXPECT_EQ(mem().TotalRequests(), 0u);  // nothing changed since the last fsync
+}
+
+// A rename uploads a file being written first; its handle then holds bytes stored under
+// the new name, so it no longer turns staged (writes would go to the old key).
+TEST_P(StagedTest, ANewReadWriteFileRenamedWhileOpenStopsChanging) {
+  FsOptions o;
+  o.allow_overwrite = o.allow_delete = true;
+  o.staging_dir = ::testing::TempDir();
+  o.writer.write_part_size = 5 * kMiB;
+  Mount(o);
+  auto c = CreateRw("f");
+  ASSERT_TRUE(c.ok());
+  InodeId ino = c->entry.attr.ino;
+  std::string a(6 * kMiB, 'a');
+  ASSERT_TRUE(Write(ino, c->handle, 0, a).ok());
+  auto r = Wait<Empty>([&](auto cb) { fs().Rename(kRootInode, "f", kRootInode, "g", 0, cb); });
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*mem().Contents("g"), a);
+  EXPECT_CODE(ReadString(ino, c->handle, 0, 4), Code::kStale);
+  EXPECT_CODE(Write(ino, c->handle, 0, "x"), Code::kStale);
+  ASSERT_TRUE(Release(ino, c->handle).ok());
+  fs().DrainUploads();
+  EXPECT_EQ(*mem().Contents("g"), a);
+  EXPECT_FALSE(mem().Contents("f").has_value());
+}
+
+// ftruncate that cuts a streamed file: the upload completes, then the cut is staged.
+TEST_P(StagedTest, CuttingANewStreamedFile) {
+  MountRw();
+  for (int flags : {O_RDWR, O_WRONLY}) {
+    SCOPED_TRACE(flags);
+    std::string name = flags == O_RDWR ? "rw" : "wo";
+    auto c = Wait<CreateResult>([&](auto cb) { fs().Create(kRootInode, name, 0644, flags, cb); });
+    ASSERT_TRUE(c.ok());
+    InodeId ino = c->entry.attr.ino;
+    std::string a(12 * kMiB, 'c');
+    ASSERT_TRUE(Write(ino, c->handle, 0, a).ok());
+    Attr want;
+    want.size = 7 * kMiB;
+    auto r = SetAttr(ino, want, true, false, false, c->handle);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->size, 7 * kMiB);
+    EXPECT_EQ(GetAttr(ino)->size, 7 * kMiB);
+    want.size = 8 * kMiB;  // grows again by zeros
+    ASSERT_TRUE(SetAttr(ino, want, true, false, false, c->handle).ok());
+    ASSERT_TRUE(Release(ino, c->handle).ok());
+    fs().DrainUploads();
+    EXPECT_EQ(*mem().Contents(name), std::string(7 * kMiB, 'c') + std::string(kMiB, '\0'));
+  }
+}
+
+// The error paths: a failed completion of the stream fails the read and the file (close
+// reports it, nothing is stored); a failed commit after the switch leaves the object the
+// switch stored, and reports the error at close.
+TEST_P(StagedTest, ANewReadWriteFileThatCannotBeStoredFailsAtClose) {
+  MountRw();
+  auto c = CreateRw("f");
+  ASSERT_TRUE(c.ok());
+  InodeId ino = c->entry.attr.ino;
+  std::string a(6 * kMiB, 'a');
+  ASSERT_TRUE(Write(ino, c->handle, 0, a).ok());
+  faults().SetFault(S3Op::kCompleteMultipartUpload, {Status(Code::kServerError, "injected")});
+  EXPECT_CODE(ReadString(ino, c->handle, 0, 10), Code::kServerError);
+  EXPECT_CODE(Write(ino, c->handle, a.size(), "x"), Code::kServerError);
+  EXPECT_CODE(Flush(ino, c->handle), Code::kServerError);
+  ASSERT_TRUE(Release(ino, c->handle).ok());
+  fs().DrainUploads();
+  EXPECT_FALSE(mem().Contents("f").has_value());
+  EXPECT_EQ(mem().PendingUploads(), 0u);
+  faults().ClearFaults();
+
+  c = CreateRw("g");
+  ASSERT_TRUE(c.ok());
+  ino = c->entry.attr.ino;
+  ASSERT_TRUE(Write(ino, c->handle, 0, a).ok());
+  ASSERT_TRUE(Write(ino, c->handle, 3, "switch").ok());
+  ASSERT_TRUE(Write(ino, c->handle, 0, "later").ok());
+  faults().SetFault(S3Op::kCompleteMultipartUpload, {Status(Code::kServerError, "injected")});
+  faults().SetFault(S3Op::kPutObject, {Status(Code::kServerError, "injected")});
+  EXPECT_CODE(Flush(ino, c->handle), Code::kServerError);
+  ASSERT_TRUE(Release(ino, c->handle).ok());
+  fs().DrainUploads();
+  EXPECT_EQ(*mem().Contents("g"), a);  // the switch's version, never half of the next
+  EXPECT_EQ(mem().PendingUploads(), 0u);
 }
 
 // Ceph RGW 16 answers 412 to PutObject with the quoted ETag in If-Match (as S3 sends ETags)

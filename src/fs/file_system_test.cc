@@ -213,17 +213,19 @@ TEST_P(AttrTest, SetAttrRules) {
   want.size = 0;
   EXPECT_TRUE(SetAttr(want.ino, want, true, false, false).ok());  // O_TRUNC / touch
   ASSERT_TRUE(Write(want.ino, c->handle, 0, "xy").ok());
-  // A file streamed sequentially cannot be cut once written (through its handle or not).
-  EXPECT_CODE(SetAttr(want.ino, want, true, false, false), Code::kNotSupported);
-  EXPECT_CODE(SetAttr(want.ino, want, true, false, false, c->handle), Code::kNotSupported);
   want.size = 7;  // growing it appends zeros, which a stream can send (truncate -s)
   auto grown = SetAttr(want.ino, want, true, false, false, c->handle);
   ASSERT_TRUE(grown.ok()) << grown.status().ToString();
   EXPECT_EQ(grown->size, 7u);
   ASSERT_TRUE(Write(want.ino, c->handle, 7, "z").ok());
+  // A new file can be cut too (through its handle or not): it turns staged.
+  want.size = 1;
+  EXPECT_TRUE(SetAttr(want.ino, want, true, false, false).ok());
+  want.size = 3;
+  EXPECT_TRUE(SetAttr(want.ino, want, true, false, false, c->handle).ok());
   EXPECT_TRUE(Release(want.ino, c->handle).ok());
   fs().DrainUploads();
-  EXPECT_EQ(*mem().Contents("new"), std::string("xy\0\0\0\0\0z", 8));
+  EXPECT_EQ(*mem().Contents("new"), std::string("x\0\0", 3));
 }
 
 class InodeTest : public FsTest {

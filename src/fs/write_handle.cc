@@ -139,19 +139,48 @@ bool StreamWriteHandle::TakeBack(std::string* out) {
   return true;
 }
 
+void StreamWriteHandle::FinishForStaging(Callback<ObjectInfo> done) {
+  {
+    std::lock_guard l(mu_);
+    keep_writing_ = true;
+  }
+  // The handle outlives this: its owner keeps it until the owner's Close.
+  FinishUpload([this, done = std::move(done)](Result<Empty> r) {
+    if (!r.ok()) return done(r.status());
+    ObjectInfo info;
+    {
+      std::lock_guard l(mu_);
+      info = stored_;
+    }
+    done(std::move(info));
+  });
+}
+
+bool StreamWriteHandle::Finishing() const {
+  std::lock_guard l(mu_);
+  return upload_ != Upload::kOpen;
+}
+
+// The writer sends its first part only when a byte arrives past it.
+bool StreamWriteHandle::Sending() const {
+  return writer_.bytes_written() > WritePartSize(fs_.options.writer.write_part_size, 1);
+}
+
 void StreamWriteHandle::FinishUpload(Callback<Empty> done) {
   Status spoiled;
+  std::optional<Status> ended;  // the upload's outcome, when it is over
   {
     std::lock_guard l(mu_);
     if (upload_ == Upload::kDone) {
-      if (upload_status_.ok()) return done(Empty{});
-      return done(upload_status_);
+      ended = upload_status_;
+    } else {
+      finish_waiters_.push_back(std::move(done));
+      if (upload_ == Upload::kFinishing) return;
+      upload_ = Upload::kFinishing;
+      spoiled = write_error_;
     }
-    finish_waiters_.push_back(std::move(done));
-    if (upload_ == Upload::kFinishing) return;
-    upload_ = Upload::kFinishing;
-    spoiled = write_error_;
   }
+  if (ended.has_value()) return ended->ok() ? done(Empty{}) : done(*ended);  // not under mu_
   fs_.BeginUpload();  // balanced by OnUploaded
   if (!spoiled.ok()) return OnUploaded(spoiled);
   { std::lock_guard wl(write_mu_); }  // a Write already inside the writer leaves it first
@@ -251,11 +280,13 @@ void StreamWriteHandle::StoreLateMeta(const ObjectInfo& stored) {
 }
 
 void StreamWriteHandle::Finished(const Result<ObjectInfo>& r) {
-  bool discarded, applied;
+  bool discarded, applied, keep;
   {
     std::lock_guard l(mu_);
     discarded = discarded_;
     applied = empty_applied_;
+    keep = keep_writing_;
+    if (r.ok()) stored_ = *r;
   }
   // The empty object a flush stored was applied to the inode then; since, a --posix
   // utimensat or chmod may have replaced it (new ETag, metadata): the inode is current.
@@ -267,6 +298,14 @@ void StreamWriteHandle::Finished(const Result<ObjectInfo>& r) {
       if (r->last_modified == 0) inode()->st.mtime_sec = fs_.WallSeconds();
       if (fs_.options.posix) Inode::ApplyMeta(inode()->st, r->metadata, fs_.Expiry());
       inode()->st.mtime_explicit = false;
+      if (keep) {
+        // Still open to change: others keep out, and the next commit stores the same
+        // metadata without asking S3 for it.
+        inode()->st.where = Locality::kWriting;
+        inode()->st.meta = r->metadata;
+        inode()->st.meta_known = true;
+        inode()->st.meta_expiry = fs_.Expiry();
+      }
     } else {
       inode()->st.expiry = MonoTime::min();  // ask S3 what is there (the old object, or none)
     }

@@ -45,6 +45,14 @@ class StreamWriteHandle final : public FileHandle {
   // See ObjectWriter::TakeBack: the bytes written, if none has been sent yet; the handle
   // is spent then (AdaptiveHandle stages them instead).
   bool TakeBack(std::string* out);
+  // Completes the upload (or takes the one a flush or fsync completed) for a handle that
+  // goes on changing the object (AdaptiveHandle): the inode stays being written, and
+  // `done` gets the object stored.
+  void FinishForStaging(Callback<ObjectInfo> done);
+  // Whether the upload is completing or complete (a flush, fsync or FinishForStaging).
+  bool Finishing() const;
+  // Whether a part has left for S3 (so TakeBack can no longer succeed).
+  bool Sending() const;
   bool MetadataChanged() override;
 
  private:
@@ -76,6 +84,8 @@ class StreamWriteHandle final : public FileHandle {
   bool late_meta_ = false;                       // GUARDED_BY(mu_): see MetadataChanged
   bool empty_applied_ = false;                   // GUARDED_BY(mu_): see Finished
   bool finalizing_ = false;                      // GUARDED_BY(mu_): OnUploaded has begun
+  bool keep_writing_ = false;                    // GUARDED_BY(mu_): see FinishForStaging
+  ObjectInfo stored_;                            // GUARDED_BY(mu_): the upload's result
 };
 
 }  // namespace s3m

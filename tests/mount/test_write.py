@@ -213,6 +213,100 @@ class WriteTest(MountTestCase):
                 f.close()
 
 
+class NewFileReadBackTest(MountTestCase):
+    """New files that are read back or changed before close: they stream until then, then
+    the upload is completed and the file goes on as a change of the object it made."""
+
+    OPTIONS = ["--write-part-size", str(5 << 20)]  # parts leave early; objects stay small
+
+    def fresh_read(self, fd, size, offset):
+        # The kernel keeps the pages a write filled: drop them, so the read reaches s3mount.
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        return os.pread(fd, size, offset)
+
+    def test_o_rdwr_new_file_reads_back_after_parts_left(self):
+        bucket = self.new_bucket()
+        first = data(20 << 20, seed=61)
+        mid = 10 << 20
+        with Mount(self.moto, bucket, self.OPTIONS) as m:
+            fd = os.open(m.path("f"), os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                for i in range(0, len(first), 1 << 20):
+                    os.write(fd, first[i:i + (1 << 20)])
+                self.assertFalse(self.moto.exists(bucket, "f"))  # streaming
+                self.assertEqual(self.fresh_read(fd, 4096, 0), first[:4096])
+                self.assertEqual(self.fresh_read(fd, 1 << 20, mid - 100),
+                                 first[mid - 100:mid - 100 + (1 << 20)])
+                # The read completed the upload: S3 holds what was written so far.
+                self.assertEqual(self.moto.get(bucket, "f"), first)
+                more = data(3 << 20, seed=62)
+                os.write(fd, more)  # at the end, where the file offset is
+                os.pwrite(fd, b"patched", mid)
+                expected = bytearray(first + more)
+                expected[mid:mid + 7] = b"patched"
+                self.assertEqual(self.fresh_read(fd, 64, mid - 32), bytes(expected[mid - 32:mid + 32]))
+                self.assertEqual(os.fstat(fd).st_size, len(expected))
+                self.assertEqual(self.moto.get(bucket, "f"), first)  # staged until close
+            finally:
+                os.close(fd)
+            self.assertEqual(self.moto.get(bucket, "f"), bytes(expected))
+            self.assertEqual(read_bytes(m.path("f")), bytes(expected))
+        self.assertEqual(self.moto.keys(bucket), ["f"])
+
+    def test_ftruncate_cuts_a_new_streamed_file(self):
+        bucket = self.new_bucket()
+        payload = data(20 << 20, seed=63)
+        with Mount(self.moto, bucket, self.OPTIONS) as m:
+            with open(m.path("w"), "wb") as f:  # write-only, streamed
+                f.write(payload)
+                f.flush()
+                os.ftruncate(f.fileno(), 7 << 20)
+                self.assertEqual(os.fstat(f.fileno()).st_size, 7 << 20)
+                f.seek(7 << 20)
+                f.write(b"end")
+            with open(m.path("rw"), "w+b") as f:  # O_RDWR: read back after the cut
+                f.write(payload)
+                f.flush()
+                os.ftruncate(f.fileno(), 12345)
+                os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+                f.seek(0)
+                self.assertEqual(f.read(), payload[:12345])
+            self.assertEqual(self.moto.get(bucket, "w"), payload[:7 << 20] + b"end")
+            self.assertEqual(self.moto.get(bucket, "rw"), payload[:12345])
+            self.assertEqual(os.stat(m.path("rw")).st_size, 12345)
+
+    def test_a_failed_commit_after_read_back_keeps_the_object_and_fails_close(self):
+        bucket = self.new_bucket()
+        first = data(12 << 20, seed=64)
+        with Mount(self.moto, bucket, self.OPTIONS) as m:
+            fd = os.open(m.path("f"), os.O_RDWR | os.O_CREAT, 0o644)
+            os.write(fd, first)
+            self.assertEqual(self.fresh_read(fd, 10, 0), first[:10])
+            os.pwrite(fd, b"mine", 0)
+            self.moto.put(bucket, "f", b"theirs")  # another writer replaces the object
+            with self.assertRaises(OSError) as ctx:
+                os.close(fd)
+            self.assertEqual(ctx.exception.errno, errno.ESTALE)
+            self.assertEqual(self.moto.get(bucket, "f"), b"theirs")
+
+    def test_a_failed_upload_at_read_back_fails_the_read_and_close(self):
+        bucket = self.new_bucket()
+        with Mount(self.moto, bucket, self.OPTIONS) as m:
+            fd = os.open(m.path("f"), os.O_RDWR | os.O_CREAT, 0o644)
+            os.write(fd, data(12 << 20, seed=65))
+            uploads = self.moto.s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+            self.assertEqual(len(uploads), 1)
+            self.moto.s3.abort_multipart_upload(Bucket=bucket, Key="f",
+                                                UploadId=uploads[0]["UploadId"])
+            with self.assertRaises(OSError):  # the upload it must complete is gone
+                self.fresh_read(fd, 10, 0)
+            with self.assertRaises(OSError):
+                os.write(fd, b"more")
+            with self.assertRaises(OSError):
+                os.close(fd)
+        self.assertFalse(self.moto.exists(bucket, "f"))
+
+
 class UnmountTest(MountTestCase):
     def test_sigterm_during_close_loses_nothing(self):
         bucket = self.new_bucket()

@@ -5,12 +5,15 @@ disk harmless; the --cache-xz bucket shared by two mounts (two nodes). GETs are 
 the mount's own metrics (--prometheus-port)."""
 import hashlib
 import os
+import re
 import subprocess
 import tempfile
 import threading
 import time
+import urllib.request
 
-from harness import Mount, MountTestCase, data, free_port, read_bytes, run_s3mount
+from harness import (SOURCE_DIR, Mount, MountTestCase, data, free_port, read_bytes,
+                     run_s3mount)
 from test_metrics import Scrape
 
 MiB = 1 << 20
@@ -249,6 +252,23 @@ class SharedCacheTest(MountTestCase):
         etag = self.moto.s3.head_object(Bucket=bucket, Key=key)["ETag"]
         obj = hashlib.sha256((key + etag).encode()).hexdigest()
         return f"{shared_prefix(bucket)}/{obj}/0000000000"
+
+    def test_the_dashboard_names_only_cache_series_a_cached_mount_serves(self):
+        bucket, cache = self.new_bucket(), self.new_bucket()
+        directory = tempfile.mkdtemp(prefix="s3mount-cache-")
+        try:
+            with self.node(bucket, cache, ["--cache", directory]) as m:
+                text = urllib.request.urlopen(f"http://127.0.0.1:{m.port}/metrics",
+                                              timeout=10).read().decode()
+                families = set(re.findall(r"^# TYPE (\S+) ", text, re.M))
+            with open(os.path.join(SOURCE_DIR, "deploy", "prometheus",
+                                   "grafana-dashboard.json")) as f:
+                used = {n for n in re.findall(r"s3mount_[a-z0-9_]+", f.read())
+                        if re.match(r"s3mount_(shared_)?cache_", n)}
+            self.assertGreaterEqual(len(used), 6)
+            self.assertEqual(used - families, set())
+        finally:
+            subprocess.run(["rm", "-rf", directory])
 
     def test_a_second_node_reads_a_small_file_without_the_data_bucket(self):
         bucket, cache = self.new_bucket(), self.new_bucket()

@@ -47,8 +47,8 @@ struct CacheOptions {
 };
 
 // The unit a range read checks: small enough that a 4 KiB read reads little, large enough
-// that the CRCs kept in memory stay small (16 per 1 MiB block).
-inline constexpr uint64_t kCheckedPieceBytes = 64 << 10;
+// that the CRCs kept in memory stay small (64 per 1 MiB block, 256 bytes).
+inline constexpr uint64_t kCheckedPieceBytes = 16 << 10;
 
 // Optional series (null: not counted).
 struct CacheMetrics {
@@ -81,7 +81,7 @@ class BlockCache : public BlockStore {
   std::optional<BlockHit> Get(const ObjectVersion& v, uint64_t index, char* out) override {
     return Get(v.id, index, out);
   }
-  // Reads only the 64 KiB pieces of the block that hold the range, each checked against
+  // Reads only the 16 KiB pieces of the block that hold the range, each checked against
   // the CRC32C taken of it when the block was written or first read whole in this mount
   // (a 4 KiB random read then costs a 64 KiB read, not 1 MiB); else reads it whole.
   std::optional<BlockHit> GetRange(const ObjectVersion& v, uint64_t index, uint64_t from,

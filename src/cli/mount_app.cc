@@ -202,6 +202,7 @@ FsOptions MakeFsOptions(const Config& c, metrics::MountMetrics* m) {
   o.metadata_ttl = c.metadata_ttl;
   o.negative_metadata_ttl = c.negative_metadata_ttl;
   o.reader.read_part_size = c.read_part_size;
+  if (!c.cache_dir.empty()) o.reader.random_read_alignment = 4096;
   o.writer.write_part_size = c.write_part_size;
   o.writer.checksum = c.upload_checksums ? ChecksumAlgorithm::kCrc32c : ChecksumAlgorithm::kNone;
   o.writer.storage_class = c.storage_class;

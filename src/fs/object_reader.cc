@@ -82,6 +82,7 @@ struct ObjectReader::Impl : std::enable_shared_from_this<Impl> {
   Impl(ObjectClient* c, BufferPool* p, ReaderOptions o, std::string k, std::string e, uint64_t size)
       : client(c), pool(p), options(o), key(std::move(k)), etag(std::move(e)), object_size(size) {
     options.read_part_size = std::max<uint64_t>(options.read_part_size, 1);
+    options.random_read_alignment = std::max<uint64_t>(options.random_read_alignment, 1);
     options.max_window_bytes = std::max(options.max_window_bytes, options.read_part_size);
     options.first_request_bytes = std::max<uint64_t>(options.first_request_bytes, 1);
   }
@@ -161,7 +162,7 @@ void ObjectReader::Impl::Reset(uint64_t offset, bool seq) {
   have_stream = true;
   sequential = seq;
   first_request = seq;
-  stream_end = seq ? offset : AlignDown(offset, kRandomReadAlignment);
+  stream_end = seq ? offset : AlignDown(offset, options.random_read_alignment);
   consumed = offset;
   window = 0;
   if (seq) StartStream();
@@ -314,7 +315,7 @@ std::vector<ChunkPtr> ObjectReader::Impl::Plan(uint64_t offset, uint64_t end,
   last_end = end;
   while (stream_end < end) {
     uint64_t length =
-        sequential ? NextSequentialLength() : AlignUp(end, kRandomReadAlignment) - stream_end;
+        sequential ? NextSequentialLength() : AlignUp(end, options.random_read_alignment) - stream_end;
     issue->push_back(AddChunk(length, /*required=*/true, end));
   }
   std::vector<ChunkPtr> need;

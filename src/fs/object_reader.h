@@ -90,6 +90,9 @@ struct ReaderOptions {
   uint64_t read_part_size = 8 << 20;                  // --read-part-size
   uint64_t max_window_bytes = 64 << 20;               // the most one stream prefetches ahead
   uint64_t first_request_bytes = kFirstRequestBytes;  // tests make it smaller
+  // Random reads are rounded out to this. With a local data cache (--cache) a miss fetches a
+  // whole block anyway, so the mount asks for 4 KiB: a hit then reads only what it needs.
+  uint64_t random_read_alignment = kRandomReadAlignment;
   const Clock* clock = RealClock::Get();              // times the epochs; not owned
   // Kept at the sum of the open readers' windows (s3mount_prefetch_window_bytes); not
   // owned, null counts nothing.

@@ -161,6 +161,22 @@ TEST_P(ObjectReaderTest, RandomReadFetchesOnlyAnAlignedRange) {
   EXPECT_EQ(rec.gets().size(), 2u);
 }
 
+TEST_P(ObjectReaderTest, RandomReadAlignmentIsAnOption) {
+  std::string data = Pattern(4 << 20);
+  mem_.Put("k", data);
+  RecordingClient rec(&mem_);
+  ReaderOptions o;
+  o.random_read_alignment = 4096;  // what a mount with --cache asks for
+  auto reader = Open(&rec, "k", o);
+  auto r = ReadSync(*reader, 1000000 + 100, 4000);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(Flatten(*r), data.substr(1000100, 4000));
+  auto gets = rec.gets();
+  ASSERT_EQ(gets.size(), 1u);
+  EXPECT_EQ(gets[0].offset, 1000000u - 1000000u % 4096);
+  EXPECT_EQ(gets[0].length, 8192u);  // the 4 KiB pages the read touches, no more
+}
+
 TEST_P(ObjectReaderTest, BackwardSeekWithinBufferIssuesNoGet) {
   std::string data = Pattern(8 * kPart);
   mem_.Put("k", data);

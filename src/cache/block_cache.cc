@@ -104,6 +104,7 @@ void BlockCache::Load() {
 std::optional<BlockHit> BlockCache::Get(const std::string& version, uint64_t index, char* out) {
   std::string name = BlockName(version, index);
   uint64_t data_bytes = 0;
+  bool pieces_known = false;
   {
     std::lock_guard l(mu_);
     auto it = index_.find(name);
@@ -113,6 +114,7 @@ std::optional<BlockHit> BlockCache::Get(const std::string& version, uint64_t ind
     }
     lru_.splice(lru_.begin(), lru_, it->second.lru);
     data_bytes = it->second.data_bytes;
+    pieces_known = !it->second.piece_crcs.empty();
   }
   if (data_bytes > options_.block_bytes) {
     Forget(name);
@@ -123,18 +125,10 @@ std::optional<BlockHit> BlockCache::Get(const std::string& version, uint64_t ind
   std::optional<BlockTrailer> t;
   if (n.ok() && *n == data_bytes + kTrailerBytes) t = DecodeBlockTrailer(trailer);
   bool good = t && BlockMatches(*t, version, index, out, data_bytes, options_.block_bytes);
-  if (!good) {
-    if (n.ok() || n.status().code() != Code::kNotFound) {
-      S3M_WARN("cache: block {} is damaged or unreadable; fetching it again", name);
-      Count(metrics_.errors);
-    }
-    Count(metrics_.misses);
-    Forget(name);
-    return std::nullopt;
-  }
+  if (!good) return Damaged(name, n.status());
   Count(metrics_.hits);
   Count(metrics_.hit_bytes, data_bytes);
-  Remember(name, t->object_size, out, data_bytes);
+  if (!pieces_known) Remember(name, t->object_size, out, data_bytes);  // once per block
   return BlockHit{data_bytes, t->object_size};
 }
 
@@ -177,19 +171,21 @@ std::optional<BlockHit> BlockCache::GetRange(const ObjectVersion& v, uint64_t in
     uint64_t len = std::min(kCheckedPieceBytes, hi - at);
     good = Crc32c(0, into + (at - lo), len) == crcs[at / kCheckedPieceBytes];
   }
-  if (!good) {
-    if (n.ok() || n.status().code() != Code::kNotFound) {
-      S3M_WARN("cache: block {} is damaged or unreadable; fetching it again", name);
-      Count(metrics_.errors);
-    }
-    Count(metrics_.misses);
-    Forget(name);
-    return std::nullopt;
-  }
+  if (!good) return Damaged(name, n.status());
   if (into != out) std::memcpy(out, into + (from - lo), to - from);
   Count(metrics_.hits);
   Count(metrics_.hit_bytes, to - from);
   return BlockHit{data_bytes, object_size};
+}
+
+std::nullopt_t BlockCache::Damaged(const std::string& name, const Status& read) {
+  if (read.code() != Code::kNotFound) {  // else evicted meanwhile: a plain miss
+    S3M_WARN("cache: block {} is damaged or unreadable; fetching it again", name);
+    Count(metrics_.errors);
+  }
+  Count(metrics_.misses);
+  Forget(name);
+  return std::nullopt;
 }
 
 void BlockCache::Remember(const std::string& name, uint64_t object_size, const char* data,

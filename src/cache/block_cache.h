@@ -112,6 +112,8 @@ class BlockCache : public BlockStore {
   std::vector<std::string> MakeRoomLocked(uint64_t incoming, uint64_t free_deficit,
                                           uint64_t* freed);
   void Forget(const std::string& name);
+  // A block that did not check out (`read`: how reading it ended): counted, forgotten, a miss.
+  std::nullopt_t Damaged(const std::string& name, const Status& read);
   // Keeps the object size and piece CRCs of a block just read whole or written.
   void Remember(const std::string& name, uint64_t object_size, const char* data, uint64_t bytes);
   void SetUsedGauge();  // requires mu_

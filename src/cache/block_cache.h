@@ -15,10 +15,18 @@
 // Failures never reach readers: a write that fails (a full disk) is dropped, a read that
 // fails is a miss. Both are counted. The trailer is block_trailer.h's.
 //
+// Blocks read at random lately are "hot" (up to `hot_blocks`, the most recently used): the
+// CRC32C of each 4 KiB piece is kept in memory and the file kept open, so a 4 KiB random
+// read of one costs one 4 KiB pread and a check of that piece. A block made hot by a random
+// read's fill has its CRCs taken as it is written; any other (a stream's, or one kept from
+// before a remount) is read and checked whole by its first range read. The index is keyed
+// by the version's digest and the block index in binary: a lookup builds no string.
+//
 // Thread-safety: all methods, from any thread; disk I/O runs on the caller's thread
 // outside the lock (mu_ guards only the index).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <list>
 #include <memory>
@@ -44,11 +52,12 @@ struct CacheOptions {
   uint64_t max_bytes = 0;           // 0: keep min_free_fraction of the file system free
   double min_free_fraction = 0.05;  // Mountpoint's default
   uint64_t block_bytes = kCacheBlockBytes;
+  size_t hot_blocks = 256;  // blocks with piece CRCs in memory and their file open
 };
 
-// The unit a range read checks: small enough that a 4 KiB read reads little, large enough
-// that the CRCs kept in memory stay small (64 per 1 MiB block, 256 bytes).
-inline constexpr uint64_t kCheckedPieceBytes = 16 << 10;
+// The unit a range read checks: a 4 KiB random read reads 4 KiB. The CRCs of a hot block
+// take 1 KiB of memory (256 of a 1 MiB block).
+inline constexpr uint64_t kCheckedPieceBytes = 4 << 10;
 
 // Optional series (null: not counted).
 struct CacheMetrics {
@@ -73,59 +82,94 @@ class BlockCache : public BlockStore {
   // Reads block `index` of `version` into `out` (block_bytes() of room). nullopt: a miss.
   std::optional<BlockHit> Get(const std::string& version, uint64_t index, char* out);
   // Stores a block: `bytes` long (block_bytes(), or less for the object's last block).
-  // Returns at once if another thread is storing the same block.
+  // Returns at once if another thread is storing the same block. A block reused later is
+  // written past the page cache (PageCache::kBypass).
   void Put(const std::string& version, uint64_t index, uint64_t object_size, const char* data,
-           uint64_t bytes);
+           uint64_t bytes, Reuse reuse = Reuse::kSoon);
 
   // The BlockStore methods: the same, for the version's id.
   std::optional<BlockHit> Get(const ObjectVersion& v, uint64_t index, char* out) override {
     return Get(v.id, index, out);
   }
-  // Reads only the 16 KiB pieces of the block that hold the range, each checked against
-  // the CRC32C taken of it when the block was written or first read whole in this mount
-  // (a 4 KiB random read then costs a 64 KiB read, not 1 MiB); else reads it whole.
+  // Reads only the 4 KiB pieces of a hot block that hold the range, each checked against
+  // the CRC32C kept of it; a block that is not hot is read and checked whole, and made hot.
   std::optional<BlockHit> GetRange(const ObjectVersion& v, uint64_t index, uint64_t from,
                                    uint64_t to, char* out) override;
   void Put(const ObjectVersion& v, uint64_t index, uint64_t object_size, const char* data,
-           uint64_t bytes) override {
-    Put(v.id, index, object_size, data, bytes);
+           uint64_t bytes, Reuse reuse) override {
+    Put(v.id, index, object_size, data, bytes, reuse);
   }
+  using BlockStore::Put;
 
   uint64_t block_bytes() const override { return options_.block_bytes; }
   uint64_t used_bytes() const;  // the files' sizes, rounded to 4 KiB each
   size_t blocks() const;
+  size_t hot_blocks() const;  // blocks with piece CRCs in memory
+  size_t open_files() const;  // block files held open for range reads
+
+  // A block's identity: its version's digest (the 64 hex characters of ObjectVersionId, as
+  // 32 bytes) and its index.
+  struct Key {
+    std::array<uint64_t, 4> version{};
+    uint64_t index = 0;
+    bool operator==(const Key&) const = default;
+  };
 
  private:
+  struct KeyHash {
+    size_t operator()(const Key& k) const noexcept {
+      return k.version[0] ^ (k.index * 0x9E3779B97F4A7C15ull);  // the digest is uniform
+    }
+  };
+  // What a range read of a hot block needs.
+  struct Hot {
+    std::vector<uint32_t> piece_crcs;  // CRC32C of each kCheckedPieceBytes of the data
+    std::shared_ptr<BlockFile> file;   // open since its first range read, or null
+    std::list<Key>::iterator lru;      // in hot_lru_
+  };
   struct Entry {
     uint64_t data_bytes = 0;
     uint64_t disk_bytes = 0;
-    std::list<std::string>::iterator lru;
-    // Known once the block was written or read whole in this mount (64 bytes a block).
-    uint64_t object_size = 0;
-    std::vector<uint32_t> piece_crcs;  // CRC32C of each kCheckedPieceBytes of the data
+    std::list<Key>::iterator lru;
+    uint64_t serial = 0;       // tells this block from one of the same key kept after it
+    uint64_t object_size = 0;  // known once written or read whole in this mount
+    std::unique_ptr<Hot> hot;  // null unless hot
   };
+  using Index = std::unordered_map<Key, Entry, KeyHash>;
+
   BlockCache(std::unique_ptr<BlockFiles> files, CacheOptions options, CacheMetrics metrics);
   void Load();
   // Takes the oldest blocks out of the index so that `incoming` more bytes fit under
-  // max_bytes, or until `free_deficit` bytes are freed; the caller removes their files.
-  // Requires mu_.
-  std::vector<std::string> MakeRoomLocked(uint64_t incoming, uint64_t free_deficit,
-                                          uint64_t* freed);
-  void Forget(const std::string& name);
+  // max_bytes, or until `free_deficit` bytes are freed; the caller removes their files
+  // (and lets go of `closing` outside the lock). Requires mu_.
+  std::vector<Key> MakeRoomLocked(uint64_t incoming, uint64_t free_deficit, uint64_t* freed,
+                                  std::vector<std::shared_ptr<BlockFile>>* closing);
+  // Takes an entry out of the index; returns its open file, to let go of outside the lock.
+  std::shared_ptr<BlockFile> EraseLocked(Index::iterator it);
+  // Reads and checks a whole block; with `pieces`, takes its piece CRCs in the same pass.
+  std::optional<BlockHit> ReadWhole(const Key& key, const std::string& version, char* out,
+                                    std::vector<uint32_t>* pieces);
+  // Makes a block hot with `crcs` (if it is still the block `serial`); returns the file of
+  // the block that stopped being hot to make room, to let go of outside the lock.
+  std::shared_ptr<BlockFile> MakeHotLocked(Index::iterator it, std::vector<uint32_t> crcs);
+  void Forget(const Key& key);
   // A block that did not check out (`read`: how reading it ended): counted, forgotten, a miss.
-  std::nullopt_t Damaged(const std::string& name, const Status& read);
-  // Keeps the object size and piece CRCs of a block just read whole or written.
-  void Remember(const std::string& name, uint64_t object_size, const char* data, uint64_t bytes);
+  std::nullopt_t Damaged(const Key& key, const Status& read);
+  // Keeps `file` open for the block's next range reads, if it is still the block `serial`
+  // and hot.
+  void KeepOpen(const Key& key, uint64_t serial, std::shared_ptr<BlockFile> file);
   void SetUsedGauge();  // requires mu_
 
   const std::unique_ptr<BlockFiles> files_;
   const CacheOptions options_;
   const CacheMetrics metrics_;
   mutable std::mutex mu_;
-  std::unordered_map<std::string, Entry> index_;  // GUARDED_BY(mu_), by file name
-  std::list<std::string> lru_;                     // GUARDED_BY(mu_), most recent first
-  std::unordered_set<std::string> writing_;        // GUARDED_BY(mu_)
-  uint64_t used_ = 0;                              // GUARDED_BY(mu_), with writes in progress
+  Index index_;                       // GUARDED_BY(mu_)
+  std::list<Key> lru_;                // GUARDED_BY(mu_), most recent first
+  std::list<Key> hot_lru_;            // GUARDED_BY(mu_), hot entries, most recent first
+  std::unordered_set<Key, KeyHash> writing_;  // GUARDED_BY(mu_)
+  uint64_t used_ = 0;                 // GUARDED_BY(mu_), with writes in progress
+  uint64_t serials_ = 0;              // GUARDED_BY(mu_)
 };
 
 }  // namespace s3m

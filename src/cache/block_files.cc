@@ -16,9 +16,54 @@
 namespace s3m {
 namespace {
 
+// O_DIRECT's alignment of memory, lengths and offsets: the logical block size of every
+// disk s3mount meets is 512 or 4096.
+constexpr uintptr_t kDirectAlign = 4096;
+
 Status Errno(const std::string& what, int err) {
   Code code = err == ENOSPC || err == EDQUOT ? Code::kNoSpace : Code::kIo;
   return Status(code, fmt::format("{}: {}", what, std::strerror(err)));
+}
+
+void Advance(std::vector<iovec>& v, size_t& i, uint64_t n) {
+  while (n > 0 && i < v.size()) {
+    uint64_t take = std::min<uint64_t>(n, v[i].iov_len);
+    v[i].iov_base = static_cast<char*>(v[i].iov_base) + take;
+    v[i].iov_len -= take;
+    n -= take;
+    if (v[i].iov_len == 0) ++i;
+  }
+}
+
+class PosixBlockFile : public BlockFile {
+ public:
+  PosixBlockFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  ~PosixBlockFile() override { ::close(fd_); }
+
+  Result<uint64_t> Read(uint64_t offset, const std::vector<iovec>& pieces) override {
+    uint64_t total = 0;
+    size_t i = 0;
+    std::vector<iovec> rest = pieces;
+    while (i < rest.size()) {
+      ssize_t n = ::preadv(fd_, rest.data() + i, static_cast<int>(rest.size() - i),
+                           static_cast<off_t>(offset + total));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Errno("cannot read " + path_, errno);
+      if (n == 0) break;
+      total += static_cast<uint64_t>(n);
+      Advance(rest, i, static_cast<uint64_t>(n));
+    }
+    return total;
+  }
+
+ private:
+  const int fd_;
+  const std::string path_;
+};
+
+bool Aligned(const iovec& v) {
+  return reinterpret_cast<uintptr_t>(v.iov_base) % kDirectAlign == 0 &&
+         v.iov_len % kDirectAlign == 0;
 }
 
 class PosixBlockFiles : public BlockFiles {
@@ -26,48 +71,45 @@ class PosixBlockFiles : public BlockFiles {
   PosixBlockFiles(std::string root, int lock_fd) : root_(std::move(root)), lock_fd_(lock_fd) {}
   ~PosixBlockFiles() override { ::close(lock_fd_); }
 
-  Status Write(const std::string& name, const std::vector<iovec>& pieces) override {
+  Status Write(const std::string& name, const std::vector<iovec>& pieces,
+               PageCache page_cache) override {
     std::string path = Path(name);
     std::string tmp = fmt::format("{}.{}.tmp", path, next_tmp_.fetch_add(1));
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 && errno == ENOENT) {  // the block's folder is made with its first block
-      ::mkdir(path.substr(0, path.rfind('/')).c_str(), 0700);
-      fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    // The leading aligned pieces (a whole block's bytes) may go past the page cache; the
+    // rest (the trailer) goes through it.
+    size_t direct = 0;
+    if (page_cache == PageCache::kBypass) {
+      while (direct < pieces.size() && Aligned(pieces[direct])) ++direct;
+    }
+    int fd = Create(tmp, direct > 0);
+    if (fd < 0 && direct > 0 && errno == EINVAL) {  // no O_DIRECT on this file system
+      direct = 0;
+      fd = Create(tmp, false);
     }
     if (fd < 0) return Errno("cannot create " + tmp, errno);
-    Status s = WriteAll(fd, pieces, tmp);
+    std::vector<iovec> head(pieces.begin(), pieces.begin() + static_cast<long>(direct));
+    std::vector<iovec> tail(pieces.begin() + static_cast<long>(direct), pieces.end());
+    off_t at = 0;
+    Status s = WriteAll(fd, std::move(head), tmp, &at);
+    if (s.ok() && direct > 0 && !tail.empty() &&
+        ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_DIRECT) != 0) {
+      s = Errno("cannot write " + tmp, errno);
+    }
+    if (s.ok()) s = WriteAll(fd, std::move(tail), tmp, &at);
     ::close(fd);
     if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) s = Errno("cannot rename " + tmp, errno);
     if (!s.ok()) ::unlink(tmp.c_str());
     return s;
   }
 
-  Result<uint64_t> Read(const std::string& name, uint64_t offset,
-                        const std::vector<iovec>& pieces) override {
+  Result<std::shared_ptr<BlockFile>> Open(const std::string& name) override {
     std::string path = Path(name);
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
       if (errno == ENOENT) return Status(Code::kNotFound, "no block " + name);
       return Errno("cannot open " + path, errno);
     }
-    uint64_t total = 0;
-    size_t i = 0;
-    std::vector<iovec> rest = pieces;
-    while (i < rest.size()) {
-      ssize_t n = ::preadv(fd, rest.data() + i, static_cast<int>(rest.size() - i),
-                           static_cast<off_t>(offset + total));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        int err = errno;
-        ::close(fd);
-        return Errno("cannot read " + path, err);
-      }
-      if (n == 0) break;
-      total += static_cast<uint64_t>(n);
-      Advance(rest, i, static_cast<uint64_t>(n));
-    }
-    ::close(fd);
-    return total;
+    return std::shared_ptr<BlockFile>(std::make_shared<PosixBlockFile>(fd, std::move(path)));
   }
 
   void Remove(const std::string& name) override { ::unlink(Path(name).c_str()); }
@@ -105,28 +147,27 @@ class PosixBlockFiles : public BlockFiles {
  private:
   std::string Path(const std::string& name) const { return root_ + "/" + name; }
 
-  static void Advance(std::vector<iovec>& v, size_t& i, uint64_t n) {
-    while (n > 0 && i < v.size()) {
-      uint64_t take = std::min<uint64_t>(n, v[i].iov_len);
-      v[i].iov_base = static_cast<char*>(v[i].iov_base) + take;
-      v[i].iov_len -= take;
-      n -= take;
-      if (v[i].iov_len == 0) ++i;
+  int Create(const std::string& tmp, bool direct) {
+    const int flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | (direct ? O_DIRECT : 0);
+    int fd = ::open(tmp.c_str(), flags, 0600);
+    if (fd < 0 && errno == ENOENT) {  // the block's folder is made with its first block
+      ::mkdir(tmp.substr(0, tmp.rfind('/')).c_str(), 0700);
+      fd = ::open(tmp.c_str(), flags, 0600);
     }
+    return fd;
   }
 
-  static Status WriteAll(int fd, std::vector<iovec> v, const std::string& path) {
+  static Status WriteAll(int fd, std::vector<iovec> v, const std::string& path, off_t* at) {
     size_t i = 0;
-    off_t at = 0;
     while (i < v.size()) {
       if (v[i].iov_len == 0) {
         ++i;
         continue;
       }
-      ssize_t n = ::pwritev(fd, v.data() + i, static_cast<int>(v.size() - i), at);
+      ssize_t n = ::pwritev(fd, v.data() + i, static_cast<int>(v.size() - i), *at);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) return Errno("cannot write " + path, errno);
-      at += n;
+      *at += n;
       Advance(v, i, static_cast<uint64_t>(n));
     }
     return Status::Ok();
@@ -138,6 +179,13 @@ class PosixBlockFiles : public BlockFiles {
 };
 
 }  // namespace
+
+Result<uint64_t> BlockFiles::Read(const std::string& name, uint64_t offset,
+                                  const std::vector<iovec>& pieces) {
+  auto file = Open(name);
+  if (!file.ok()) return file.status();
+  return (*file)->Read(offset, pieces);
+}
 
 Result<std::unique_ptr<BlockFiles>> OpenPosixBlockFiles(const std::string& root) {
   if (::mkdir(root.c_str(), 0700) != 0 && errno != EEXIST) {

@@ -22,9 +22,23 @@ struct StoredFile {
   int64_t mtime_ns = 0;  // when it was written
 };
 
+// Whether a write leaves its bytes in the kernel's page cache (they are read again soon)
+// or writes them past it (O_DIRECT, where the file system and the pieces' alignment allow).
+enum class PageCache { kKeep, kBypass };
+
 struct DiskSpace {
   uint64_t free_bytes = 0;  // available to us (statvfs f_bavail)
   uint64_t total_bytes = 0;
+};
+
+// A file open for reading; closed when the last holder lets go (a removed file's space is
+// freed then).
+class BlockFile {
+ public:
+  virtual ~BlockFile() = default;
+  // Reads from `offset` into the pieces, in order: the bytes read (short at the end of the
+  // file).
+  virtual Result<uint64_t> Read(uint64_t offset, const std::vector<iovec>& pieces) = 0;
 };
 
 class BlockFiles {
@@ -33,11 +47,13 @@ class BlockFiles {
 
   // Writes file `name` from the pieces, whole or not at all: after a failure or a crash,
   // `name` holds either its old content or the new, never part of it.
-  virtual Status Write(const std::string& name, const std::vector<iovec>& pieces) = 0;
-  // Reads file `name` from `offset` into the pieces, in order: the bytes read (short at the
-  // end of the file); kNotFound if there is no such file.
-  virtual Result<uint64_t> Read(const std::string& name, uint64_t offset,
-                                const std::vector<iovec>& pieces) = 0;
+  virtual Status Write(const std::string& name, const std::vector<iovec>& pieces,
+                       PageCache page_cache) = 0;
+  // Opens file `name` for reading; kNotFound if there is no such file.
+  virtual Result<std::shared_ptr<BlockFile>> Open(const std::string& name) = 0;
+  // Open, then BlockFile::Read.
+  Result<uint64_t> Read(const std::string& name, uint64_t offset,
+                        const std::vector<iovec>& pieces);
   virtual void Remove(const std::string& name) = 0;
   // Every file, with half-written ones (their names end in ".tmp") included.
   virtual std::vector<StoredFile> List() = 0;

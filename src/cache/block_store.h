@@ -6,8 +6,8 @@
 // store that does not answer) is a miss on Get and a block not kept on Put.
 //
 // Thread-safety: implementations take calls from any thread at once. Get may block the
-// caller (disk or network I/O); it is called on the CachingClient's workers, never on an
-// S3 client's event loop or a FUSE worker.
+// caller (disk or network I/O); it is called on the CachingClient's workers, or on a FUSE
+// worker that may wait on the disk (common/disk_wait.h), never on an S3 client's event loop.
 #pragma once
 
 #include <cstdint>
@@ -37,6 +37,12 @@ struct ObjectVersion {
   uint64_t read_end = 0;
 };
 
+// When a block offered to a store is likely read again. A random read's block is read
+// soon (its neighbours follow), so it is kept where reads are fastest; a stream's block
+// later, if at all (its reader has moved on, and the kernel keeps the file's own pages), so
+// the local disk writes it past the page cache, which costs the stream far less CPU.
+enum class Reuse { kSoon, kLater };
+
 struct BlockHit {
   uint64_t bytes = 0;        // the block's length (short only for an object's last block)
   uint64_t object_size = 0;  // the size of the version it belongs to
@@ -54,7 +60,11 @@ class BlockStore {
   // Offers a block to keep: `bytes` long (block_bytes(), or less for the object's last
   // block). The store may keep it, or not; `data` is not used after the call returns.
   virtual void Put(const ObjectVersion& v, uint64_t index, uint64_t object_size, const char* data,
-                   uint64_t bytes) = 0;
+                   uint64_t bytes, Reuse reuse) = 0;
+  void Put(const ObjectVersion& v, uint64_t index, uint64_t object_size, const char* data,
+           uint64_t bytes) {
+    Put(v, index, object_size, data, bytes, Reuse::kSoon);
+  }
   virtual uint64_t block_bytes() const = 0;
   // Whether the store may keep blocks of `v` at all; when not, its reads pass by the cache
   // untouched (not widened to blocks, no worker hop). Stores that keep every object say yes.

@@ -34,13 +34,13 @@ T Load(const char* at) {
 }  // namespace
 
 void EncodeBlockTrailer(const std::string& version, uint64_t index, uint64_t object_size,
-                        const char* data, uint32_t bytes, char* out) {
+                        uint32_t data_crc, uint32_t bytes, char* out) {
   std::memcpy(out, kBlockTrailerMagic, kMagicBytes);
   std::memset(out + kVersionAt, 0, kVersionBytes);
   std::memcpy(out + kVersionAt, version.data(), std::min(version.size(), kVersionBytes));
   Store<uint64_t>(out + kIndexAt, index);
   Store<uint64_t>(out + kObjectSizeAt, object_size);
-  Store<uint32_t>(out + kDataCrcAt, Crc32c(0, data, bytes));
+  Store<uint32_t>(out + kDataCrcAt, data_crc);
   Store<uint32_t>(out + kDataBytesAt, bytes);
   Store<uint32_t>(out + kTrailerCrcAt, Crc32c(0, out, kTrailerCrcAt));
 }
@@ -58,10 +58,10 @@ std::optional<BlockTrailer> DecodeBlockTrailer(const char* in) {
 }
 
 bool BlockMatches(const BlockTrailer& t, const std::string& version, uint64_t index,
-                  const char* data, uint64_t bytes, uint64_t block_bytes) {
+                  uint32_t data_crc, uint64_t bytes, uint64_t block_bytes) {
   return t.version == version && t.index == index && t.data_bytes == bytes &&
          bytes <= block_bytes && index * block_bytes + bytes <= t.object_size &&
-         t.data_crc == Crc32c(0, data, bytes);
+         t.data_crc == data_crc;
 }
 
 }  // namespace s3m

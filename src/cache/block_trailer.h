@@ -24,17 +24,18 @@ struct BlockTrailer {
   uint32_t data_bytes = 0;
 };
 
-// Writes the trailer of block `index` of `version` holding `data` into `out`
-// (kBlockTrailerBytes). `version` must be 64 characters.
+// Writes the trailer of block `index` of `version` into `out` (kBlockTrailerBytes): the
+// block is `bytes` long, `data_crc` the CRC32C of its bytes. `version` must be 64 characters.
 void EncodeBlockTrailer(const std::string& version, uint64_t index, uint64_t object_size,
-                        const char* data, uint32_t bytes, char* out);
+                        uint32_t data_crc, uint32_t bytes, char* out);
 
 // The trailer at `in` (kBlockTrailerBytes), if its magic and own CRC check out.
 std::optional<BlockTrailer> DecodeBlockTrailer(const char* in);
 
-// Whether `data` (`bytes` long) is block `index` of `version` as the trailer says, and the
-// trailer is consistent: the block fits in `block_bytes` and in the object.
+// Whether bytes read (`bytes` long, CRC32C `data_crc`) are block `index` of `version` as
+// the trailer says, and the trailer is consistent: the block fits in `block_bytes` and in
+// the object.
 bool BlockMatches(const BlockTrailer& t, const std::string& version, uint64_t index,
-                  const char* data, uint64_t bytes, uint64_t block_bytes);
+                  uint32_t data_crc, uint64_t bytes, uint64_t block_bytes);
 
 }  // namespace s3m

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/disk_wait.h"
+#include "metrics/registry.h"
 
 namespace s3m {
 
@@ -21,8 +22,14 @@ struct CachingClient::Get {
 };
 
 CachingClient::CachingClient(ObjectClient* inner, BlockStore* store, std::string source,
-                             int threads)
-    : ForwardingClient(inner), cache_(store), source_(std::move(source)), workers_(threads) {}
+                             int threads, CachingOptions options)
+    : ForwardingClient(inner),
+      cache_(store),
+      source_(std::move(source)),
+      max_backlog_(options.max_backlog_bytes),
+      skipped_(options.skipped_bytes),
+      writers_(options.writers),
+      workers_(threads) {}
 
 CachingClient::~CachingClient() = default;
 
@@ -31,7 +38,7 @@ void CachingClient::GetObject(GetObjectParams p, Callback<GetObjectResult> done)
   if (p.if_match.empty() || p.length == 0) return inner()->GetObject(std::move(p), std::move(done));
   ObjectVersion v{p.key, p.if_match, "", p.offset + p.length};
   if (!cache_->Wants(v)) return inner()->GetObject(std::move(p), std::move(done));
-  v.id = ObjectVersionId(source_, p.key, p.if_match);
+  v.id = VersionId(p.key, p.if_match);
   auto g = std::make_shared<Get>();
   g->version = std::move(v);
   g->p = std::move(p);
@@ -41,6 +48,19 @@ void CachingClient::GetObject(GetObjectParams p, Callback<GetObjectResult> done)
   // is never held by the disk while it could be answered from memory.
   if (ThreadMayWaitOnDisk() && g->p.length <= cache_->block_bytes()) return Serve(std::move(g));
   workers_.Post([this, g] { Serve(g); });
+}
+
+const std::string& CachingClient::VersionId(const std::string& key, const std::string& etag) {
+  // A SHA-256 costs a cache hit more than its disk read does: each thread remembers its last
+  // (a random reader asks for the same version again and again).
+  thread_local std::string last_source, last_key, last_etag, last_id;
+  if (last_key != key || last_etag != etag || last_source != source_) {
+    last_id = ObjectVersionId(source_, key, etag);
+    last_source = source_;
+    last_key = key;
+    last_etag = etag;
+  }
+  return last_id;
 }
 
 void CachingClient::Serve(std::shared_ptr<Get> g) {
@@ -100,25 +120,70 @@ void CachingClient::Fetch(std::shared_ptr<Get> g) {
 
 void CachingClient::Filled(std::shared_ptr<Get> g, Result<GetObjectResult> r) {
   if (!r.ok()) return g->done(r.status());
-  const uint64_t bs = cache_->block_bytes();
   const GetObjectParams& p = g->p;
   const uint64_t from = g->fetch_from;
   const uint64_t got = r->bytes;
   const uint64_t size = r->object_size;
-  const char* base = g->own ? g->own.get() : p.buffer + (from - p.offset);
-  // Keep every whole block fetched, and the object's last block when it came.
+  const uint64_t end = std::min(p.offset + p.length, from + got);
+  const uint64_t first = std::max(p.offset + g->served, from);
+  const uint64_t total = end > p.offset ? end - p.offset : 0;
+  GetObjectResult result{total, size, r->etag, nullptr};
+  if (g->own) {
+    // A widened read: its block is kept before the reader is told, so that the neighbour
+    // read that follows finds it.
+    Keep(g->version, g->own.get(), from, got, size, Reuse::kSoon);
+    if (end > first) {
+      std::memcpy(p.buffer + (first - p.offset), g->own.get() + (first - from), end - first);
+    }
+    return g->done(std::move(result));
+  }
+  // A stream's part, in the reader's buffer: the reader is told first, and its blocks are
+  // written behind it while the reader's buffer is held; past the backlog's bound they are
+  // not kept (the next read of them fetches and keeps them).
+  const char* base = p.buffer + (from - p.offset);
+  const uint64_t bytes = std::min(got, size > from ? size - from : 0);
+  // Held by the writer only: the reader's buffer goes back as soon as it is written.
+  std::shared_ptr<const void> owner = std::move(g->p.buffer_owner);
+  if (owner == nullptr) Keep(g->version, base, from, got, size, Reuse::kLater);
+  if (owner == nullptr || !TakeBacklog(bytes)) {
+    owner.reset();
+    return g->done(std::move(result));
+  }
+  writers_.Post([this, version = g->version, owner = std::move(owner), base, from, got, size,
+                 bytes]() mutable {
+    Keep(version, base, from, got, size, Reuse::kLater);
+    owner.reset();  // the reader's buffer is let go of before the backlog shrinks
+    std::lock_guard l(backlog_mu_);
+    backlog_ -= bytes;
+    if (backlog_ == 0) written_.notify_all();
+  });
+  g->done(std::move(result));
+}
+
+bool CachingClient::TakeBacklog(uint64_t bytes) {
+  std::lock_guard l(backlog_mu_);
+  if (backlog_ != 0 && backlog_ + bytes > max_backlog_) {
+    if (skipped_ != nullptr) skipped_->Add(bytes);
+    return false;
+  }
+  backlog_ += bytes;
+  return true;
+}
+
+void CachingClient::Keep(const ObjectVersion& version, const char* base, uint64_t from,
+                         uint64_t got, uint64_t size, Reuse reuse) {
+  // Every whole block fetched, and the object's last block when it came.
+  const uint64_t bs = cache_->block_bytes();
   for (uint64_t start = from; start < from + got; start += bs) {
     uint64_t len = std::min(bs, size > start ? size - start : 0);
     if (len == 0 || start + len > from + got) break;
-    cache_->Put(g->version, start / bs, size, base + (start - from), len);
+    cache_->Put(version, start / bs, size, base + (start - from), len, reuse);
   }
-  const uint64_t end = std::min(p.offset + p.length, from + got);
-  const uint64_t first = std::max(p.offset + g->served, from);
-  if (g->own && end > first) {
-    std::memcpy(p.buffer + (first - p.offset), g->own.get() + (first - from), end - first);
-  }
-  uint64_t total = end > p.offset ? end - p.offset : 0;
-  g->done(GetObjectResult{total, size, r->etag, nullptr});
+}
+
+void CachingClient::WaitForWrites() {
+  std::unique_lock l(backlog_mu_);
+  written_.wait(l, [this] { return backlog_ == 0; });
 }
 
 }  // namespace s3m

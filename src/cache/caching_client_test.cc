@@ -10,6 +10,7 @@
 #include "cache/block_cache.h"
 #include "cache/memory_block_files.h"
 #include "common/disk_wait.h"
+#include "metrics/registry.h"
 #include "s3/memory_object_client.h"
 
 namespace s3m {
@@ -126,6 +127,60 @@ TEST_F(CachingClientTest, ARandomReadFetchesItsWholeBlockForItsNeighbours) {
   Got c = Read("r", 4 * kBlock - 100, 200, etag);
   EXPECT_EQ(c.bytes, data.substr(4 * kBlock - 100, 200));
   EXPECT_EQ(rec_.TakeGets(), (std::vector<Recorder::Range>{{4 * kBlock, kBlock}}));
+}
+
+TEST_F(CachingClientTest, AStreamsBlocksGoPastThePageCacheARandomReadsDoNot) {
+  std::string data = Pattern(4 * kBlock, 9);
+  std::string etag = Put("s", data);
+  // A part of whole blocks, as the prefetcher asks: fetched into the reader's buffer.
+  ASSERT_EQ(Read("s", 0, 2 * kBlock, etag).bytes, data.substr(0, 2 * kBlock));
+  EXPECT_EQ(cache_->blocks(), 2u);
+  EXPECT_EQ(files_->bypassing_writes(), 2u);
+  // A random read: its block is widened, and its neighbours will be read soon.
+  ASSERT_EQ(Read("s", 3 * kBlock + 10, 100, etag).bytes, data.substr(3 * kBlock + 10, 100));
+  EXPECT_EQ(cache_->blocks(), 3u);
+  EXPECT_EQ(files_->bypassing_writes(), 2u);
+}
+
+// A stream's blocks are written behind its reader, holding the reader's buffer; past the
+// backlog's bound a part is answered and not kept.
+TEST_F(CachingClientTest, AStreamIsAnsweredBeforeItsBlocksAreWrittenWithinABacklog) {
+  metrics::Registry registry;
+  metrics::Counter* skipped = registry.AddCounter("skipped", "");
+  CachingClient client(&rec_, cache_.get(), "test-store bucket", 2,
+                       {.max_backlog_bytes = 2 * kBlock, .skipped_bytes = skipped});
+  std::string data = Pattern(4 * kBlock, 5);
+  std::string etag = Put("b", data);
+  auto read = [&](uint64_t offset, std::weak_ptr<const void>* held) {
+    auto buffer = std::make_shared<std::string>(2 * kBlock, '\0');
+    *held = buffer;
+    GetObjectParams p;
+    p.key = "b";
+    p.offset = offset;
+    p.length = 2 * kBlock;
+    p.if_match = etag;
+    p.buffer = buffer->data();
+    p.buffer_owner = buffer;
+    auto r = Wait<GetObjectResult>([&](auto cb) { client.GetObject(std::move(p), cb); });
+    EXPECT_TRUE(r.ok());
+    EXPECT_EQ(*buffer, data.substr(offset, 2 * kBlock));
+  };
+  files_->HoldWrites(true);  // the disk is behind: the reader is answered all the same
+  std::weak_ptr<const void> first, second;
+  read(0, &first);
+  read(2 * kBlock, &second);
+  EXPECT_FALSE(first.expired());  // held until its blocks are written
+  EXPECT_TRUE(second.expired());  // past the bound: not kept, not held
+  EXPECT_EQ(skipped->Value(), 2 * kBlock);
+  files_->HoldWrites(false);
+  client.WaitForWrites();
+  EXPECT_TRUE(first.expired());
+  EXPECT_EQ(cache_->blocks(), 2u);
+  EXPECT_EQ(files_->bypassing_writes(), 2u);
+  rec_.TakeGets();
+  std::weak_ptr<const void> again;
+  read(0, &again);
+  EXPECT_TRUE(rec_.TakeGets().empty());  // the kept part is served from the cache
 }
 
 TEST_F(CachingClientTest, OnlyTheMissingTailIsFetchedAndProgressIsTold) {

@@ -5,18 +5,46 @@
 
 namespace s3m {
 
-Status MemoryBlockFiles::Write(const std::string& name, const std::vector<iovec>& pieces) {
+Status MemoryBlockFiles::Write(const std::string& name, const std::vector<iovec>& pieces,
+                               PageCache page_cache) {
   std::string data;
   for (const iovec& v : pieces) data.append(static_cast<const char*>(v.iov_base), v.iov_len);
-  std::lock_guard l(mu_);
+  std::unique_lock l(mu_);
+  released_.wait(l, [this] { return !hold_; });
   if (fail_) return Status(Code::kNoSpace, "no space left on device");
+  if (page_cache == PageCache::kBypass) ++bypassing_writes_;
   files_[name] = std::move(data);
   written_[name] = ++clock_;
   return Status::Ok();
 }
 
-Result<uint64_t> MemoryBlockFiles::Read(const std::string& name, uint64_t offset,
-                                        const std::vector<iovec>& pieces) {
+class MemoryBlockFiles::File : public BlockFile {
+ public:
+  File(MemoryBlockFiles* files, std::string name)
+      : files_(files), name_(std::move(name)), open_(files->open_) {}
+  Result<uint64_t> Read(uint64_t offset, const std::vector<iovec>& pieces) override {
+    return files_->ReadFile(name_, offset, pieces);
+  }
+
+ private:
+  MemoryBlockFiles* const files_;
+  const std::string name_;
+  const std::shared_ptr<int> open_;  // counted while open
+};
+
+Result<std::shared_ptr<BlockFile>> MemoryBlockFiles::Open(const std::string& name) {
+  std::lock_guard l(mu_);
+  if (files_.count(name) == 0) return Status(Code::kNotFound, "no block " + name);
+  return std::shared_ptr<BlockFile>(std::make_shared<File>(this, name));
+}
+
+size_t MemoryBlockFiles::open_files() const {
+  std::lock_guard l(mu_);
+  return static_cast<size_t>(open_.use_count() - 1);
+}
+
+Result<uint64_t> MemoryBlockFiles::ReadFile(const std::string& name, uint64_t offset,
+                                            const std::vector<iovec>& pieces) {
   std::lock_guard l(mu_);
   auto it = files_.find(name);
   if (it == files_.end()) return Status(Code::kNotFound, "no block " + name);
@@ -50,6 +78,14 @@ Result<DiskSpace> MemoryBlockFiles::Space() {
   return space_;
 }
 
+void MemoryBlockFiles::HoldWrites(bool hold) {
+  {
+    std::lock_guard l(mu_);
+    hold_ = hold;
+  }
+  released_.notify_all();
+}
+
 void MemoryBlockFiles::FailWrites(bool fail) {
   std::lock_guard l(mu_);
   fail_ = fail;
@@ -73,6 +109,11 @@ void MemoryBlockFiles::Cut(const std::string& name, uint64_t size) {
 uint64_t MemoryBlockFiles::bytes_read() const {
   std::lock_guard l(mu_);
   return bytes_read_;
+}
+
+size_t MemoryBlockFiles::bypassing_writes() const {
+  std::lock_guard l(mu_);
+  return bypassing_writes_;
 }
 
 std::map<std::string, std::string> MemoryBlockFiles::files() const {

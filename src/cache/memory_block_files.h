@@ -2,6 +2,7 @@
 // damage a file, and report any free space.
 #pragma once
 
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <string>
@@ -12,20 +13,25 @@ namespace s3m {
 
 class MemoryBlockFiles : public BlockFiles {
  public:
-  Status Write(const std::string& name, const std::vector<iovec>& pieces) override;
-  Result<uint64_t> Read(const std::string& name, uint64_t offset,
-                        const std::vector<iovec>& pieces) override;
+  Status Write(const std::string& name, const std::vector<iovec>& pieces,
+               PageCache page_cache) override;
+  // Reads go to the file of that name as it is at each read (a damaged file reads damaged).
+  Result<std::shared_ptr<BlockFile>> Open(const std::string& name) override;
   void Remove(const std::string& name) override;
   std::vector<StoredFile> List() override;
   Result<DiskSpace> Space() override;
 
   void FailWrites(bool fail);
+  // While held, Write waits (a disk that is behind).
+  void HoldWrites(bool hold);
   void SetSpace(DiskSpace space);
   // Flips one byte of file `name` at `offset`, or cuts it to `size` bytes.
   void Damage(const std::string& name, uint64_t offset);
   void Cut(const std::string& name, uint64_t size);
   std::map<std::string, std::string> files() const;
-  uint64_t bytes_read() const;  // by Read, since the start
+  uint64_t bytes_read() const;  // by reads, since the start
+  size_t open_files() const;    // BlockFiles open now
+  size_t bypassing_writes() const;  // writes asked to bypass the page cache
 
  private:
   mutable std::mutex mu_;
@@ -33,7 +39,15 @@ class MemoryBlockFiles : public BlockFiles {
   std::map<std::string, int64_t> written_;    // GUARDED_BY(mu_), a write counter as mtime
   int64_t clock_ = 0;                         // GUARDED_BY(mu_)
   bool fail_ = false;                         // GUARDED_BY(mu_)
+  bool hold_ = false;                         // GUARDED_BY(mu_)
+  std::condition_variable released_;
   uint64_t bytes_read_ = 0;                   // GUARDED_BY(mu_)
+  size_t bypassing_writes_ = 0;               // GUARDED_BY(mu_)
+  std::shared_ptr<int> open_ = std::make_shared<int>(0);  // its use count: the files open
+
+  class File;
+  Result<uint64_t> ReadFile(const std::string& name, uint64_t offset,
+                            const std::vector<iovec>& pieces);
   DiskSpace space_{1ULL << 40, 1ULL << 40};   // GUARDED_BY(mu_)
 };
 

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "cache/block_trailer.h"
+#include "common/crc32c.h"
 #include "common/log.h"
 #include "metrics/registry.h"
 #include "s3/sigv4.h"
@@ -105,8 +106,8 @@ std::optional<BlockHit> SharedBlockStore::Get(const ObjectVersion& v, uint64_t i
   }
   const uint64_t data = t ? n - kBlockTrailerBytes : 0;
   if (!t || t->object_size > options_.max_object_bytes ||
-      !BlockMatches(*t, ObjectVersionId(source_bucket_, v.key, v.etag), index, body.get(), data,
-                    options_.block_bytes)) {
+      !BlockMatches(*t, ObjectVersionId(source_bucket_, v.key, v.etag), index,
+                    Crc32c(0, body.get(), data), data, options_.block_bytes)) {
     S3M_WARN("shared cache: block {} of {} is damaged or not this version's; fetching it again",
              index, v.key);
     Count(metrics_.errors);
@@ -120,7 +121,7 @@ std::optional<BlockHit> SharedBlockStore::Get(const ObjectVersion& v, uint64_t i
 }
 
 void SharedBlockStore::Put(const ObjectVersion& v, uint64_t index, uint64_t object_size,
-                           const char* data, uint64_t bytes) {
+                           const char* data, uint64_t bytes, Reuse /*reuse*/) {
   if (object_size > options_.max_object_bytes || bytes == 0 || bytes > options_.block_bytes ||
       index * options_.block_bytes + bytes > object_size) {
     return;
@@ -133,8 +134,8 @@ void SharedBlockStore::Put(const ObjectVersion& v, uint64_t index, uint64_t obje
   // The block is copied: the caller's buffer goes back to its reader at once.
   auto body = std::make_shared<std::string>(bytes + kBlockTrailerBytes, '\0');
   std::memcpy(body->data(), data, bytes);
-  EncodeBlockTrailer(ObjectVersionId(source_bucket_, v.key, v.etag), index, object_size, data,
-                     static_cast<uint32_t>(bytes), body->data() + bytes);
+  EncodeBlockTrailer(ObjectVersionId(source_bucket_, v.key, v.etag), index, object_size,
+                     Crc32c(0, data, bytes), static_cast<uint32_t>(bytes), body->data() + bytes);
   PutObjectParams p;
   p.key = BlockKey(v.key, v.etag, index);
   p.data = body->data();

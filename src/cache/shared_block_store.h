@@ -61,8 +61,10 @@ class SharedBlockStore : public BlockStore {
   Status Probe();
 
   std::optional<BlockHit> Get(const ObjectVersion& v, uint64_t index, char* out) override;
+  using BlockStore::Put;
+  // Every block alike: `reuse` concerns a node's memory, not the bucket.
   void Put(const ObjectVersion& v, uint64_t index, uint64_t object_size, const char* data,
-           uint64_t bytes) override;
+           uint64_t bytes, Reuse reuse) override;
   uint64_t block_bytes() const override { return options_.block_bytes; }
   // Not when the read reaches past max_object_bytes: the object is larger.
   bool Wants(const ObjectVersion& v) const override {

@@ -39,9 +39,9 @@ std::optional<BlockHit> TieredBlockStore::GetRange(const ObjectVersion& v, uint6
 }
 
 void TieredBlockStore::Put(const ObjectVersion& v, uint64_t index, uint64_t object_size,
-                           const char* data, uint64_t bytes) {
-  local_->Put(v, index, object_size, data, bytes);
-  shared_->Put(v, index, object_size, data, bytes);
+                           const char* data, uint64_t bytes, Reuse reuse) {
+  local_->Put(v, index, object_size, data, bytes, reuse);
+  shared_->Put(v, index, object_size, data, bytes, reuse);
 }
 
 }  // namespace s3m

@@ -17,8 +17,9 @@ class TieredBlockStore : public BlockStore {
   std::optional<BlockHit> Get(const ObjectVersion& v, uint64_t index, char* out) override;
   std::optional<BlockHit> GetRange(const ObjectVersion& v, uint64_t index, uint64_t from,
                                    uint64_t to, char* out) override;
+  using BlockStore::Put;
   void Put(const ObjectVersion& v, uint64_t index, uint64_t object_size, const char* data,
-           uint64_t bytes) override;
+           uint64_t bytes, Reuse reuse) override;
   uint64_t block_bytes() const override { return local_->block_bytes(); }
   bool Wants(const ObjectVersion& v) const override {
     return local_->Wants(v) || shared_->Wants(v);

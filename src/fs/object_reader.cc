@@ -408,6 +408,7 @@ void ObjectReader::Impl::Issue(const std::vector<ChunkPtr>& to_issue) {
     p.length = c->length;
     p.if_match = e;
     p.buffer = c->buffer->data();
+    p.buffer_owner = c->buffer;
     p.accept_lent = true;
     p.on_progress = [self = shared_from_this(), c](uint64_t bytes) {
       c->arrived.store(std::min(bytes, c->length));

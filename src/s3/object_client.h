@@ -80,6 +80,9 @@ struct GetObjectParams {
   // writing them into `buffer`. Only the in-memory client can, when told to (s3mount-memfs:
   // the FUSE path measured without a backend copy standing in for the network's).
   bool accept_lent = false;
+  // Optional: owns `buffer`. A client given it may keep reading the bytes it wrote there
+  // after `done`, for as long as it holds a copy (the data cache writes blocks behind).
+  std::shared_ptr<const void> buffer_owner;
 };
 
 struct GetObjectResult {

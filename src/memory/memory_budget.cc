@@ -19,31 +19,9 @@ constexpr size_t kPageSize = 4096;
 // malloc, which reuses freed memory without new page faults or system calls.
 constexpr size_t kMapMinBytes = 1 << 20;
 
-// Whole 2 MiB pages for the parts of streams (multiples of 2 MiB): the kernel pins a
-// buffer's pages for every FUSE reply and every O_DIRECT write of it, one per page, and
-// its TLB covers 512 times more of it.
-constexpr size_t kHugePageBytes = 2 << 20;
-
-void* MapHuge(size_t capacity) {
-  // Mapped with a page's worth to spare, then cut to a 2 MiB boundary at both ends.
-  size_t span = capacity + kHugePageBytes;
-  void* p = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) return nullptr;
-  auto start = reinterpret_cast<uintptr_t>(p);
-  uintptr_t aligned = (start + kHugePageBytes - 1) / kHugePageBytes * kHugePageBytes;
-  if (aligned > start) munmap(p, aligned - start);
-  uintptr_t end = aligned + capacity;
-  if (start + span > end) munmap(reinterpret_cast<void*>(end), start + span - end);
-  // Advice only: without transparent huge pages the buffer works in small pages.
-  madvise(reinterpret_cast<void*>(aligned), capacity, MADV_HUGEPAGE);
-  return reinterpret_cast<void*>(aligned);
-}
-
 char* Allocate(size_t capacity) {
   void* p = nullptr;
-  if (capacity >= kHugePageBytes && capacity % kHugePageBytes == 0) {
-    p = MapHuge(capacity);
-  } else if (capacity >= kMapMinBytes) {
+  if (capacity >= kMapMinBytes) {
     p = mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) p = nullptr;
   } else if (posix_memalign(&p, kPageSize, capacity) != 0) {

@@ -94,8 +94,7 @@ class Buffer {
 // the same capacity (capacities are rounded up to whole pages). Buffers of 1 MiB and more
 // are mapped with mmap and unmapped when freed, so freed memory leaves the process (glibc's
 // malloc would keep large freed blocks in its heap once its mmap threshold has grown past
-// them); multiples of 2 MiB are aligned to 2 MiB and advised into transparent huge pages.
-// Thread-safe.
+// them). Thread-safe.
 class BufferPool {
  public:
   explicit BufferPool(MemoryBudget* budget, const Clock* clock = RealClock::Get());

@@ -141,20 +141,22 @@ void CachingClient::Filled(std::shared_ptr<Get> g, Result<GetObjectResult> r) {
   // written behind it while the reader's buffer is held; past the backlog's bound they are
   // not kept (the next read of them fetches and keeps them).
   const char* base = p.buffer + (from - p.offset);
-  const uint64_t bytes = std::min(got, size > from ? size - from : 0);
   // Held by the writer only: the reader's buffer goes back as soon as it is written.
   std::shared_ptr<const void> owner = std::move(g->p.buffer_owner);
-  if (owner == nullptr) Keep(g->version, base, from, got, size, Reuse::kLater);
-  if (owner == nullptr || !TakeBacklog(bytes)) {
+  if (owner == nullptr) {  // a caller that cannot lend its buffer: kept before it is told
+    Keep(g->version, base, from, got, size, Reuse::kLater);
+    return g->done(std::move(result));
+  }
+  if (!TakeBacklog(got)) {
     owner.reset();
     return g->done(std::move(result));
   }
-  writers_.Post([this, version = g->version, owner = std::move(owner), base, from, got, size,
-                 bytes]() mutable {
+  writers_.Post([this, version = g->version, owner = std::move(owner), base, from, got,
+                 size]() mutable {
     Keep(version, base, from, got, size, Reuse::kLater);
     owner.reset();  // the reader's buffer is let go of before the backlog shrinks
     std::lock_guard l(backlog_mu_);
-    backlog_ -= bytes;
+    backlog_ -= got;
     if (backlog_ == 0) written_.notify_all();
   });
   g->done(std::move(result));

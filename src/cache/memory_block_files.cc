@@ -20,8 +20,7 @@ Status MemoryBlockFiles::Write(const std::string& name, const std::vector<iovec>
 
 class MemoryBlockFiles::File : public BlockFile {
  public:
-  File(MemoryBlockFiles* files, std::string name)
-      : files_(files), name_(std::move(name)), open_(files->open_) {}
+  File(MemoryBlockFiles* files, std::string name) : files_(files), name_(std::move(name)) {}
   Result<uint64_t> Read(uint64_t offset, const std::vector<iovec>& pieces) override {
     return files_->ReadFile(name_, offset, pieces);
   }
@@ -29,18 +28,12 @@ class MemoryBlockFiles::File : public BlockFile {
  private:
   MemoryBlockFiles* const files_;
   const std::string name_;
-  const std::shared_ptr<int> open_;  // counted while open
 };
 
 Result<std::shared_ptr<BlockFile>> MemoryBlockFiles::Open(const std::string& name) {
   std::lock_guard l(mu_);
   if (files_.count(name) == 0) return Status(Code::kNotFound, "no block " + name);
   return std::shared_ptr<BlockFile>(std::make_shared<File>(this, name));
-}
-
-size_t MemoryBlockFiles::open_files() const {
-  std::lock_guard l(mu_);
-  return static_cast<size_t>(open_.use_count() - 1);
 }
 
 Result<uint64_t> MemoryBlockFiles::ReadFile(const std::string& name, uint64_t offset,

@@ -30,7 +30,6 @@ class MemoryBlockFiles : public BlockFiles {
   void Cut(const std::string& name, uint64_t size);
   std::map<std::string, std::string> files() const;
   uint64_t bytes_read() const;  // by reads, since the start
-  size_t open_files() const;    // BlockFiles open now
   size_t bypassing_writes() const;  // writes asked to bypass the page cache
 
  private:
@@ -43,7 +42,6 @@ class MemoryBlockFiles : public BlockFiles {
   std::condition_variable released_;
   uint64_t bytes_read_ = 0;                   // GUARDED_BY(mu_)
   size_t bypassing_writes_ = 0;               // GUARDED_BY(mu_)
-  std::shared_ptr<int> open_ = std::make_shared<int>(0);  // its use count: the files open
 
   class File;
   Result<uint64_t> ReadFile(const std::string& name, uint64_t offset,

@@ -1,6 +1,6 @@
 // WorkerPool: a few threads that run queued tasks in order of arrival. The cache reads and
 // writes its blocks here, never on the S3 client's event-loop thread (which serves every
-// transfer of the mount) nor on a FUSE worker.
+// transfer of the mount).
 //
 // Thread-safety: Post may be called from any thread, including a task.
 #pragma once

@@ -164,11 +164,13 @@ std::optional<BlockHit> BlockCache::Get(const std::string& version, uint64_t ind
     Count(metrics_.misses);
     return std::nullopt;
   }
-  return ReadWhole(*key, version, out, nullptr);
+  uint64_t serial = 0;
+  return ReadWhole(*key, version, out, nullptr, &serial);
 }
 
 std::optional<BlockHit> BlockCache::ReadWhole(const Key& key, const std::string& version,
-                                              char* out, std::vector<uint32_t>* pieces) {
+                                              char* out, std::vector<uint32_t>* pieces,
+                                              uint64_t* serial) {
   uint64_t data_bytes = 0;
   {
     std::lock_guard l(mu_);
@@ -179,11 +181,9 @@ std::optional<BlockHit> BlockCache::ReadWhole(const Key& key, const std::string&
     }
     lru_.splice(lru_.begin(), lru_, it->second.lru);
     data_bytes = it->second.data_bytes;
+    *serial = it->second.serial;
   }
-  if (data_bytes > options_.block_bytes) {
-    Forget(key);
-    return std::nullopt;
-  }
+  if (data_bytes > options_.block_bytes) return Damaged(key, *serial, Status::Ok());
   char trailer[kTrailerBytes];
   auto n = files_->Read(NameOf(key), 0, {{out, data_bytes}, {trailer, kTrailerBytes}});
   std::optional<BlockTrailer> t;
@@ -192,7 +192,7 @@ std::optional<BlockHit> BlockCache::ReadWhole(const Key& key, const std::string&
   if (t && pieces != nullptr) *pieces = PieceCrcs(out, data_bytes, &crc);  // one pass
   if (t && pieces == nullptr) crc = Crc32c(0, out, data_bytes);
   bool good = t && BlockMatches(*t, version, key.index, crc, data_bytes, options_.block_bytes);
-  if (!good) return Damaged(key, n.status());
+  if (!good) return Damaged(key, *serial, n.status());
   Count(metrics_.hits);
   Count(metrics_.hit_bytes, data_bytes);
   std::lock_guard l(mu_);
@@ -237,7 +237,7 @@ std::optional<BlockHit> BlockCache::GetRange(const ObjectVersion& v, uint64_t in
     thread_local std::vector<char> block;
     block.resize(options_.block_bytes);
     std::vector<uint32_t> pieces;
-    auto hit = ReadWhole(*key, v.id, block.data(), &pieces);
+    auto hit = ReadWhole(*key, v.id, block.data(), &pieces, &serial);
     if (!hit) return hit;
     if (from < hit->bytes) {
       std::memcpy(out, block.data() + from, std::min(to, hit->bytes) - from);
@@ -245,7 +245,7 @@ std::optional<BlockHit> BlockCache::GetRange(const ObjectVersion& v, uint64_t in
     std::shared_ptr<BlockFile> closing;
     std::lock_guard l(mu_);
     auto it = index_.find(*key);
-    if (it != index_.end() && it->second.data_bytes == hit->bytes) {
+    if (it != index_.end() && it->second.serial == serial) {
       closing = MakeHotLocked(it, std::move(pieces));
     }
     return hit;
@@ -256,7 +256,7 @@ std::optional<BlockHit> BlockCache::GetRange(const ObjectVersion& v, uint64_t in
   }
   if (file == nullptr) {
     auto opened = files_->Open(NameOf(*key));
-    if (!opened.ok()) return Damaged(*key, opened.status());
+    if (!opened.ok()) return Damaged(*key, serial, opened.status());
     file = *opened;
     KeepOpen(*key, serial, file);
   }
@@ -274,7 +274,7 @@ std::optional<BlockHit> BlockCache::GetRange(const ObjectVersion& v, uint64_t in
     uint64_t len = std::min(kCheckedPieceBytes, hi - at);
     good = Crc32c(0, into + (at - lo), len) == crcs[(at - lo) / kCheckedPieceBytes];
   }
-  if (!good) return Damaged(*key, n.status());
+  if (!good) return Damaged(*key, serial, n.status());
   if (into != out) std::memcpy(out, into + (from - lo), to - from);
   Count(metrics_.hits);
   Count(metrics_.hit_bytes, to - from);
@@ -313,13 +313,13 @@ void BlockCache::KeepOpen(const Key& key, uint64_t serial, std::shared_ptr<Block
   it->second.hot->file = std::move(file);
 }
 
-std::nullopt_t BlockCache::Damaged(const Key& key, const Status& read) {
-  if (read.code() != Code::kNotFound) {  // else evicted meanwhile: a plain miss
+std::nullopt_t BlockCache::Damaged(const Key& key, uint64_t serial, const Status& read) {
+  Count(metrics_.misses);
+  // Not found: evicted meanwhile, a plain miss.
+  if (Forget(key, serial) && read.code() != Code::kNotFound) {
     S3M_WARN("cache: block {} is damaged or unreadable; fetching it again", NameOf(key));
     Count(metrics_.errors);
   }
-  Count(metrics_.misses);
-  Forget(key);
   return std::nullopt;
 }
 
@@ -423,17 +423,18 @@ std::shared_ptr<BlockFile> BlockCache::EraseLocked(Index::iterator it) {
   return file;
 }
 
-void BlockCache::Forget(const Key& key) {
+bool BlockCache::Forget(const Key& key, uint64_t serial) {
   std::shared_ptr<BlockFile> closing;
   {
     std::lock_guard l(mu_);
     auto it = index_.find(key);
-    if (it == index_.end()) return;
+    if (it == index_.end() || it->second.serial != serial) return false;
     closing = EraseLocked(it);
     SetUsedGauge();
   }
   closing.reset();  // before the unlink: the file's space is freed with it
   files_->Remove(NameOf(key));
+  return true;
 }
 
 void BlockCache::SetUsedGauge() {

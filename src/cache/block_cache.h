@@ -147,14 +147,17 @@ class BlockCache : public BlockStore {
   // Takes an entry out of the index; returns its open file, to let go of outside the lock.
   std::shared_ptr<BlockFile> EraseLocked(Index::iterator it);
   // Reads and checks a whole block; with `pieces`, takes its piece CRCs in the same pass.
+  // `serial`: the block's, as read.
   std::optional<BlockHit> ReadWhole(const Key& key, const std::string& version, char* out,
-                                    std::vector<uint32_t>* pieces);
-  // Makes a block hot with `crcs` (if it is still the block `serial`); returns the file of
-  // the block that stopped being hot to make room, to let go of outside the lock.
+                                    std::vector<uint32_t>* pieces, uint64_t* serial);
+  // Makes a block hot with `crcs`; returns the file of the block that stopped being hot to
+  // make room, to let go of outside the lock.
   std::shared_ptr<BlockFile> MakeHotLocked(Index::iterator it, std::vector<uint32_t> crcs);
-  void Forget(const Key& key);
-  // A block that did not check out (`read`: how reading it ended): counted, forgotten, a miss.
-  std::nullopt_t Damaged(const Key& key, const Status& read);
+  // Removes block `serial` of `key` (not one kept after it); whether it was there.
+  bool Forget(const Key& key, uint64_t serial);
+  // A block that did not check out (`read`: how reading it ended): a miss, forgotten, and
+  // counted as an error once, by whichever of the readers that found it forgets it.
+  std::nullopt_t Damaged(const Key& key, uint64_t serial, const Status& read);
   // Keeps `file` open for the block's next range reads, if it is still the block `serial`
   // and hot.
   void KeepOpen(const Key& key, uint64_t serial, std::shared_ptr<BlockFile> file);

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -98,6 +99,26 @@ TEST(BlockCacheTest, ADamagedOrCutBlockIsAMissAndGoes) {
   EXPECT_EQ(f.cache->used_bytes(), 0u);
   f.cache->Put(kV1, 0, 10 * kBlock, a.data(), a.size());  // fetched again, kept again
   EXPECT_EQ(f.Get(kV1, 0), a);
+}
+
+// Readers that find the same damaged block at once count it once, and it goes once.
+TEST(BlockCacheTest, ADamagedBlockFoundByManyReadersIsOneError) {
+  Fixture f;
+  std::string a = Pattern(kBlock, 5);
+  f.cache->Put(kV1, 0, kBlock, a.data(), a.size());
+  f.files->Damage(f.files->files().begin()->first, 100);
+  std::vector<std::thread> readers;
+  std::atomic<int> served{0};
+  for (int i = 0; i < 8; ++i) {
+    readers.emplace_back([&] {
+      if (f.Get(kV1, 0)) ++served;
+    });
+  }
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(served.load(), 0);
+  EXPECT_EQ(f.m.errors->Value(), 1u);
+  EXPECT_EQ(f.m.misses->Value(), 8u);
+  EXPECT_TRUE(f.files->files().empty());
 }
 
 TEST(BlockCacheTest, EvictsTheLeastRecentlyUsedWithinTheBound) {

@@ -17,16 +17,18 @@ namespace s3m {
 namespace {
 
 using Key = BlockCache::Key;
+using Digest = BlockCache::Digest;
 
 constexpr uint64_t kDiskUnit = 4096;
 constexpr size_t kTrailerBytes = kBlockTrailerBytes;
 constexpr char kHex[] = "0123456789abcdef";
 
-// The key of block `index` of `version` (64 lower-case hex characters), if it is one.
-std::optional<Key> KeyOf(std::string_view version, uint64_t index) {
+uint64_t RoundUp(uint64_t n) { return (n + kDiskUnit - 1) / kDiskUnit * kDiskUnit; }
+
+// The digest of a version's 64 lower-case hex characters, if they are that.
+std::optional<Digest> DigestOf(std::string_view version) {
   if (version.size() != 64) return std::nullopt;
-  Key k;
-  k.index = index;
+  Digest d{};
   for (size_t i = 0; i < 64; ++i) {
     const char c = version[i];
     uint64_t nibble = 0;
@@ -37,34 +39,37 @@ std::optional<Key> KeyOf(std::string_view version, uint64_t index) {
     } else {
       return std::nullopt;
     }
-    k.version[i / 16] = k.version[i / 16] << 4 | nibble;
+    d[i / 16] = d[i / 16] << 4 | nibble;
   }
-  return k;
+  return d;
 }
 
-std::string VersionHex(const Key& k) {
+std::string VersionHex(const Digest& d) {
   std::string hex(64, '0');
-  for (size_t i = 0; i < 64; ++i) hex[i] = kHex[(k.version[i / 16] >> (60 - 4 * (i % 16))) & 15];
+  for (size_t i = 0; i < 64; ++i) hex[i] = kHex[(d[i / 16] >> (60 - 4 * (i % 16))) & 15];
   return hex;
 }
 
-// "ab/abcd...ef.INDEX": a folder per first byte keeps folders small.
-std::string NameOf(const Key& k) {
-  std::string hex = VersionHex(k);
-  return fmt::format("{}/{}.{}", hex.substr(0, 2), hex, k.index);
+// The key of block `index` of `version`, if it is one. The index is bounded so that a slot's
+// offset fits any file system's file (2^30 blocks: a PiB of 1 MiB blocks).
+std::optional<Key> KeyOf(std::string_view version, uint64_t index) {
+  std::optional<Digest> d = DigestOf(version);
+  if (!d || index >= (1ull << 30)) return std::nullopt;
+  return Key{*d, index};
 }
 
-// The key a file's name gives, if it is a block's.
-std::optional<Key> KeyOfName(std::string_view name) {
-  if (name.size() < 3 + 64 + 2 || name[2] != '/' || name.substr(0, 2) != name.substr(3, 2) ||
-      name[3 + 64] != '.') {
+// "ab/abcd...ef": a folder per first byte keeps folders small.
+std::string FileOf(const Digest& d) {
+  std::string hex = VersionHex(d);
+  return hex.substr(0, 2) + "/" + hex;
+}
+
+// The digest a file's name gives, if it is a version's file.
+std::optional<Digest> DigestOfName(std::string_view name) {
+  if (name.size() != 3 + 64 || name[2] != '/' || name.substr(0, 2) != name.substr(3, 2)) {
     return std::nullopt;
   }
-  uint64_t index = 0;
-  std::string_view digits = name.substr(3 + 64 + 1);
-  auto [end, err] = std::from_chars(digits.data(), digits.data() + digits.size(), index);
-  if (err != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
-  return KeyOf(name.substr(3, 64), index);
+  return DigestOf(name.substr(3));
 }
 
 // The CRC32C of each kCheckedPieceBytes of `data`, and in `whole` that of all of it: one
@@ -82,9 +87,13 @@ std::vector<uint32_t> PieceCrcs(const char* data, uint64_t bytes, uint32_t* whol
   return crcs;
 }
 
-uint64_t DiskBytes(uint64_t data_bytes) {
-  return (data_bytes + kTrailerBytes + kDiskUnit - 1) / kDiskUnit * kDiskUnit;
-}
+// A block's disk: its bytes, rounded up, and its trailer's page.
+uint64_t DiskBytes(uint64_t data_bytes) { return RoundUp(data_bytes) + kDiskUnit; }
+
+// Where a trailer is written from: a page of its own, aligned for O_DIRECT.
+struct alignas(kDiskUnit) TrailerPage {
+  char bytes[kDiskUnit];
+};
 
 void Count(metrics::Counter* c, uint64_t n = 1) {
   if (c != nullptr) c->Add(n);
@@ -105,13 +114,14 @@ CacheMetrics RegisterCacheMetrics(metrics::Registry* r) {
   m.errors = r->AddCounter("s3mount_cache_errors_total",
                            "Cache writes that failed and damaged blocks found (each a miss)");
   m.used_bytes = r->AddGauge("s3mount_cache_used_bytes",
-                             "Bytes of the cache's block files (each rounded up to 4 KiB)");
+                             "Bytes of the cache's blocks on disk (each rounded up to 4 KiB, "
+                             "plus 4 KiB of trailer)");
   return m;
 }
 
 Result<std::unique_ptr<BlockCache>> BlockCache::Open(std::unique_ptr<BlockFiles> files,
                                                      CacheOptions options, CacheMetrics metrics) {
-  if (options.block_bytes == 0 || options.block_bytes > UINT32_MAX) {
+  if (options.block_bytes == 0 || options.block_bytes > UINT32_MAX / 2) {
     return Status(Code::kInvalidArgument, "cache block size out of range");
   }
   std::unique_ptr<BlockCache> cache(new BlockCache(std::move(files), options, metrics));
@@ -121,37 +131,79 @@ Result<std::unique_ptr<BlockCache>> BlockCache::Open(std::unique_ptr<BlockFiles>
 
 BlockCache::BlockCache(std::unique_ptr<BlockFiles> files, CacheOptions options,
                        CacheMetrics metrics)
-    : files_(std::move(files)), options_(options), metrics_(metrics) {}
+    : files_(std::move(files)),
+      options_(options),
+      metrics_(metrics),
+      padded_block_(RoundUp(options.block_bytes)),
+      slot_bytes_(padded_block_ + kDiskUnit) {}
 
 BlockCache::~BlockCache() = default;
+
+std::vector<BlockTrailer> BlockCache::Scan(const StoredFile& f, const std::string& version,
+                                           std::vector<uint64_t>* invalid) {
+  std::vector<BlockTrailer> out;
+  auto file = files_->Open(f.name);
+  if (!file.ok()) return out;
+  for (uint64_t i = 0; SlotAt(i) < f.bytes; ++i) {  // a slot cut short is invalid
+    char trailer[kTrailerBytes];
+    auto n = (*file)->Read(TrailerAt(i), {{trailer, kTrailerBytes}});
+    std::optional<BlockTrailer> t;
+    if (n.ok() && *n == kTrailerBytes) t = DecodeBlockTrailer(trailer);
+    if (t && t->version == version && t->index == i && t->data_bytes > 0 &&
+        t->data_bytes <= options_.block_bytes) {
+      out.push_back(*t);
+    } else {
+      invalid->push_back(i);
+    }
+  }
+  return out;
+}
 
 void BlockCache::Load() {
   std::vector<StoredFile> found = files_->List();
   std::sort(found.begin(), found.end(),
             [](const StoredFile& a, const StoredFile& b) { return a.mtime_ns > b.mtime_ns; });
   std::vector<std::string> unwanted;
-  {
+  Disposal d;
+  for (const StoredFile& f : found) {
+    // Anything that is not a version's file (a file of an older layout, say).
+    std::optional<Digest> digest = DigestOfName(f.name);
+    std::vector<uint64_t> invalid;
+    std::vector<BlockTrailer> kept;
+    if (digest) kept = Scan(f, VersionHex(*digest), &invalid);
+    if (kept.empty()) {
+      unwanted.push_back(f.name);
+      continue;
+    }
     std::lock_guard l(mu_);
-    for (const StoredFile& f : found) {
-      // Half-written files of a crash, and anything that is not a block.
-      std::optional<Key> key = KeyOfName(f.name);
-      if (!key || f.bytes < kTrailerBytes || index_.count(*key) != 0) {
-        unwanted.push_back(f.name);
-        continue;
-      }
-      lru_.push_back(*key);  // newest first
-      uint64_t data = f.bytes - kTrailerBytes;
-      Entry& e = index_[*key];
-      e.data_bytes = data;
-      e.disk_bytes = DiskBytes(data);
+    Version& v = versions_[*digest];
+    uint64_t accounted = 0;
+    for (const BlockTrailer& t : kept) {
+      lru_.push_back(Key{*digest, t.index});  // newest first
+      Entry& e = index_[lru_.back()];
+      e.data_bytes = t.data_bytes;
+      e.disk_bytes = DiskBytes(t.data_bytes);
       e.lru = std::prev(lru_.end());
       e.serial = ++serials_;
+      e.version = &v;
+      ++v.blocks;
       used_ += e.disk_bytes;
+      accounted += e.disk_bytes;
     }
-    std::vector<std::shared_ptr<BlockFile>> closing;
-    for (const Key& k : MakeRoomLocked(0, 0, nullptr, &closing)) unwanted.push_back(NameOf(k));
+    // Slots a crash left half-written take disk the bound does not count: freed.
+    if (f.allocated_bytes > accounted) {
+      for (uint64_t i : invalid) {
+        busy_.insert(Key{*digest, i});
+        d.punch.push_back(Key{*digest, i});
+      }
+    }
+  }
+  {
+    std::lock_guard l(mu_);
+    MakeRoomLocked(0, 0, nullptr, &d);
     SetUsedGauge();
   }
+  Dispose(d);
   for (const auto& name : unwanted) files_->Remove(name);
   if (!found.empty()) {
     S3M_INFO("cache: {} blocks ({} MiB) kept from before", blocks(), used_bytes() >> 20);
@@ -168,10 +220,36 @@ std::optional<BlockHit> BlockCache::Get(const std::string& version, uint64_t ind
   return ReadWhole(*key, version, out, nullptr, &serial);
 }
 
+Result<std::optional<BlockTrailer>> BlockCache::ReadBlock(const Key& key, uint64_t data_bytes,
+                                                          std::shared_ptr<BlockFile> file,
+                                                          char* out) {
+  if (file == nullptr) {
+    auto opened = files_->Open(FileOf(key.version));
+    if (!opened.ok()) return opened.status();
+    file = std::move(*opened);
+  }
+  char trailer[kTrailerBytes];
+  uint64_t got = 0;
+  if (data_bytes == padded_block_) {  // contiguous: one read
+    auto n = file->Read(SlotAt(key.index), {{out, data_bytes}, {trailer, kTrailerBytes}});
+    if (!n.ok()) return n.status();
+    got = *n;
+  } else {
+    auto n = file->Read(SlotAt(key.index), {{out, data_bytes}});
+    if (!n.ok()) return n.status();
+    auto m = file->Read(TrailerAt(key.index), {{trailer, kTrailerBytes}});
+    if (!m.ok()) return m.status();
+    got = *n == data_bytes ? *n + *m : 0;
+  }
+  if (got != data_bytes + kTrailerBytes) return std::optional<BlockTrailer>();
+  return DecodeBlockTrailer(trailer);
+}
+
 std::optional<BlockHit> BlockCache::ReadWhole(const Key& key, const std::string& version,
                                               char* out, std::vector<uint32_t>* pieces,
                                               uint64_t* serial) {
   uint64_t data_bytes = 0;
+  std::shared_ptr<BlockFile> file;
   {
     std::lock_guard l(mu_);
     auto it = index_.find(key);
@@ -182,22 +260,23 @@ std::optional<BlockHit> BlockCache::ReadWhole(const Key& key, const std::string&
     lru_.splice(lru_.begin(), lru_, it->second.lru);
     data_bytes = it->second.data_bytes;
     *serial = it->second.serial;
+    file = it->second.version->file;
   }
   if (data_bytes > options_.block_bytes) return Damaged(key, *serial, Status::Ok());
-  char trailer[kTrailerBytes];
-  auto n = files_->Read(NameOf(key), 0, {{out, data_bytes}, {trailer, kTrailerBytes}});
-  std::optional<BlockTrailer> t;
-  if (n.ok() && *n == data_bytes + kTrailerBytes) t = DecodeBlockTrailer(trailer);
+  auto t = ReadBlock(key, data_bytes, std::move(file), out);
+  if (!t.ok()) return Damaged(key, *serial, t.status());
   uint32_t crc = 0;
-  if (t && pieces != nullptr) *pieces = PieceCrcs(out, data_bytes, &crc);  // one pass
-  if (t && pieces == nullptr) crc = Crc32c(0, out, data_bytes);
-  bool good = t && BlockMatches(*t, version, key.index, crc, data_bytes, options_.block_bytes);
-  if (!good) return Damaged(key, *serial, n.status());
+  if (*t && pieces != nullptr) *pieces = PieceCrcs(out, data_bytes, &crc);  // one pass
+  if (*t && pieces == nullptr) crc = Crc32c(0, out, data_bytes);
+  if (!*t || !BlockMatches(**t, version, key.index, crc, data_bytes, options_.block_bytes)) {
+    return Damaged(key, *serial, Status::Ok());
+  }
+  const uint64_t object_size = (*t)->object_size;
   Count(metrics_.hits);
   Count(metrics_.hit_bytes, data_bytes);
   std::lock_guard l(mu_);
-  if (auto it = index_.find(key); it != index_.end()) it->second.object_size = t->object_size;
-  return BlockHit{data_bytes, t->object_size};
+  if (auto it = index_.find(key); it != index_.end()) it->second.object_size = object_size;
+  return BlockHit{data_bytes, object_size};
 }
 
 std::optional<BlockHit> BlockCache::GetRange(const ObjectVersion& v, uint64_t index, uint64_t from,
@@ -220,7 +299,7 @@ std::optional<BlockHit> BlockCache::GetRange(const ObjectVersion& v, uint64_t in
       data_bytes = e.data_bytes;
       object_size = e.object_size;
       serial = e.serial;
-      file = e.hot->file;
+      file = e.version->file;
       to = std::min(to, data_bytes);
       lo = from / kCheckedPieceBytes * kCheckedPieceBytes;
       hi = std::min(data_bytes,
@@ -242,20 +321,22 @@ std::optional<BlockHit> BlockCache::GetRange(const ObjectVersion& v, uint64_t in
     if (from < hit->bytes) {
       std::memcpy(out, block.data() + from, std::min(to, hit->bytes) - from);
     }
-    std::shared_ptr<BlockFile> closing;
-    std::lock_guard l(mu_);
-    auto it = index_.find(*key);
-    if (it != index_.end() && it->second.serial == serial) {
-      closing = MakeHotLocked(it, std::move(pieces));
+    Disposal d;
+    {
+      std::lock_guard l(mu_);
+      auto it = index_.find(*key);
+      if (it != index_.end() && it->second.serial == serial) {
+        MakeHotLocked(it, std::move(pieces), &d);
+      }
     }
-    return hit;
+    return hit;  // d's files are let go of here, outside the lock
   }
   if (from >= to) {
     Count(metrics_.hits);
     return BlockHit{data_bytes, object_size};
   }
   if (file == nullptr) {
-    auto opened = files_->Open(NameOf(*key));
+    auto opened = files_->Open(FileOf(key->version));
     if (!opened.ok()) return Damaged(*key, serial, opened.status());
     file = *opened;
     KeepOpen(*key, serial, file);
@@ -268,7 +349,7 @@ std::optional<BlockHit> BlockCache::GetRange(const ObjectVersion& v, uint64_t in
     pieces.resize(hi - lo);
     into = pieces.data();
   }
-  auto n = file->Read(lo, {{into, hi - lo}});
+  auto n = file->Read(SlotAt(key->index) + lo, {{into, hi - lo}});
   bool good = n.ok() && *n == hi - lo;
   for (uint64_t at = lo; good && at < hi; at += kCheckedPieceBytes) {
     uint64_t len = std::min(kCheckedPieceBytes, hi - at);
@@ -281,43 +362,46 @@ std::optional<BlockHit> BlockCache::GetRange(const ObjectVersion& v, uint64_t in
   return BlockHit{data_bytes, object_size};
 }
 
-std::shared_ptr<BlockFile> BlockCache::MakeHotLocked(Index::iterator it,
-                                                     std::vector<uint32_t> crcs) {
-  std::shared_ptr<BlockFile> closing;
-  if (options_.hot_blocks == 0) return closing;
+void BlockCache::MakeHotLocked(Index::iterator it, std::vector<uint32_t> crcs, Disposal* out) {
+  if (options_.hot_blocks == 0) return;
   Entry& e = it->second;
   if (e.hot != nullptr) {
     e.hot->piece_crcs = std::move(crcs);
-    return closing;
+    return;
   }
-  if (hot_lru_.size() >= options_.hot_blocks) {
-    auto coldest = index_.find(hot_lru_.back());
-    closing = std::move(coldest->second.hot->file);
-    coldest->second.hot.reset();
-    hot_lru_.pop_back();
-  }
+  if (hot_lru_.size() >= options_.hot_blocks) CoolLocked(index_.at(hot_lru_.back()), out);
   hot_lru_.push_front(it->first);
   e.hot = std::make_unique<Hot>();
   e.hot->piece_crcs = std::move(crcs);
   e.hot->lru = hot_lru_.begin();
-  return closing;
+  ++e.version->hot;
+}
+
+void BlockCache::CoolLocked(Entry& e, Disposal* out) {
+  hot_lru_.erase(e.hot->lru);
+  e.hot.reset();
+  // A version's file is open only while it has hot blocks: open files stay within the bound.
+  if (--e.version->hot == 0 && e.version->file != nullptr) {
+    out->closing.push_back(std::move(e.version->file));
+  }
 }
 
 void BlockCache::KeepOpen(const Key& key, uint64_t serial, std::shared_ptr<BlockFile> file) {
   std::lock_guard l(mu_);
   auto it = index_.find(key);
   if (it == index_.end() || it->second.serial != serial || it->second.hot == nullptr ||
-      it->second.hot->file != nullptr) {
+      it->second.version->file != nullptr) {
     return;  // `file` is let go of by the caller, outside the lock
   }
-  it->second.hot->file = std::move(file);
+  it->second.version->file = std::move(file);
 }
 
 std::nullopt_t BlockCache::Damaged(const Key& key, uint64_t serial, const Status& read) {
   Count(metrics_.misses);
   // Not found: evicted meanwhile, a plain miss.
   if (Forget(key, serial) && read.code() != Code::kNotFound) {
-    S3M_WARN("cache: block {} is damaged or unreadable; fetching it again", NameOf(key));
+    S3M_WARN("cache: block {} of {} is damaged or unreadable; fetching it again", key.index,
+             FileOf(key.version));
     Count(metrics_.errors);
   }
   return std::nullopt;
@@ -337,23 +421,26 @@ void BlockCache::Put(const std::string& version, uint64_t index, uint64_t object
                                            static_cast<double>(space->total_bytes));
     if (space->free_bytes < keep_free + disk) deficit = keep_free + disk - space->free_bytes;
   }
-  std::vector<Key> evict;
-  std::vector<std::shared_ptr<BlockFile>> closing;
+  Disposal d;
   bool fits = false;
   {
     std::lock_guard l(mu_);
-    if (index_.count(*key) != 0 || writing_.count(*key) != 0) return;
+    if (index_.count(*key) != 0 || busy_.count(*key) != 0 || removing_.count(key->version) != 0) {
+      return;
+    }
     uint64_t freed = 0;
-    evict = MakeRoomLocked(disk, deficit, &freed, &closing);
+    MakeRoomLocked(disk, deficit, &freed, &d);
     fits = options_.max_bytes == 0 ? freed >= deficit : used_ + disk <= options_.max_bytes;
     if (fits) {
-      writing_.insert(*key);
+      busy_.insert(*key);
       used_ += disk;
+      ++versions_[key->version].blocks;
     }
     SetUsedGauge();
   }
-  closing.clear();
-  for (const Key& k : evict) files_->Remove(NameOf(k));
+  // Before the write: room made by removing this version's file is made before the write
+  // creates it again.
+  Dispose(d);
   if (!fits) return;
 
   // A block a random read fetched is hot: its piece CRCs are taken in the pass that takes
@@ -365,75 +452,109 @@ void BlockCache::Put(const std::string& version, uint64_t index, uint64_t object
   } else {
     crc = Crc32c(0, data, bytes);
   }
-  char trailer[kTrailerBytes];
-  EncodeBlockTrailer(version, index, object_size, crc, static_cast<uint32_t>(bytes), trailer);
-  const std::string name = NameOf(*key);
-  Status s = files_->Write(name, {{const_cast<char*>(data), bytes}, {trailer, kTrailerBytes}},
-                           reuse == Reuse::kLater ? PageCache::kBypass : PageCache::kKeep);
-  std::shared_ptr<BlockFile> cooled;  // let go of outside the lock
-  std::lock_guard l(mu_);
-  writing_.erase(*key);
-  if (s.ok()) {
-    lru_.push_front(*key);
-    auto [it, added] = index_.try_emplace(*key);
-    Entry& e = it->second;
-    e.data_bytes = bytes;
-    e.disk_bytes = disk;
-    e.lru = lru_.begin();
-    e.serial = ++serials_;
-    e.object_size = object_size;
-    if (!crcs.empty()) cooled = MakeHotLocked(it, std::move(crcs));
-    Count(metrics_.written_bytes, bytes);
+  thread_local TrailerPage page{};  // zeros past the trailer
+  EncodeBlockTrailer(version, index, object_size, crc, static_cast<uint32_t>(bytes), page.bytes);
+  const std::string name = FileOf(key->version);
+  const PageCache cache = reuse == Reuse::kLater ? PageCache::kBypass : PageCache::kKeep;
+  auto* bytes_at = const_cast<char*>(data);
+  Status s;
+  if (bytes == padded_block_) {  // the block and its trailer in one write
+    s = files_->WriteAt(name, SlotAt(index), {{bytes_at, bytes}, {page.bytes, kDiskUnit}}, cache);
   } else {
-    used_ -= disk;
-    Count(metrics_.errors);
-    S3M_DEBUG("cache: block {} not kept: {}", name, s.ToString());
+    s = files_->WriteAt(name, SlotAt(index), {{bytes_at, bytes}}, cache);
+    if (s.ok()) s = files_->WriteAt(name, TrailerAt(index), {{page.bytes, kDiskUnit}}, cache);
   }
-  SetUsedGauge();
+  {
+    std::lock_guard l(mu_);
+    busy_.erase(*key);
+    if (s.ok()) {
+      lru_.push_front(*key);
+      auto [it, added] = index_.try_emplace(*key);
+      Entry& e = it->second;
+      e.data_bytes = bytes;
+      e.disk_bytes = disk;
+      e.lru = lru_.begin();
+      e.serial = ++serials_;
+      e.object_size = object_size;
+      e.version = &versions_.at(key->version);
+      if (!crcs.empty()) MakeHotLocked(it, std::move(crcs), &d);
+      Count(metrics_.written_bytes, bytes);
+    } else {
+      used_ -= disk;
+      ReleaseLocked(*key, &d);  // what the write got onto the disk is freed
+      Count(metrics_.errors);
+      S3M_DEBUG("cache: block {} of {} not kept: {}", index, name, s.ToString());
+    }
+    SetUsedGauge();
+  }
+  Dispose(d);
 }
 
-std::vector<Key> BlockCache::MakeRoomLocked(uint64_t incoming, uint64_t free_deficit,
-                                            uint64_t* freed,
-                                            std::vector<std::shared_ptr<BlockFile>>* closing) {
-  std::vector<Key> out;
+void BlockCache::MakeRoomLocked(uint64_t incoming, uint64_t free_deficit, uint64_t* freed,
+                                Disposal* out) {
   uint64_t got = 0;
   while (!lru_.empty()) {
     bool over = options_.max_bytes != 0 && used_ + incoming > options_.max_bytes;
     if (!over && got >= free_deficit) break;
     auto it = index_.find(lru_.back());
     got += it->second.disk_bytes;
-    out.push_back(it->first);
-    closing->push_back(EraseLocked(it));
+    EraseLocked(it, out);
     Count(metrics_.evictions);
   }
   if (freed != nullptr) *freed = got;
-  return out;
 }
 
-std::shared_ptr<BlockFile> BlockCache::EraseLocked(Index::iterator it) {
+void BlockCache::EraseLocked(Index::iterator it, Disposal* out) {
   Entry& e = it->second;
-  std::shared_ptr<BlockFile> file;
-  if (e.hot != nullptr) {
-    file = std::move(e.hot->file);
-    hot_lru_.erase(e.hot->lru);
-  }
+  if (e.hot != nullptr) CoolLocked(e, out);
   used_ -= e.disk_bytes;
   lru_.erase(e.lru);
+  const Key key = it->first;
   index_.erase(it);
-  return file;
+  ReleaseLocked(key, out);
+}
+
+void BlockCache::ReleaseLocked(const Key& key, Disposal* out) {
+  auto v = versions_.find(key.version);
+  if (--v->second.blocks > 0) {
+    busy_.insert(key);  // not written again until punched
+    out->punch.push_back(key);
+    return;
+  }
+  if (v->second.file != nullptr) out->closing.push_back(std::move(v->second.file));
+  versions_.erase(v);
+  removing_.insert(key.version);  // nothing is written into it until it is gone
+  out->remove.push_back(key.version);
+}
+
+void BlockCache::Dispose(Disposal& d) {
+  d.closing.clear();  // before removing: a file's space is freed with its last descriptor
+  if (d.punch.empty() && d.remove.empty()) return;
+  for (const Key& k : d.punch) {
+    if (std::find(d.remove.begin(), d.remove.end(), k.version) != d.remove.end()) continue;
+    Status s = files_->Punch(FileOf(k.version), SlotAt(k.index), slot_bytes_);
+    if (!s.ok()) S3M_DEBUG("cache: block {} not freed: {}", k.index, s.ToString());
+  }
+  for (const Digest& v : d.remove) files_->Remove(FileOf(v));
+  {
+    std::lock_guard l(mu_);
+    for (const Key& k : d.punch) busy_.erase(k);
+    for (const Digest& v : d.remove) removing_.erase(v);
+  }
+  d.punch.clear();
+  d.remove.clear();
 }
 
 bool BlockCache::Forget(const Key& key, uint64_t serial) {
-  std::shared_ptr<BlockFile> closing;
+  Disposal d;
   {
     std::lock_guard l(mu_);
     auto it = index_.find(key);
     if (it == index_.end() || it->second.serial != serial) return false;
-    closing = EraseLocked(it);
+    EraseLocked(it, &d);
     SetUsedGauge();
   }
-  closing.reset();  // before the unlink: the file's space is freed with it
-  files_->Remove(NameOf(key));
+  Dispose(d);
   return true;
 }
 
@@ -459,7 +580,7 @@ size_t BlockCache::hot_blocks() const {
 size_t BlockCache::open_files() const {
   std::lock_guard l(mu_);
   size_t n = 0;
-  for (const Key& k : hot_lru_) n += index_.at(k).hot->file != nullptr ? 1 : 0;
+  for (const auto& [digest, v] : versions_) n += v.file != nullptr ? 1 : 0;
   return n;
 }
 

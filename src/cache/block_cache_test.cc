@@ -1,10 +1,13 @@
 #include "cache/block_cache.h"
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
 
+#include <array>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -21,7 +24,8 @@ namespace s3m {
 namespace {
 
 constexpr uint64_t kBlock = 64 << 10;  // small blocks keep the tests quick
-constexpr uint64_t kDisk = kBlock + 4096;  // one full block's file, rounded to 4 KiB
+constexpr uint64_t kDisk = kBlock + 4096;  // a full block's disk: its bytes and trailer page
+constexpr uint64_t kSlot = kDisk;          // where block i starts in its version's file: i * kSlot
 
 std::string Pattern(uint64_t n, char seed) {
   std::string s(n, 0);
@@ -78,7 +82,9 @@ TEST(BlockCacheTest, ServesWhatWasPutAndOnlyForThatVersionAndBlock) {
   EXPECT_EQ(f.Get(kV1, 2), std::nullopt);
   EXPECT_EQ(f.m.hits->Value(), 3u);
   EXPECT_EQ(f.m.misses->Value(), 2u);
-  EXPECT_EQ(f.cache->used_bytes(), kDisk + 4096);
+  EXPECT_EQ(f.cache->used_bytes(), kDisk + 4096 + 4096);  // 1000 bytes take a page
+  EXPECT_EQ(f.files->files().size(), 1u);                // one file per version
+  EXPECT_EQ(f.files->allocated_bytes(), f.cache->used_bytes());
 }
 
 TEST(BlockCacheTest, ADamagedOrCutBlockIsAMissAndGoes) {
@@ -88,14 +94,14 @@ TEST(BlockCacheTest, ADamagedOrCutBlockIsAMissAndGoes) {
   f.cache->Put(kV1, 1, 10 * kBlock, a.data(), a.size());
   f.cache->Put(kV1, 2, 10 * kBlock, a.data(), a.size());
   auto names = f.files->files();
-  ASSERT_EQ(names.size(), 3u);
-  auto it = names.begin();
-  f.files->Damage(it->first, 12345);               // in the data
-  f.files->Damage((++it)->first, kBlock + 20);     // in the trailer
-  f.files->Cut((++it)->first, kBlock / 2);         // a short file
+  ASSERT_EQ(names.size(), 1u);
+  const std::string file = names.begin()->first;
+  f.files->Damage(file, 12345);                  // in block 0's data
+  f.files->Damage(file, kSlot + kBlock + 20);    // in block 1's trailer
+  f.files->Cut(file, 2 * kSlot + kBlock / 2);    // block 2 cut short
   for (uint64_t i = 0; i < 3; ++i) EXPECT_EQ(f.Get(kV1, i), std::nullopt) << i;
   EXPECT_EQ(f.m.errors->Value(), 3u);
-  EXPECT_TRUE(f.files->files().empty());
+  EXPECT_TRUE(f.files->files().empty());  // the version's last block took its file along
   EXPECT_EQ(f.cache->used_bytes(), 0u);
   f.cache->Put(kV1, 0, 10 * kBlock, a.data(), a.size());  // fetched again, kept again
   EXPECT_EQ(f.Get(kV1, 0), a);
@@ -135,8 +141,12 @@ TEST(BlockCacheTest, EvictsTheLeastRecentlyUsedWithinTheBound) {
   for (uint64_t i = 4; i < 40; ++i) {
     f.cache->Put(kV1, i, 100 * kBlock, a.data(), a.size());
     ASSERT_LE(f.cache->used_bytes(), 3 * kDisk);
-    ASSERT_LE(f.files->files().size(), 3u);
+    ASSERT_EQ(f.files->allocated_bytes(), f.cache->used_bytes());  // evicted slots punched
   }
+  // Another version's blocks take the room: the first version's file goes with its last.
+  for (uint64_t i = 0; i < 3; ++i) f.cache->Put(kV2, i, 3 * kBlock, a.data(), a.size());
+  EXPECT_EQ(f.files->files().size(), 1u);
+  EXPECT_EQ(f.files->allocated_bytes(), 3 * kDisk);
 }
 
 TEST(BlockCacheTest, AFailedWriteIsDroppedNeverAnError) {
@@ -174,23 +184,37 @@ TEST(BlockCacheTest, WithoutABoundItKeepsFivePercentOfTheDiskFree) {
   EXPECT_TRUE(empty.files->files().empty());
 }
 
+// Four versions of four blocks in room for eight: slots are punched and files removed and
+// made again while other threads read and write them.
 TEST(BlockCacheTest, ManyThreadsShareOneCache) {
-  Fixture f(CacheOptions{.max_bytes = 8 * kDisk});
-  std::vector<std::string> blocks;
+  Fixture f(CacheOptions{.max_bytes = 8 * kDisk, .hot_blocks = 3});
+  std::vector<std::string> versions, blocks;
+  for (int v = 0; v < 4; ++v) versions.push_back(ObjectVersionId("s", "k", fmt::format("e{}", v)));
   for (int i = 0; i < 16; ++i) blocks.push_back(Pattern(kBlock, static_cast<char>(i)));
   std::atomic<int> wrong{0}, hits{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&, t] {
       std::string out(kBlock, 0);
-      for (int round = 0; round < 200; ++round) {
-        uint64_t i = static_cast<uint64_t>((round * 7 + t) % 16);
-        auto hit = f.cache->Get(kV1, i, out.data());
+      for (int round = 0; round < 300; ++round) {
+        auto b = static_cast<uint64_t>((round * 7 + t) % 16);
+        const std::string& v = versions[b / 4];
+        const uint64_t i = b % 4;
+        ObjectVersion ov{"k", "e", v, 0};
+        std::optional<BlockHit> hit;
+        const uint64_t at = (b * 4099) % (kBlock - 100);
+        if (round % 2 == 0) {
+          hit = f.cache->Get(v, i, out.data());
+          if (hit && out != blocks[b]) wrong++;
+        } else {
+          hit = f.cache->GetRange(ov, i, at, at + 100, out.data());
+          if (hit && out.compare(0, 100, blocks[b], at, 100) != 0) wrong++;
+        }
         if (!hit) {
-          f.cache->Put(kV1, i, 16 * kBlock, blocks[i].data(), kBlock);
+          f.cache->Put(v, i, 4 * kBlock, blocks[b].data(), kBlock,
+                       t % 2 == 0 ? Reuse::kSoon : Reuse::kLater);
         } else {
           hits++;
-          if (out != blocks[i]) wrong++;
         }
       }
     });
@@ -198,8 +222,10 @@ TEST(BlockCacheTest, ManyThreadsShareOneCache) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(wrong.load(), 0);
   EXPECT_GT(hits.load(), 0);
+  EXPECT_EQ(f.m.errors->Value(), 0u);
   EXPECT_LE(f.cache->used_bytes(), 8 * kDisk);
-  EXPECT_EQ(f.files->files().size(), f.cache->blocks());
+  EXPECT_EQ(f.files->allocated_bytes(), f.cache->used_bytes());
+  EXPECT_LE(f.files->files().size(), 4u);
 }
 
 class PosixBlockFilesTest : public ::testing::Test {
@@ -213,33 +239,62 @@ class PosixBlockFilesTest : public ::testing::Test {
   std::string dir_;
 };
 
+uint64_t AllocatedBytes(const std::string& path) {
+  struct stat st {};
+  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+  return static_cast<uint64_t>(st.st_blocks) * 512;
+}
+
+std::string FileOf(const std::string& root, const std::string& version) {
+  return root + "/" + version.substr(0, 2) + "/" + version;
+}
+
+// Blocks are found again after a remount, the files written last the last to go. A slot a
+// crash left without its trailer is freed, and a file that is not a version's removed.
 TEST_F(PosixBlockFilesTest, BlocksSurviveARemountAndHalfWrittenOnesGo) {
   std::string root = dir_ + "/c";
-  std::string a = Pattern(kBlock, 7), b = Pattern(kBlock, 8);
+  const std::string kV3 = ObjectVersionId("http://s3 b", "data/x", "\"etag-3\"");
+  std::string a = Pattern(kBlock, 7), b = Pattern(kBlock, 8), c = Pattern(kBlock, 9);
   {
     auto files = OpenPosixBlockFiles(root);
     ASSERT_TRUE(files.ok()) << files.status().ToString();
     auto opened = BlockCache::Open(std::move(*files), {.block_bytes = kBlock}, {});
     auto cache = std::move(*opened);
     cache->Put(kV1, 0, 2 * kBlock, a.data(), a.size());
-    usleep(20000);  // distinct mtimes: 0 is the older
-    cache->Put(kV1, 1, 2 * kBlock, b.data(), b.size());
+    usleep(20000);  // distinct mtimes: kV1's file is the older
+    cache->Put(kV2, 0, 2 * kBlock, b.data(), b.size());
   }
-  std::ofstream(root + "/ab/leftover.7.tmp") << "half a block";
+  // A crash while block 1 of kV1 was written: its bytes are there, its trailer is not.
+  {
+    std::fstream f(FileOf(root, kV1), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(kSlot));
+    f.write(c.data(), static_cast<std::streamsize>(c.size()));
+  }
+  ::utimensat(AT_FDCWD, FileOf(root, kV1).c_str(), nullptr, 0);  // now kV2's is older
+  ::utimensat(AT_FDCWD, FileOf(root, kV2).c_str(),
+              std::array<timespec, 2>{timespec{1, 0}, timespec{1, 0}}.data(), 0);
+  ASSERT_GE(AllocatedBytes(FileOf(root, kV1)), kDisk + kBlock);
+  std::ofstream(root + "/" + kV1.substr(0, 2) + "/leftover.7.tmp") << "half a block";
   auto files = OpenPosixBlockFiles(root);
   ASSERT_TRUE(files.ok());
   auto opened =
       BlockCache::Open(std::move(*files), {.max_bytes = 2 * kDisk, .block_bytes = kBlock}, {});
   auto cache = std::move(*opened);
   EXPECT_EQ(cache->blocks(), 2u);
-  EXPECT_FALSE(std::filesystem::exists(root + "/ab/leftover.7.tmp"));
+  EXPECT_EQ(cache->used_bytes(), 2 * kDisk);
+  EXPECT_FALSE(std::filesystem::exists(root + "/" + kV1.substr(0, 2) + "/leftover.7.tmp"));
+  EXPECT_LT(AllocatedBytes(FileOf(root, kV1)), kDisk + kBlock / 2);  // block 1's bytes freed
   std::string out(kBlock, 0);
-  ASSERT_TRUE(cache->Get(kV1, 1, out.data()));
-  EXPECT_EQ(out, b);
-  // Block 0, the older and not read since, is the first to go.
-  cache->Put(kV2, 0, kBlock, a.data(), a.size());
-  EXPECT_FALSE(cache->Get(kV1, 0, out.data()));
-  EXPECT_TRUE(cache->Get(kV1, 1, out.data()));
+  EXPECT_FALSE(cache->Get(kV1, 1, out.data()));
+  ASSERT_TRUE(cache->Get(kV1, 0, out.data()));
+  EXPECT_EQ(out, a);
+  // kV2's block, in the older file and not read since, is the first to go; its file too.
+  cache->Put(kV3, 0, kBlock, c.data(), c.size());
+  EXPECT_FALSE(cache->Get(kV2, 0, out.data()));
+  EXPECT_FALSE(std::filesystem::exists(FileOf(root, kV2)));
+  ASSERT_TRUE(cache->Get(kV3, 0, out.data()));
+  EXPECT_EQ(out, c);
+  EXPECT_TRUE(cache->Get(kV1, 0, out.data()));
 }
 
 size_t OpenFds() {
@@ -278,39 +333,55 @@ TEST_F(PosixBlockFilesTest, BlocksWrittenPastThePageCacheReadBackWhole) {
 }
 
 // Blocks read at random stay hot, the most recently used within the bound: their piece
-// CRCs in memory and their files open. A block that leaves the index closes its file, so its
-// disk space is not held.
+// CRCs in memory and their version's file open, one file for all of a version's hot blocks.
+// A version with no hot block closes its file, and a version that leaves the cache takes its
+// file along, so no disk space is held.
 TEST_F(PosixBlockFilesTest, HotBlocksKeepTheirFilesOpenWithinTheBound) {
   auto files = OpenPosixBlockFiles(dir_ + "/c");
   ASSERT_TRUE(files.ok());
   auto opened = BlockCache::Open(
-      std::move(*files), {.max_bytes = 10 * kDisk, .block_bytes = kBlock, .hot_blocks = 4}, {});
+      std::move(*files), {.max_bytes = 20 * kDisk, .block_bytes = kBlock, .hot_blocks = 4}, {});
   auto cache = std::move(*opened);
+  std::vector<ObjectVersion> versions;
   std::vector<std::string> blocks;
-  for (uint64_t i = 0; i < 10; ++i) {
+  for (int i = 0; i < 10; ++i) {
+    std::string etag = fmt::format("\"etag-{}\"", i);
+    versions.push_back({"data/x", etag, ObjectVersionId("s", "data/x", etag), 0});
     blocks.push_back(Pattern(kBlock, static_cast<char>(i)));
-    cache->Put(kV1, i, 10 * kBlock, blocks[i].data(), kBlock, Reuse::kLater);
+    for (uint64_t b = 0; b < 2; ++b) {
+      cache->Put(versions[i], b, 2 * kBlock, blocks[i].data(), kBlock, Reuse::kLater);
+    }
   }
   EXPECT_EQ(cache->hot_blocks(), 0u);  // a stream's blocks are not hot
   const size_t before = OpenFds();
-  ObjectVersion v{"data/x", "\"etag-1\"", kV1, 0};
   std::string out(100, 0);
-  for (int round = 0; round < 2; ++round) {
-    for (uint64_t i = 0; i < 10; ++i) {
-      for (uint64_t at : {20000, 30000}) {  // the first read makes it hot, the second opens it
-        ASSERT_TRUE(cache->GetRange(v, i, at, at + 100, out.data()));
-        EXPECT_EQ(out, blocks[i].substr(at, 100)) << i;
-      }
+  auto read = [&](int v, uint64_t b) {
+    for (uint64_t at : {20000, 30000}) {  // the first read makes it hot, the second opens it
+      ASSERT_TRUE(cache->GetRange(versions[v], b, at, at + 100, out.data()));
+      EXPECT_EQ(out, blocks[v].substr(at, 100)) << v;
     }
+  };
+  for (int v = 0; v < 10; ++v) {
+    read(v, 0);
+    read(v, 1);
   }
-  EXPECT_EQ(cache->hot_blocks(), 4u);
+  EXPECT_EQ(cache->hot_blocks(), 4u);  // both blocks of versions 8 and 9: two files
+  EXPECT_EQ(cache->open_files(), 2u);
+  EXPECT_EQ(OpenFds(), before + 2);
+  for (int v = 0; v < 10; ++v) read(v, 0);
+  EXPECT_EQ(cache->hot_blocks(), 4u);  // block 0 of versions 6 to 9: four files
   EXPECT_EQ(cache->open_files(), 4u);
   EXPECT_EQ(OpenFds(), before + 4);
-  for (uint64_t i = 0; i < 10; ++i) cache->Put(kV2, i, 10 * kBlock, blocks[i].data(), kBlock);
-  EXPECT_EQ(cache->blocks(), 10u);  // kV1's all evicted
+  for (uint64_t i = 0; i < 20; ++i) cache->Put(kV2, i, 20 * kBlock, blocks[0].data(), kBlock);
+  EXPECT_EQ(cache->blocks(), 20u);  // the others all evicted, their files removed
   EXPECT_EQ(cache->hot_blocks(), 4u);  // kV2's, hot as written (kSoon), not yet opened
   EXPECT_EQ(cache->open_files(), 0u);
   EXPECT_EQ(OpenFds(), before);
+  size_t names = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir_ + "/c")) {
+    names += e.is_regular_file() ? 1 : 0;
+  }
+  EXPECT_EQ(names, 2u);  // kV2's file and the lock
 }
 
 // Files that are not blocks (no key in their name) are removed when a cache opens.
@@ -394,7 +465,8 @@ TEST(BlockCacheRangeTest, ARangeReadReadsAndChecksOnlyItsPieces) {
 
   // Damage in the last piece: reads of the first still hit; a read of the last misses and
   // the block goes.
-  files->Damage(files->files().begin()->first, 3 * kCheckedPieceBytes + 10);
+  files->Damage(files->files().begin()->first,
+                3 * (kBig + 4096) + 3 * kCheckedPieceBytes + 10);  // block 3's slot
   ASSERT_TRUE(cache->GetRange(v, 3, 0, 1000, out.data()));
   EXPECT_EQ(out, a.substr(0, 1000));
   EXPECT_FALSE(cache->GetRange(v, 3, 3 * kCheckedPieceBytes, 4 * kCheckedPieceBytes,
@@ -413,9 +485,9 @@ TEST(BlockCacheRangeTest, AfterARemountTheFirstRangeReadChecksTheWholeBlock) {
   auto owned = std::make_unique<MemoryBlockFiles>();
   MemoryBlockFiles* files = owned.get();
   for (const auto& [name, bytes] : before_files->files()) {
-    ASSERT_TRUE(
-        owned->Write(name, {{const_cast<char*>(bytes.data()), bytes.size()}}, PageCache::kKeep)
-            .ok());
+    ASSERT_TRUE(owned->WriteAt(name, 0, {{const_cast<char*>(bytes.data()), bytes.size()}},
+                               PageCache::kKeep)
+                    .ok());
   }
   auto opened = BlockCache::Open(std::move(owned), {.block_bytes = kBig}, {});
   auto cache = std::move(*opened);

@@ -7,7 +7,6 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -61,6 +60,14 @@ class PosixBlockFile : public BlockFile {
   const std::string path_;
 };
 
+Status PunchHole(int fd, uint64_t offset, uint64_t length, const std::string& path) {
+  if (::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
+                  static_cast<off_t>(length)) != 0) {
+    return Errno("cannot free part of " + path, errno);
+  }
+  return Status::Ok();
+}
+
 bool Aligned(const iovec& v) {
   return reinterpret_cast<uintptr_t>(v.iov_base) % kDirectAlign == 0 &&
          v.iov_len % kDirectAlign == 0;
@@ -71,34 +78,40 @@ class PosixBlockFiles : public BlockFiles {
   PosixBlockFiles(std::string root, int lock_fd) : root_(std::move(root)), lock_fd_(lock_fd) {}
   ~PosixBlockFiles() override { ::close(lock_fd_); }
 
-  Status Write(const std::string& name, const std::vector<iovec>& pieces,
-               PageCache page_cache) override {
+  Status WriteAt(const std::string& name, uint64_t offset, const std::vector<iovec>& pieces,
+                 PageCache page_cache) override {
     std::string path = Path(name);
-    std::string tmp = fmt::format("{}.{}.tmp", path, next_tmp_.fetch_add(1));
     // The leading aligned pieces (a whole block's bytes) may go past the page cache; the
-    // rest (the trailer) goes through it.
+    // rest goes through it.
     size_t direct = 0;
-    if (page_cache == PageCache::kBypass) {
+    if (page_cache == PageCache::kBypass && offset % kDirectAlign == 0) {
       while (direct < pieces.size() && Aligned(pieces[direct])) ++direct;
     }
-    int fd = Create(tmp, direct > 0);
+    int fd = OpenForWrite(path, direct > 0);
     if (fd < 0 && direct > 0 && errno == EINVAL) {  // no O_DIRECT on this file system
       direct = 0;
-      fd = Create(tmp, false);
+      fd = OpenForWrite(path, false);
     }
-    if (fd < 0) return Errno("cannot create " + tmp, errno);
+    if (fd < 0) return Errno("cannot create " + path, errno);
     std::vector<iovec> head(pieces.begin(), pieces.begin() + static_cast<long>(direct));
     std::vector<iovec> tail(pieces.begin() + static_cast<long>(direct), pieces.end());
-    off_t at = 0;
-    Status s = WriteAll(fd, std::move(head), tmp, &at);
+    auto at = static_cast<off_t>(offset);
+    Status s = WriteAll(fd, std::move(head), path, &at);
     if (s.ok() && direct > 0 && !tail.empty() &&
         ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_DIRECT) != 0) {
-      s = Errno("cannot write " + tmp, errno);
+      s = Errno("cannot write " + path, errno);
     }
-    if (s.ok()) s = WriteAll(fd, std::move(tail), tmp, &at);
+    if (s.ok()) s = WriteAll(fd, std::move(tail), path, &at);
     ::close(fd);
-    if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) s = Errno("cannot rename " + tmp, errno);
-    if (!s.ok()) ::unlink(tmp.c_str());
+    return s;
+  }
+
+  Status Punch(const std::string& name, uint64_t offset, uint64_t length) override {
+    std::string path = Path(name);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return Errno("cannot open " + path, errno);
+    Status s = PunchHole(fd, offset, length, path);
+    ::close(fd);
     return s;
   }
 
@@ -131,6 +144,7 @@ class PosixBlockFiles : public BlockFiles {
         struct stat st;
         if (::stat(Path(name).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
         out.push_back({name, static_cast<uint64_t>(st.st_size),
+                       static_cast<uint64_t>(st.st_blocks) * 512,
                        st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec});
       }
       ::closedir(in);
@@ -149,12 +163,12 @@ class PosixBlockFiles : public BlockFiles {
  private:
   std::string Path(const std::string& name) const { return root_ + "/" + name; }
 
-  int Create(const std::string& tmp, bool direct) {
-    const int flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | (direct ? O_DIRECT : 0);
-    int fd = ::open(tmp.c_str(), flags, 0600);
-    if (fd < 0 && errno == ENOENT) {  // the block's folder is made with its first block
-      ::mkdir(tmp.substr(0, tmp.rfind('/')).c_str(), 0700);
-      fd = ::open(tmp.c_str(), flags, 0600);
+  static int OpenForWrite(const std::string& path, bool direct) {
+    const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (direct ? O_DIRECT : 0);
+    int fd = ::open(path.c_str(), flags, 0600);
+    if (fd < 0 && errno == ENOENT) {  // the folder is made with its first file
+      ::mkdir(path.substr(0, path.rfind('/')).c_str(), 0700);
+      fd = ::open(path.c_str(), flags, 0600);
     }
     return fd;
   }
@@ -177,7 +191,6 @@ class PosixBlockFiles : public BlockFiles {
 
   const std::string root_;
   const int lock_fd_;
-  std::atomic<uint64_t> next_tmp_{0};
 };
 
 }  // namespace
@@ -206,6 +219,15 @@ Result<std::unique_ptr<BlockFiles>> OpenPosixBlockFiles(const std::string& root)
                                 root));
     }
     return Errno("cannot lock " + lock, err);
+  }
+  // Evicting a block frees its part of its object's file: without holes the bound could
+  // not be kept.
+  if (Status s = PunchHole(fd, 0, 4096, lock); !s.ok()) {
+    ::close(fd);
+    return Status(Code::kInvalidArgument,
+                  fmt::format("the cache folder {} is on a file system that cannot free parts "
+                              "of files (fallocate punch hole): use ext4, xfs, btrfs or tmpfs",
+                              root));
   }
   return std::unique_ptr<BlockFiles>(std::make_unique<PosixBlockFiles>(root, fd));
 }

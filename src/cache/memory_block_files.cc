@@ -5,16 +5,36 @@
 
 namespace s3m {
 
-Status MemoryBlockFiles::Write(const std::string& name, const std::vector<iovec>& pieces,
-                               PageCache page_cache) {
+namespace {
+constexpr uint64_t kPage = 4096;
+}  // namespace
+
+Status MemoryBlockFiles::WriteAt(const std::string& name, uint64_t offset,
+                                 const std::vector<iovec>& pieces, PageCache page_cache) {
   std::string data;
   for (const iovec& v : pieces) data.append(static_cast<const char*>(v.iov_base), v.iov_len);
   std::unique_lock l(mu_);
   released_.wait(l, [this] { return !hold_; });
   if (fail_) return Status(Code::kNoSpace, "no space left on device");
   if (page_cache == PageCache::kBypass) ++bypassing_writes_;
-  files_[name] = std::move(data);
+  std::string& file = files_[name];
+  if (file.size() < offset + data.size()) file.resize(offset + data.size());
+  std::memcpy(file.data() + offset, data.data(), data.size());
+  for (uint64_t p = offset / kPage; p * kPage < offset + data.size(); ++p) pages_[name].insert(p);
   written_[name] = ++clock_;
+  return Status::Ok();
+}
+
+Status MemoryBlockFiles::Punch(const std::string& name, uint64_t offset, uint64_t length) {
+  std::lock_guard l(mu_);
+  auto it = files_.find(name);
+  if (it == files_.end()) return Status(Code::kNotFound, "no file " + name);
+  std::string& file = it->second;
+  if (offset < file.size()) {
+    std::memset(file.data() + offset, 0, std::min<uint64_t>(length, file.size() - offset));
+  }
+  auto& pages = pages_[name];
+  pages.erase(pages.lower_bound(offset / kPage), pages.lower_bound((offset + length) / kPage));
   return Status::Ok();
 }
 
@@ -56,13 +76,16 @@ Result<uint64_t> MemoryBlockFiles::ReadFile(const std::string& name, uint64_t of
 void MemoryBlockFiles::Remove(const std::string& name) {
   std::lock_guard l(mu_);
   files_.erase(name);
+  pages_.erase(name);
   written_.erase(name);
 }
 
 std::vector<StoredFile> MemoryBlockFiles::List() {
   std::lock_guard l(mu_);
   std::vector<StoredFile> out;
-  for (const auto& [name, data] : files_) out.push_back({name, data.size(), written_[name]});
+  for (const auto& [name, data] : files_) {
+    out.push_back({name, data.size(), pages_[name].size() * kPage, written_[name]});
+  }
   return out;
 }
 
@@ -97,6 +120,8 @@ void MemoryBlockFiles::Damage(const std::string& name, uint64_t offset) {
 void MemoryBlockFiles::Cut(const std::string& name, uint64_t size) {
   std::lock_guard l(mu_);
   files_.at(name).resize(size);
+  auto& pages = pages_[name];
+  pages.erase(pages.lower_bound((size + kPage - 1) / kPage), pages.end());
 }
 
 uint64_t MemoryBlockFiles::bytes_read() const {
@@ -107,6 +132,13 @@ uint64_t MemoryBlockFiles::bytes_read() const {
 size_t MemoryBlockFiles::bypassing_writes() const {
   std::lock_guard l(mu_);
   return bypassing_writes_;
+}
+
+uint64_t MemoryBlockFiles::allocated_bytes() const {
+  std::lock_guard l(mu_);
+  uint64_t n = 0;
+  for (const auto& [name, pages] : pages_) n += pages.size() * kPage;
+  return n;
 }
 
 std::map<std::string, std::string> MemoryBlockFiles::files() const {

@@ -100,7 +100,8 @@ class DataCacheTest(CacheTestCase):
         subprocess.run(["umount", self.cache], capture_output=True)
         subprocess.run(["rm", "-rf", self.cache])
 
-    def blocks(self):
+    def files(self):
+        """The cache's files: one per object version (and its lock)."""
         out = []
         for root, _, files in os.walk(os.path.join(self.cache, "s3mount-cache")):
             out += [os.path.join(root, f) for f in files if f != "lock"]
@@ -113,7 +114,11 @@ class DataCacheTest(CacheTestCase):
         with self.mount(bucket, ["--cache", self.cache]) as m:
             self.assertEqual(read_bytes(m.path("f.bin")), body)
             self.assertGreaterEqual(self.settled_gets(), 1)
-        self.assertEqual(len(self.blocks()), 6)  # 1 MiB blocks, the last one short
+        # One file for the object: six 1 MiB slots, the last one short, each with a page of
+        # trailer.
+        self.assertEqual(len(self.files()), 1)
+        self.assertEqual(tree_bytes(os.path.join(self.cache, "s3mount-cache")),
+                         5 * MiB + 4096 + 6 * 4096)
         # A new mount has no page cache: every byte comes from the cache directory.
         with self.mount(bucket, ["--cache", self.cache]) as m:
             self.assertEqual(read_bytes(m.path("f.bin")), body)
@@ -150,9 +155,9 @@ class DataCacheTest(CacheTestCase):
         self.moto.put(bucket, "f.bin", body)
         with self.mount(bucket, ["--cache", self.cache]) as m:
             self.assertEqual(read_bytes(m.path("f.bin")), body)
-        blocks = self.blocks()
-        self.assertEqual(len(blocks), 2)
-        with open(blocks[0], "r+b") as f:
+        files = self.files()
+        self.assertEqual(len(files), 1)
+        with open(files[0], "r+b") as f:  # in block 0
             f.seek(1000)
             byte = f.read(1)
             f.seek(1000)
@@ -200,6 +205,18 @@ class DataCacheTest(CacheTestCase):
             self.assertGreater(self.metric("s3mount_cache_errors_total"), 0)
         with self.mount(bucket, ["--cache", self.cache, "--max-cache-size", "64"]) as m:
             self.assertEqual(read_bytes(m.path("f.bin")), body)
+
+    def test_a_cache_on_a_file_system_that_cannot_punch_holes_is_refused(self):
+        # ramfs has no FALLOC_FL_PUNCH_HOLE: evicted blocks could never be freed.
+        subprocess.run(["mount", "-t", "ramfs", "ramfs", self.cache], check=True)
+        bucket = self.new_bucket()
+        target = tempfile.mkdtemp(prefix="s3mount-test-")
+        r = run_s3mount(["--endpoint-url", self.moto.endpoint, "--cache", self.cache,
+                         "--staging-dir", tempfile.gettempdir(), bucket, target])
+        os.rmdir(target)  # still a plain directory: nothing was mounted on it
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("cannot free parts of files", r.stderr)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
 
     def test_one_mount_per_cache_directory(self):
         bucket = self.new_bucket()

@@ -384,7 +384,7 @@ TEST_F(PosixBlockFilesTest, HotBlocksKeepTheirFilesOpenWithinTheBound) {
   EXPECT_EQ(names, 2u);  // kV2's file and the lock
 }
 
-// Files that are not blocks (no key in their name) are removed when a cache opens.
+// Files that are not a version's (by their name) are removed when a cache opens.
 TEST_F(PosixBlockFilesTest, FilesThatAreNotBlocksAreRemovedAtOpen) {
   std::string root = dir_ + "/c";
   std::string a = Pattern(kBlock, 1);
@@ -395,11 +395,14 @@ TEST_F(PosixBlockFilesTest, FilesThatAreNotBlocksAreRemovedAtOpen) {
   }
   std::filesystem::create_directories(root + "/zz");
   std::ofstream(root + "/zz/not-a-block.3") << std::string(200, 'x');
+  const std::string old_layout = FileOf(root, kV1) + ".3";  // a file per block, as before
+  std::ofstream(old_layout) << std::string(200, 'x');
   auto files = OpenPosixBlockFiles(root);
   auto opened = BlockCache::Open(std::move(*files), {.block_bytes = kBlock}, {});
   auto cache = std::move(*opened);
   EXPECT_EQ(cache->blocks(), 1u);
   EXPECT_FALSE(std::filesystem::exists(root + "/zz/not-a-block.3"));
+  EXPECT_FALSE(std::filesystem::exists(old_layout));
   std::string out(kBlock, 0);
   EXPECT_TRUE(cache->Get(kV1, 3, out.data()));
   EXPECT_EQ(out, a);

@@ -16,7 +16,8 @@ namespace s3m {
 
 class WorkerPool {
  public:
-  explicit WorkerPool(int threads);
+  // `nice`: the threads' niceness (setpriority), from 0 (the process's) to 19 (the lowest).
+  explicit WorkerPool(int threads, int nice = 0);
   ~WorkerPool();  // runs the tasks already queued, then joins
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;

@@ -1,7 +1,8 @@
 // BlockTrailer: what a cached block carries after its bytes so that it can be checked
 // before it is served: whose block it is (a version id, its index, the object's size) and
 // a CRC32C of its bytes; the trailer has a CRC32C of its own. Used by the local disk cache
-// (a file per block) and the shared cache (an object per block). Pure; any thread.
+// (a slot per block in a file per version) and the shared cache (an object per block).
+// Pure; any thread.
 #pragma once
 
 #include <cstddef>

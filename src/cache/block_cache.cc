@@ -145,6 +145,13 @@ std::vector<BlockTrailer> BlockCache::Scan(const StoredFile& f, const std::strin
   auto file = files_->Open(f.name);
   if (!file.ok()) return out;
   for (uint64_t i = 0; SlotAt(i) < f.bytes; ++i) {  // a slot cut short is invalid
+    // Holes are skipped: a few blocks of a huge object cost a few reads, not one per slot.
+    auto data = (*file)->NextData(SlotAt(i));
+    if (!data.ok()) break;
+    if (*data >= SlotAt(i) + slot_bytes_) {
+      i = *data / slot_bytes_ - 1;
+      continue;
+    }
     char trailer[kTrailerBytes];
     auto n = (*file)->Read(TrailerAt(i), {{trailer, kTrailerBytes}});
     std::optional<BlockTrailer> t;

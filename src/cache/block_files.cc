@@ -55,6 +55,13 @@ class PosixBlockFile : public BlockFile {
     return total;
   }
 
+  Result<uint64_t> NextData(uint64_t offset) override {
+    off_t at = ::lseek(fd_, static_cast<off_t>(offset), SEEK_DATA);
+    if (at < 0 && errno == ENXIO) return Status(Code::kNotFound, "no data past the offset");
+    if (at < 0) return Errno("cannot seek " + path_, errno);
+    return static_cast<uint64_t>(at);
+  }
+
  private:
   const int fd_;
   const std::string path_;

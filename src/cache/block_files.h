@@ -41,6 +41,9 @@ class BlockFile {
   // Reads from `offset` into the pieces, in order: the bytes read (short at the end of the
   // file).
   virtual Result<uint64_t> Read(uint64_t offset, const std::vector<iovec>& pieces) = 0;
+  // Where the first byte of data at or after `offset` is (holes skipped; SEEK_DATA);
+  // kNotFound if there is none. A file system that cannot tell holes answers `offset`.
+  virtual Result<uint64_t> NextData(uint64_t offset) = 0;
 };
 
 class BlockFiles {

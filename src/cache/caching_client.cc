@@ -28,7 +28,7 @@ CachingClient::CachingClient(ObjectClient* inner, BlockStore* store, std::string
       source_(std::move(source)),
       max_backlog_(options.max_backlog_bytes),
       skipped_(options.skipped_bytes),
-      writers_(options.writers, options.writer_nice),
+      writers_(options.writers),
       workers_(threads) {}
 
 CachingClient::~CachingClient() = default;

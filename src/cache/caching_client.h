@@ -37,7 +37,6 @@ class Counter;
 struct CachingOptions {
   uint64_t max_backlog_bytes = 64 << 20;      // streamed bytes waiting to be written
   int writers = 2;                            // threads writing streamed blocks
-  int writer_nice = 19;  // theirs: they take the CPU readers leave, the backlog's bound the rest
   metrics::Counter* skipped_bytes = nullptr;  // streamed bytes not kept: the writers were behind
 };
 

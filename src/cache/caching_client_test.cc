@@ -1,8 +1,6 @@
 #include "cache/caching_client.h"
 
 #include <gtest/gtest.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include <future>
 #include <mutex>
@@ -11,7 +9,6 @@
 
 #include "cache/block_cache.h"
 #include "cache/memory_block_files.h"
-#include "cache/worker_pool.h"
 #include "common/disk_wait.h"
 #include "metrics/registry.h"
 #include "s3/memory_object_client.h"
@@ -93,21 +90,6 @@ class CachingClientTest : public ::testing::Test {
   std::unique_ptr<BlockCache> cache_;
   std::unique_ptr<CachingClient> client_;
 };
-
-// The stream's writers run at the lowest priority: they take the CPU its readers leave.
-TEST(WorkerPoolTest, ItsThreadsRunAtItsNicenessAndOthersAreUntouched) {
-  const int mine = ::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()));
-  std::promise<int> low, plain;
-  {
-    WorkerPool nice(1, 19), normal(1);
-    nice.Post([&] { low.set_value(::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()))); });
-    normal.Post(
-        [&] { plain.set_value(::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()))); });
-  }
-  EXPECT_EQ(low.get_future().get(), 19);
-  EXPECT_EQ(plain.get_future().get(), mine);
-  EXPECT_EQ(::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid())), mine);
-}
 
 TEST_F(CachingClientTest, ASecondReadOfAVersionCostsNoGet) {
   std::string data = Pattern(5 * kBlock + 100, 1);

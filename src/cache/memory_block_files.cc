@@ -44,6 +44,7 @@ class MemoryBlockFiles::File : public BlockFile {
   Result<uint64_t> Read(uint64_t offset, const std::vector<iovec>& pieces) override {
     return files_->ReadFile(name_, offset, pieces);
   }
+  Result<uint64_t> NextData(uint64_t offset) override { return files_->NextData(name_, offset); }
 
  private:
   MemoryBlockFiles* const files_;
@@ -71,6 +72,14 @@ Result<uint64_t> MemoryBlockFiles::ReadFile(const std::string& name, uint64_t of
     if (n < v.iov_len) break;
   }
   return got;
+}
+
+Result<uint64_t> MemoryBlockFiles::NextData(const std::string& name, uint64_t offset) {
+  std::lock_guard l(mu_);
+  const auto& pages = pages_[name];
+  auto it = pages.lower_bound(offset / kPage);
+  if (it == pages.end()) return Status(Code::kNotFound, "no data past the offset");
+  return std::max(offset, *it * kPage);
 }
 
 void MemoryBlockFiles::Remove(const std::string& name) {

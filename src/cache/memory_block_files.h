@@ -51,6 +51,7 @@ class MemoryBlockFiles : public BlockFiles {
   class File;
   Result<uint64_t> ReadFile(const std::string& name, uint64_t offset,
                             const std::vector<iovec>& pieces);
+  Result<uint64_t> NextData(const std::string& name, uint64_t offset);
   DiskSpace space_{1ULL << 40, 1ULL << 40};   // GUARDED_BY(mu_)
 };
 

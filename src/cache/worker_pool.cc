@@ -1,20 +1,11 @@
 #include "cache/worker_pool.h"
 
-#include <sys/resource.h>
-#include <unistd.h>
-
 #include <utility>
 
 namespace s3m {
 
-WorkerPool::WorkerPool(int threads, int nice) {
-  for (int i = 0; i < threads; ++i) {
-    threads_.emplace_back([this, nice] {
-      // Per thread on Linux: a tid names one thread.
-      if (nice != 0) ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), nice);
-      Run();
-    });
-  }
+WorkerPool::WorkerPool(int threads) {
+  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
 }
 
 WorkerPool::~WorkerPool() {

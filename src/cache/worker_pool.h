@@ -16,8 +16,7 @@ namespace s3m {
 
 class WorkerPool {
  public:
-  // `nice`: the threads' niceness (setpriority), from 0 (the process's) to 19 (the lowest).
-  explicit WorkerPool(int threads, int nice = 0);
+  explicit WorkerPool(int threads);
   ~WorkerPool();  // runs the tasks already queued, then joins
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;

@@ -121,9 +121,9 @@ Status Named(const char* option, Status s) {
   return s.set_message(std::move(m));
 }
 
-// How many cache blocks may be hot (their file kept open and their piece CRCs in memory,
-// 1 KiB each: a random-read hit then costs one pread): a quarter of the descriptors the
-// process may have, after raising its soft limit to the hard one, up to 16,384 (16 GiB of
+// How many cache blocks may be hot (their piece CRCs in memory, 1 KiB each, and their
+// version's file kept open: a random-read hit then costs one pread), and so at most how
+// many cache files are open: a quarter of the descriptors the process may have, after raising its soft limit to the hard one, up to 16,384 (16 GiB of
 // data read at random, 16 MiB of memory).
 size_t HotCacheBlocks() {
   rlimit r{};

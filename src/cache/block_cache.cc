@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -189,14 +188,13 @@ void BlockCache::Load() {
       lru_.push_back(Key{*digest, t.index});  // newest first
       Entry& e = index_[lru_.back()];
       e.data_bytes = t.data_bytes;
-      e.disk_bytes = DiskBytes(t.data_bytes);
       e.lru = std::prev(lru_.end());
       e.serial = ++serials_;
       e.version = &v;
       ++v.blocks;
-      used_ += e.disk_bytes;
-      accounted += e.disk_bytes;
+      accounted += DiskBytes(t.data_bytes);
     }
+    used_ += accounted;
     // Slots a crash left half-written take disk the bound does not count: freed.
     if (f.allocated_bytes > accounted) {
       for (uint64_t i : invalid) {
@@ -269,7 +267,6 @@ std::optional<BlockHit> BlockCache::ReadWhole(const Key& key, const std::string&
     *serial = it->second.serial;
     file = it->second.version->file;
   }
-  if (data_bytes > options_.block_bytes) return Damaged(key, *serial, Status::Ok());
   auto t = ReadBlock(key, data_bytes, std::move(file), out);
   if (!t.ok()) return Damaged(key, *serial, t.status());
   uint32_t crc = 0;
@@ -479,7 +476,6 @@ void BlockCache::Put(const std::string& version, uint64_t index, uint64_t object
       auto [it, added] = index_.try_emplace(*key);
       Entry& e = it->second;
       e.data_bytes = bytes;
-      e.disk_bytes = disk;
       e.lru = lru_.begin();
       e.serial = ++serials_;
       e.object_size = object_size;
@@ -504,7 +500,7 @@ void BlockCache::MakeRoomLocked(uint64_t incoming, uint64_t free_deficit, uint64
     bool over = options_.max_bytes != 0 && used_ + incoming > options_.max_bytes;
     if (!over && got >= free_deficit) break;
     auto it = index_.find(lru_.back());
-    got += it->second.disk_bytes;
+    got += DiskBytes(it->second.data_bytes);
     EraseLocked(it, out);
     Count(metrics_.evictions);
   }
@@ -514,7 +510,7 @@ void BlockCache::MakeRoomLocked(uint64_t incoming, uint64_t free_deficit, uint64
 void BlockCache::EraseLocked(Index::iterator it, Disposal* out) {
   Entry& e = it->second;
   if (e.hot != nullptr) CoolLocked(e, out);
-  used_ -= e.disk_bytes;
+  used_ -= DiskBytes(e.data_bytes);
   lru_.erase(e.lru);
   const Key key = it->first;
   index_.erase(it);

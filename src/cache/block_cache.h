@@ -145,8 +145,7 @@ class BlockCache : public BlockStore {
     std::list<Key>::iterator lru;      // in hot_lru_
   };
   struct Entry {
-    uint64_t data_bytes = 0;
-    uint64_t disk_bytes = 0;
+    uint64_t data_bytes = 0;  // checked against block_bytes when written or scanned
     std::list<Key>::iterator lru;
     uint64_t serial = 0;       // tells this block from one of the same key kept after it
     uint64_t object_size = 0;  // known once written or read whole in this mount

@@ -202,13 +202,6 @@ class PosixBlockFiles : public BlockFiles {
 
 }  // namespace
 
-Result<uint64_t> BlockFiles::Read(const std::string& name, uint64_t offset,
-                                  const std::vector<iovec>& pieces) {
-  auto file = Open(name);
-  if (!file.ok()) return file.status();
-  return (*file)->Read(offset, pieces);
-}
-
 Result<std::unique_ptr<BlockFiles>> OpenPosixBlockFiles(const std::string& root) {
   if (::mkdir(root.c_str(), 0700) != 0 && errno != EEXIST) {
     return Errno("cannot create the cache folder " + root, errno);

@@ -60,9 +60,6 @@ class BlockFiles {
   virtual Status Punch(const std::string& name, uint64_t offset, uint64_t length) = 0;
   // Opens file `name` for reading; kNotFound if there is no such file.
   virtual Result<std::shared_ptr<BlockFile>> Open(const std::string& name) = 0;
-  // Open, then BlockFile::Read.
-  Result<uint64_t> Read(const std::string& name, uint64_t offset,
-                        const std::vector<iovec>& pieces);
   virtual void Remove(const std::string& name) = 0;
   // Every file under the root (but its lock).
   virtual std::vector<StoredFile> List() = 0;

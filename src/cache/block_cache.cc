@@ -52,7 +52,14 @@ std::string VersionHex(const Digest& d) {
 // The key of block `index` of `version`, if it is one. The index is bounded so that a slot's
 // offset fits any file system's file (2^30 blocks: a PiB of 1 MiB blocks).
 std::optional<Key> KeyOf(std::string_view version, uint64_t index) {
-  std::optional<Digest> d = DigestOf(version);
+  // A random reader names the same version again and again: each thread remembers its last.
+  thread_local std::string last;
+  thread_local std::optional<Digest> last_digest;
+  if (version != last) {
+    last_digest = DigestOf(version);
+    last = version;
+  }
+  const std::optional<Digest>& d = last_digest;
   if (!d || index >= (1ull << 30)) return std::nullopt;
   return Key{*d, index};
 }
@@ -185,10 +192,10 @@ void BlockCache::Load() {
     Version& v = versions_[*digest];
     uint64_t accounted = 0;
     for (const BlockTrailer& t : kept) {
-      lru_.push_back(Key{*digest, t.index});  // newest first
-      Entry& e = index_[lru_.back()];
+      lru_.keys.push_back(Key{*digest, t.index});  // newest first
+      Entry& e = index_[lru_.keys.back()];
       e.data_bytes = t.data_bytes;
-      e.lru = std::prev(lru_.end());
+      e.lru = {std::prev(lru_.keys.end()), false};
       e.serial = ++serials_;
       e.version = &v;
       ++v.blocks;
@@ -262,7 +269,7 @@ std::optional<BlockHit> BlockCache::ReadWhole(const Key& key, const std::string&
       Count(metrics_.misses);
       return std::nullopt;
     }
-    lru_.splice(lru_.begin(), lru_, it->second.lru);
+    lru_.Touch(it->second.lru);
     data_bytes = it->second.data_bytes;
     *serial = it->second.serial;
     file = it->second.version->file;
@@ -297,8 +304,8 @@ std::optional<BlockHit> BlockCache::GetRange(const ObjectVersion& v, uint64_t in
     auto it = index_.find(*key);
     if (it != index_.end() && it->second.hot != nullptr) {
       Entry& e = it->second;
-      lru_.splice(lru_.begin(), lru_, e.lru);
-      hot_lru_.splice(hot_lru_.begin(), hot_lru_, e.hot->lru);
+      lru_.Touch(e.lru);
+      hot_lru_.Touch(e.hot->lru);
       hot = true;
       data_bytes = e.data_bytes;
       object_size = e.object_size;
@@ -373,16 +380,19 @@ void BlockCache::MakeHotLocked(Index::iterator it, std::vector<uint32_t> crcs, D
     e.hot->piece_crcs = std::move(crcs);
     return;
   }
-  if (hot_lru_.size() >= options_.hot_blocks) CoolLocked(index_.at(hot_lru_.back()), out);
-  hot_lru_.push_front(it->first);
+  if (hot_lru_.keys.size() >= options_.hot_blocks) {
+    Entry* last = &index_.at(hot_lru_.keys.back());
+    while (hot_lru_.Spare(last->hot->lru)) last = &index_.at(hot_lru_.keys.back());
+    CoolLocked(*last, out);
+  }
   e.hot = std::make_unique<Hot>();
   e.hot->piece_crcs = std::move(crcs);
-  e.hot->lru = hot_lru_.begin();
+  e.hot->lru = hot_lru_.PushFront(it->first);
   ++e.version->hot;
 }
 
 void BlockCache::CoolLocked(Entry& e, Disposal* out) {
-  hot_lru_.erase(e.hot->lru);
+  hot_lru_.keys.erase(e.hot->lru.it);
   e.hot.reset();
   // A version's file is open only while it has hot blocks: open files stay within the bound.
   if (--e.version->hot == 0 && e.version->file != nullptr) {
@@ -472,11 +482,10 @@ void BlockCache::Put(const std::string& version, uint64_t index, uint64_t object
     std::lock_guard l(mu_);
     busy_.erase(*key);
     if (s.ok()) {
-      lru_.push_front(*key);
       auto [it, added] = index_.try_emplace(*key);
       Entry& e = it->second;
       e.data_bytes = bytes;
-      e.lru = lru_.begin();
+      e.lru = lru_.PushFront(*key);
       e.serial = ++serials_;
       e.object_size = object_size;
       e.version = &versions_.at(key->version);
@@ -496,10 +505,11 @@ void BlockCache::Put(const std::string& version, uint64_t index, uint64_t object
 void BlockCache::MakeRoomLocked(uint64_t incoming, uint64_t free_deficit, uint64_t* freed,
                                 Disposal* out) {
   uint64_t got = 0;
-  while (!lru_.empty()) {
+  while (!lru_.keys.empty()) {
     bool over = options_.max_bytes != 0 && used_ + incoming > options_.max_bytes;
     if (!over && got >= free_deficit) break;
-    auto it = index_.find(lru_.back());
+    auto it = index_.find(lru_.keys.back());
+    if (lru_.Spare(it->second.lru)) continue;
     got += DiskBytes(it->second.data_bytes);
     EraseLocked(it, out);
     Count(metrics_.evictions);
@@ -511,7 +521,7 @@ void BlockCache::EraseLocked(Index::iterator it, Disposal* out) {
   Entry& e = it->second;
   if (e.hot != nullptr) CoolLocked(e, out);
   used_ -= DiskBytes(e.data_bytes);
-  lru_.erase(e.lru);
+  lru_.keys.erase(e.lru.it);
   const Key key = it->first;
   index_.erase(it);
   ReleaseLocked(key, out);
@@ -577,7 +587,7 @@ size_t BlockCache::blocks() const {
 
 size_t BlockCache::hot_blocks() const {
   std::lock_guard l(mu_);
-  return hot_lru_.size();
+  return hot_lru_.keys.size();
 }
 
 size_t BlockCache::open_files() const {

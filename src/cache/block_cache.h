@@ -1,5 +1,5 @@
 // BlockCache: fixed-size blocks of object versions on the local disk, bounded, least
-// recently used evicted first.
+// recently used evicted first (as CLOCK approximates it: see Line).
 //
 // A block is named by its object version (ObjectVersionId: a digest of the endpoint,
 // bucket, key and ETag) and its index, so a block of an object whose ETag changed is never
@@ -20,9 +20,10 @@
 // Failures never reach readers: a write that fails (a full disk) is dropped, a read that
 // fails is a miss. Both are counted. The trailer is block_trailer.h's.
 //
-// Blocks read at random lately are "hot" (up to `hot_blocks`, the most recently used): the
-// CRC32C of each 4 KiB piece is kept in memory and their version's file kept open, so a
-// 4 KiB random read of one costs one 4 KiB pread and a check of that piece. A block made hot
+// Blocks read at random lately are "hot" (up to `hot_blocks`, the most recently used, as
+// CLOCK tells them): the CRC32C of each 4 KiB piece is kept in memory and their version's
+// file kept open, so a 4 KiB random read of one costs one 4 KiB pread and a check of that
+// piece. A block made hot
 // by a random read's fill has its CRCs taken as it is written; any other (a stream's, or
 // one kept from before a remount) is read and checked whole by its first range read. The
 // index is keyed by the version's digest and the block index in binary: a lookup builds no
@@ -133,6 +134,29 @@ class BlockCache : public BlockStore {
   struct DigestHash {
     size_t operator()(const Digest& d) const noexcept { return d[0]; }
   };
+  // Keys in the order they go, the next to go last, as CLOCK keeps them: a use only marks
+  // the key's place (a splice to the front would cost a hit several cache misses, as much
+  // as its 4 KiB read), and a marked key reaching the end goes back to the front unmarked
+  // (a second chance) instead of going.
+  struct Line {
+    struct Place {
+      std::list<Key>::iterator it;
+      bool used = false;  // since it was put at the front
+    };
+    Place PushFront(const Key& k) {
+      keys.push_front(k);
+      return {keys.begin(), false};
+    }
+    static void Touch(Place& p) { p.used = true; }
+    // Whether the last key, at `p`, is spared: moved to the front, unmarked.
+    bool Spare(Place& p) {
+      if (!p.used) return false;
+      p.used = false;
+      keys.splice(keys.begin(), keys, p.it);
+      return true;
+    }
+    std::list<Key> keys;
+  };
   // A version's file, while any of its blocks is in the index or being written.
   struct Version {
     size_t blocks = 0;                // in the index or being written
@@ -142,11 +166,11 @@ class BlockCache : public BlockStore {
   // What a range read of a hot block needs.
   struct Hot {
     std::vector<uint32_t> piece_crcs;  // CRC32C of each kCheckedPieceBytes of the data
-    std::list<Key>::iterator lru;      // in hot_lru_
+    Line::Place lru;                   // in hot_lru_
   };
   struct Entry {
     uint64_t data_bytes = 0;  // checked against block_bytes when written or scanned
-    std::list<Key>::iterator lru;
+    Line::Place lru;
     uint64_t serial = 0;       // tells this block from one of the same key kept after it
     uint64_t object_size = 0;  // known once written or read whole in this mount
     Version* version = nullptr;  // in versions_ (its nodes do not move)
@@ -207,8 +231,8 @@ class BlockCache : public BlockStore {
   const uint64_t slot_bytes_;    // a block's and its trailer's room in its version's file
   mutable std::mutex mu_;
   Index index_;                       // GUARDED_BY(mu_)
-  std::list<Key> lru_;                // GUARDED_BY(mu_), most recent first
-  std::list<Key> hot_lru_;            // GUARDED_BY(mu_), hot entries, most recent first
+  Line lru_;                          // GUARDED_BY(mu_)
+  Line hot_lru_;                      // GUARDED_BY(mu_), hot entries
   std::unordered_map<Digest, Version, DigestHash> versions_;  // GUARDED_BY(mu_)
   std::unordered_set<Key, KeyHash> busy_;  // GUARDED_BY(mu_), slots being written or punched
   std::unordered_set<Digest, DigestHash> removing_;  // GUARDED_BY(mu_), files being removed

@@ -181,6 +181,46 @@ TEST(BlockCacheTest, EvictsTheLeastRecentlyUsedWithinTheBound) {
   EXPECT_EQ(f.files->allocated_bytes(), 3 * kDisk);
 }
 
+TEST(BlockCacheTest, ABlockUsedSinceItCameGetsASecondChance) {
+  // CLOCK: a use marks a block; a marked block due to go goes back to the front instead.
+  Fixture f(CacheOptions{.max_bytes = 4 * kDisk});
+  std::string a = Pattern(kBlock, 5);
+  for (uint64_t i = 0; i < 4; ++i) f.cache->Put(kV1, i, 100 * kBlock, a.data(), a.size());
+  ASSERT_TRUE(f.Get(kV1, 2));
+  ASSERT_TRUE(f.Get(kV1, 0));  // the oldest, used: spared once
+  f.cache->Put(kV1, 4, 100 * kBlock, a.data(), a.size());
+  EXPECT_EQ(f.Get(kV1, 1), std::nullopt);  // the oldest unused goes
+  f.cache->Put(kV1, 5, 100 * kBlock, a.data(), a.size());
+  EXPECT_EQ(f.Get(kV1, 3), std::nullopt);  // not 2, used
+  EXPECT_EQ(f.m.evictions->Value(), 2u);   // a first-in-first-out cache would have taken 0 and 1
+  for (uint64_t i : {0, 2, 4, 5}) EXPECT_TRUE(f.Get(kV1, i)) << i;
+}
+
+TEST(BlockCacheTest, AHotBlockUsedSinceItCameStaysHot) {
+  auto owned = std::make_unique<MemoryBlockFiles>();
+  MemoryBlockFiles* files = owned.get();
+  auto opened = BlockCache::Open(std::move(owned), {.block_bytes = kBlock, .hot_blocks = 2}, {});
+  auto cache = std::move(*opened);
+  ObjectVersion v{"k", "\"e\"", ObjectVersionId("s", "k", "e"), 0};
+  std::string a = Pattern(kBlock, 6);
+  std::string out(4096, 0);
+  for (uint64_t i = 0; i < 3; ++i) cache->Put(v, i, 3 * kBlock, a.data(), a.size());
+  auto piece_reads = [&](uint64_t i) {  // 1: a hot block's piece; more: the whole block
+    uint64_t before = files->bytes_read();
+    EXPECT_TRUE(cache->GetRange(v, i, 8192, 8192 + 4096, out.data()));
+    EXPECT_EQ(out, a.substr(8192, 4096));
+    return (files->bytes_read() - before) / 4096;
+  };
+  EXPECT_GT(piece_reads(0), 1u);  // made hot
+  EXPECT_GT(piece_reads(1), 1u);
+  EXPECT_EQ(piece_reads(0), 1u);  // used while hot
+  EXPECT_GT(piece_reads(2), 1u);  // one must cool: 1, not 0
+  EXPECT_EQ(cache->hot_blocks(), 2u);
+  EXPECT_EQ(piece_reads(0), 1u);
+  EXPECT_EQ(piece_reads(2), 1u);
+  EXPECT_GT(piece_reads(1), 1u);
+}
+
 TEST(BlockCacheTest, AFailedWriteIsDroppedNeverAnError) {
   Fixture f;
   f.files->FailWrites(true);

@@ -36,31 +36,74 @@ CachingClient::~CachingClient() = default;
 void CachingClient::GetObject(GetObjectParams p, Callback<GetObjectResult> done) {
   // Without an ETag the version is unknown, so nothing can be served or kept.
   if (p.if_match.empty() || p.length == 0) return inner()->GetObject(std::move(p), std::move(done));
-  ObjectVersion v{p.key, p.if_match, "", p.offset + p.length};
+  const ObjectVersion& v = VersionOf(p.key, p.if_match, p.offset + p.length);
   if (!cache_->Wants(v)) return inner()->GetObject(std::move(p), std::move(done));
-  v.id = VersionId(p.key, p.if_match);
   auto g = std::make_shared<Get>();
-  g->version = std::move(v);
+  g->version = v;
   g->p = std::move(p);
   g->done = std::move(done);
+  const bool missed = TakeMiss(g->version.id, g->p.offset / cache_->block_bytes());
   // A random read (a block or less) asked on a thread that may wait is served right here:
   // a hit then costs no hand-off. Parts of a stream go to the workers, so that a reader
   // is never held by the disk while it could be answered from memory.
-  if (ThreadMayWaitOnDisk() && g->p.length <= cache_->block_bytes()) return Serve(std::move(g));
+  if (ThreadMayWaitOnDisk() && g->p.length <= cache_->block_bytes()) {
+    return missed ? Fetch(std::move(g)) : Serve(std::move(g));
+  }
   workers_.Post([this, g] { Serve(g); });
 }
 
-const std::string& CachingClient::VersionId(const std::string& key, const std::string& etag) {
+std::optional<uint64_t> CachingClient::GetNow(const GetNowParams& p) {
+  const uint64_t bs = cache_->block_bytes();
+  if (p.if_match.empty() || p.length == 0 || !ThreadMayWaitOnDisk()) return std::nullopt;
+  const uint64_t index = p.offset / bs, start = index * bs;
+  if (p.offset + p.length > start + bs) return std::nullopt;  // two blocks: GetObject's
+  const ObjectVersion& v = VersionOf(p.key, p.if_match, p.offset + p.length);
+  if (!cache_->Wants(v)) return std::nullopt;
+  auto hit = cache_->GetRange(v, index, p.offset - start, p.offset + p.length - start, p.buffer);
+  if (!hit) {
+    NoteMiss(v.id, index);
+    return std::nullopt;
+  }
+  const uint64_t have = std::min(p.offset + p.length, start + hit->bytes);
+  return have > p.offset ? have - p.offset : 0;
+}
+
+namespace {
+// The block GetNow last missed on this thread: the GetObject that follows for it (the
+// reader's fallback) fetches it without asking the store a second time.
+struct LastMiss {
+  std::string id;
+  uint64_t index = 0;
+};
+thread_local LastMiss last_miss;
+}  // namespace
+
+void CachingClient::NoteMiss(const std::string& id, uint64_t index) {
+  last_miss.id = id;
+  last_miss.index = index;
+}
+
+bool CachingClient::TakeMiss(const std::string& id, uint64_t index) {
+  if (last_miss.id.empty()) return false;
+  const bool same = last_miss.index == index && last_miss.id == id;
+  last_miss.id.clear();
+  return same;
+}
+
+const ObjectVersion& CachingClient::VersionOf(std::string_view key, std::string_view etag,
+                                              uint64_t read_end) {
   // A SHA-256 costs a cache hit more than its disk read does: each thread remembers its last
   // (a random reader asks for the same version again and again).
-  thread_local std::string last_source, last_key, last_etag, last_id;
-  if (last_key != key || last_etag != etag || last_source != source_) {
-    last_id = ObjectVersionId(source_, key, etag);
+  thread_local std::string last_source;
+  thread_local ObjectVersion last;
+  if (last.key != key || last.etag != etag || last_source != source_) {
+    last.key = key;
+    last.etag = etag;
+    last.id = ObjectVersionId(source_, last.key, last.etag);
     last_source = source_;
-    last_key = key;
-    last_etag = etag;
   }
-  return last_id;
+  last.read_end = read_end;
+  return last;
 }
 
 void CachingClient::Serve(std::shared_ptr<Get> g) {

@@ -15,8 +15,8 @@
 // A widened read's block is kept before its reader is told.
 //
 // Threads: the store's reads and writes run on the client's WorkerPools (or a random-read
-// hit on a FUSE worker, see GetObject), never on the inner client's callback thread; `done`
-// runs on a worker. Widened GETs use a buffer of their own (outside the memory budget: at
+// hit on a FUSE worker, see GetObject and GetNow), never on the inner client's callback
+// thread; `done` runs on a worker. Widened GETs use a buffer of their own (outside the memory budget: at
 // most the request plus two blocks).
 #pragma once
 
@@ -49,6 +49,8 @@ class CachingClient : public ForwardingClient {
   ~CachingClient() override;  // waits for the disk work queued
 
   void GetObject(GetObjectParams p, Callback<GetObjectResult> done) override;
+  // A read within one block, from the store, on the calling thread.
+  std::optional<uint64_t> GetNow(const GetNowParams& p) override;
   // Returns once the blocks of the parts answered so far are written (or dropped).
   void WaitForWrites();
 
@@ -57,7 +59,10 @@ class CachingClient : public ForwardingClient {
   bool TakeBacklog(uint64_t bytes);
   void Keep(const ObjectVersion& version, const char* base, uint64_t from, uint64_t got,
             uint64_t size, Reuse reuse);
-  const std::string& VersionId(const std::string& key, const std::string& etag);
+  // The version read, as this thread last named it (valid until its next call).
+  const ObjectVersion& VersionOf(std::string_view key, std::string_view etag, uint64_t read_end);
+  static void NoteMiss(const std::string& id, uint64_t index);
+  static bool TakeMiss(const std::string& id, uint64_t index);  // and forgets it
   void Serve(std::shared_ptr<Get> g);
   void Fetch(std::shared_ptr<Get> g);
   void Filled(std::shared_ptr<Get> g, Result<GetObjectResult> r);

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <future>
 #include <mutex>
 #include <string>
@@ -47,6 +48,31 @@ class Recorder : public ForwardingClient {
  private:
   std::mutex mu_;
   std::vector<Range> gets_;
+};
+
+// Counts the lookups that reach a store.
+class CountingStore : public BlockStore {
+ public:
+  explicit CountingStore(BlockStore* inner) : inner_(inner) {}
+  std::optional<BlockHit> Get(const ObjectVersion& v, uint64_t index, char* out) override {
+    ++lookups;
+    return inner_->Get(v, index, out);
+  }
+  std::optional<BlockHit> GetRange(const ObjectVersion& v, uint64_t index, uint64_t from,
+                                   uint64_t to, char* out) override {
+    ++lookups;
+    return inner_->GetRange(v, index, from, to, out);
+  }
+  using BlockStore::Put;
+  void Put(const ObjectVersion& v, uint64_t index, uint64_t object_size, const char* data,
+           uint64_t bytes, Reuse reuse) override {
+    inner_->Put(v, index, object_size, data, bytes, reuse);
+  }
+  uint64_t block_bytes() const override { return inner_->block_bytes(); }
+  std::atomic<int> lookups{0};
+
+ private:
+  BlockStore* const inner_;
 };
 
 class CachingClientTest : public ::testing::Test {
@@ -266,6 +292,48 @@ TEST_F(CachingClientTest, ConcurrentReadersOfOneObject) {
   size_t gets = rec_.TakeGets().size();
   EXPECT_LT(gets, 120u);  // most of the 120 reads were hits
   EXPECT_EQ(Read("c", 0, data.size(), etag).bytes, data);
+  EXPECT_TRUE(rec_.TakeGets().empty());
+}
+
+TEST_F(CachingClientTest, GetNowAnswersAHitAtOnceAndAMissIsLookedUpOnce) {
+  std::string data = Pattern(4 * kBlock, 12);
+  std::string etag = Put("n", data);
+  CountingStore store(cache_.get());
+  CachingClient client(&rec_, &store, "test-store bucket", 2);
+  std::string buf(4096, '\0');
+  const GetNowParams p{"n", etag, kBlock + 100, 4096, buf.data()};
+  EXPECT_EQ(client.GetNow(p), std::nullopt);  // not on a thread that may wait on the disk
+  EXPECT_EQ(store.lookups, 0);
+
+  MayWaitOnDisk fuse_worker;
+  EXPECT_EQ(client.GetNow(p), std::nullopt);  // a miss
+  EXPECT_EQ(store.lookups, 1);
+  // The reader's GET that follows on this thread fetches the block without a second lookup.
+  GetObjectParams g;
+  g.key = "n";
+  g.offset = kBlock + 100;
+  g.length = 4096;
+  g.if_match = etag;
+  g.buffer = buf.data();
+  auto r = Wait<GetObjectResult>([&](auto cb) { client.GetObject(std::move(g), cb); });
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(buf, data.substr(kBlock + 100, 4096));
+  EXPECT_EQ(store.lookups, 1);
+  EXPECT_EQ(rec_.TakeGets(), (std::vector<Recorder::Range>{{kBlock, kBlock}}));
+
+  // A hit: the bytes, no GET.
+  std::fill(buf.begin(), buf.end(), '\0');
+  const GetNowParams q{"n", etag, kBlock + 9000, 4096, buf.data()};
+  EXPECT_EQ(client.GetNow(q), std::optional<uint64_t>(4096));
+  EXPECT_EQ(buf, data.substr(kBlock + 9000, 4096));
+  EXPECT_EQ(store.lookups, 2);
+  EXPECT_TRUE(rec_.TakeGets().empty());
+  // Two blocks, or another version: not answered now.
+  EXPECT_EQ(client.GetNow(GetNowParams{"n", etag, 2 * kBlock - 100, 200, buf.data()}),
+            std::nullopt);
+  EXPECT_EQ(store.lookups, 2);
+  EXPECT_EQ(client.GetNow(GetNowParams{"n", "\"other\"", kBlock + 9000, 4096, buf.data()}),
+            std::nullopt);
   EXPECT_TRUE(rec_.TakeGets().empty());
 }
 

@@ -221,6 +221,7 @@ FsOptions MakeFsOptions(const Config& c, metrics::MountMetrics* m) {
   o.negative_metadata_ttl = c.negative_metadata_ttl;
   o.reader.read_part_size = c.read_part_size;
   if (!c.cache_dir.empty()) o.reader.random_read_alignment = 4096;
+  o.reader.ask_cache_first = !c.cache_dir.empty() || !c.cache_xz_bucket.empty();
   o.writer.write_part_size = c.write_part_size;
   o.writer.checksum = c.upload_checksums ? ChecksumAlgorithm::kCrc32c : ChecksumAlgorithm::kNone;
   o.writer.storage_class = c.storage_class;

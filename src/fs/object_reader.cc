@@ -53,6 +53,12 @@ struct PendingRead {
   std::function<void(Result<ReadData>)> done;
 };
 
+// The object a reader reads: replaced whole by a rename, so a read in progress keeps its own.
+struct Source {
+  std::string key;
+  std::string etag;
+};
+
 using Reply = std::pair<std::function<void(Result<ReadData>)>, Result<ReadData>>;
 
 // An epoch lasts at least this many parts: a throughput measured over one or two parts
@@ -80,7 +86,11 @@ Status MapGetError(const Status& s) {
 
 struct ObjectReader::Impl : std::enable_shared_from_this<Impl> {
   Impl(ObjectClient* c, BufferPool* p, ReaderOptions o, std::string k, std::string e, uint64_t size)
-      : client(c), pool(p), options(o), key(std::move(k)), etag(std::move(e)), object_size(size) {
+      : client(c),
+        pool(p),
+        options(o),
+        source(std::make_shared<const Source>(Source{std::move(k), std::move(e)})),
+        object_size(size) {
     options.read_part_size = std::max<uint64_t>(options.read_part_size, 1);
     options.random_read_alignment = std::max<uint64_t>(options.random_read_alignment, 1);
     options.max_window_bytes = std::max(options.max_window_bytes, options.read_part_size);
@@ -88,8 +98,26 @@ struct ObjectReader::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void Read(uint64_t offset, uint64_t end, std::function<void(Result<ReadData>)> done);
+  bool ReadNow(uint64_t offset, uint64_t end, std::function<void(Result<ReadData>)>& done);
   std::vector<ChunkPtr> Plan(uint64_t offset, uint64_t end, std::vector<ChunkPtr>* issue);
   bool OnStream(uint64_t offset) const;
+  // Off the stream: a read that arrived late, just behind the retained data.
+  bool ArrivedLate(uint64_t offset) const {
+    return have_stream && sequential && offset < base() && offset + window >= base();
+  }
+  // Off the stream: a handle's first read, readahead-sized and within the first part.
+  bool OvertookFirst(uint64_t offset, uint64_t end) const {
+    return last_end == 0 && offset < options.read_part_size && end - offset >= kReadaheadBytes;
+  }
+  // A read that starts a random stream (Plan's Reset(offset, false)).
+  bool StartsRandom(uint64_t offset, uint64_t end) const {
+    return !OnStream(offset) && !ArrivedLate(offset) && !OvertookFirst(offset, end) &&
+           offset != last_end;
+  }
+  std::shared_ptr<const Source> Current() {
+    std::lock_guard l(source_mu);
+    return source;
+  }
   void Reset(uint64_t offset, bool sequential);
   void StartStream();  // sequential from `consumed`: the first window and epoch
   void StartEpoch();
@@ -119,8 +147,7 @@ struct ObjectReader::Impl : std::enable_shared_from_this<Impl> {
   // The object read: fixed but for a rename, which moves the reader to the copy (same
   // bytes). source_mu is a leaf lock.
   std::mutex source_mu;
-  std::string key;   // GUARDED_BY(source_mu)
-  std::string etag;  // GUARDED_BY(source_mu)
+  std::shared_ptr<const Source> source;  // GUARDED_BY(source_mu)
   const uint64_t object_size;
 
   std::mutex mu;
@@ -288,7 +315,7 @@ void ObjectReader::Impl::Prefetch(std::vector<ChunkPtr>* issue) {
 std::vector<ChunkPtr> ObjectReader::Impl::Plan(uint64_t offset, uint64_t end,
                                                std::vector<ChunkPtr>* issue) {
   if (!OnStream(offset)) {
-    if (have_stream && sequential && offset < base() && offset + window >= base()) {
+    if (ArrivedLate(offset)) {
       // A read that arrived late, just behind the retained data: fetch it alone and
       // leave the stream alone.
       auto buffer = pool->TryTake(end - offset);
@@ -297,7 +324,7 @@ std::vector<ChunkPtr> ObjectReader::Impl::Plan(uint64_t offset, uint64_t end,
       issue->push_back(c);
       return {c};
     }
-    if (last_end == 0 && offset < options.read_part_size && end - offset >= kReadaheadBytes) {
+    if (OvertookFirst(offset, end)) {
       // A handle's first read, readahead-sized and within the first part, is most often a
       // readahead request that overtook the read at 0 (the kernel sends a file's first
       // ones together): the stream starts at 0, so the reads before it need no GETs of
@@ -372,6 +399,7 @@ std::optional<Result<ReadData>> ObjectReader::Impl::TryAnswer(const PendingRead&
 
 void ObjectReader::Impl::Read(uint64_t offset, uint64_t end,
                               std::function<void(Result<ReadData>)> done) {
+  if (options.ask_cache_first && ReadNow(offset, end, done)) return;
   std::vector<ChunkPtr> issue;
   std::optional<Result<ReadData>> answer;
   {
@@ -393,20 +421,45 @@ void ObjectReader::Impl::Read(uint64_t offset, uint64_t end,
   if (answer) done(std::move(*answer));
 }
 
+// A read that would start a random stream, answered at once if the client has its bytes
+// at hand (a --cache hit): no chunk, no GET. The stream is left as that read's chunk would
+// leave it, so that a read continuing it becomes a stream as usual.
+bool ObjectReader::Impl::ReadNow(uint64_t offset, uint64_t end,
+                                 std::function<void(Result<ReadData>)>& done) {
+  {
+    std::lock_guard l(mu);
+    if (!stale.ok() || !StartsRandom(offset, end)) return false;
+    Reset(offset, /*sequential=*/false);
+    stream_end = AlignUp(end, options.random_read_alignment);
+    last_end = end;
+    ReportWindow(window);
+  }
+  auto buffer = pool->TryTake(end - offset);
+  if (buffer == nullptr) return false;
+  auto src = Current();
+  auto got = client->GetNow(GetNowParams{src->key, src->etag, offset, end - offset, buffer->data()});
+  if (!got) return false;  // Read goes on as if this was not tried
+  if (*got < end - offset) {
+    done(Status(Code::kIo, "short read: the object is shorter than when opened"));
+    return true;
+  }
+  ReadData data;
+  data.iov.push_back(iovec{buffer->data(), *got});
+  data.keep.push_back(std::move(buffer));
+  data.size = *got;
+  done(std::move(data));
+  return true;
+}
+
 void ObjectReader::Impl::Issue(const std::vector<ChunkPtr>& to_issue) {
   if (to_issue.empty()) return;
-  std::string k, e;
-  {
-    std::lock_guard l(source_mu);
-    k = key;
-    e = etag;
-  }
+  auto src = Current();
   for (const auto& c : to_issue) {
     GetObjectParams p;
-    p.key = k;
+    p.key = src->key;
     p.offset = c->offset;
     p.length = c->length;
-    p.if_match = e;
+    p.if_match = src->etag;
     p.buffer = c->buffer->data();
     p.buffer_owner = c->buffer;
     p.accept_lent = true;
@@ -497,9 +550,9 @@ void ObjectReader::Read(uint64_t offset, uint64_t size,
 }
 
 void ObjectReader::Retarget(std::string key, std::string etag) {
+  auto moved = std::make_shared<const Source>(Source{std::move(key), std::move(etag)});
   std::lock_guard l(impl_->source_mu);
-  impl_->key = std::move(key);
-  impl_->etag = std::move(etag);
+  impl_->source = std::move(moved);
 }
 
 }  // namespace s3m

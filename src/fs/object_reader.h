@@ -22,7 +22,9 @@
 // Small forward skips stay on the stream (fetched through); a backward seek within
 // buffered data is served from it; anything else restarts the stream. A part is kept until
 // all of it was read, for reads that arrive late (see kReorderBytes). Random reads fetch
-// only what they need (rounded up to a small alignment), not a whole part.
+// only what they need (rounded up to a small alignment), not a whole part. With a data
+// cache (ask_cache_first), a read that would start a random stream is first offered to
+// ObjectClient::GetNow: a hit is answered from a buffer of its own, with no chunk or GET.
 //
 // Reads never wait for memory: when the budget refuses even the one buffer a read needs,
 // that read's own range is fetched into a buffer from BufferPool::TakeForced (see
@@ -93,6 +95,8 @@ struct ReaderOptions {
   // Random reads are rounded out to this. With a local data cache (--cache) a miss fetches a
   // whole block anyway, so the mount asks for 4 KiB: a hit then reads only what it needs.
   uint64_t random_read_alignment = kRandomReadAlignment;
+  // A data cache may answer a random read at once (ObjectClient::GetNow): asked first.
+  bool ask_cache_first = false;
   const Clock* clock = RealClock::Get();              // times the epochs; not owned
   // Kept at the sum of the open readers' windows (s3mount_prefetch_window_bytes); not
   // owned, null counts nothing.

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cstring>
 #include <deque>
 #include <future>
 #include <thread>
@@ -175,6 +177,64 @@ TEST_P(ObjectReaderTest, RandomReadAlignmentIsAnOption) {
   ASSERT_EQ(gets.size(), 1u);
   EXPECT_EQ(gets[0].offset, 1000000u - 1000000u % 4096);
   EXPECT_EQ(gets[0].length, 8192u);  // the 4 KiB pages the read touches, no more
+}
+
+// Answers GetNow for the bytes of [lo, hi), as a data cache holding them would.
+class HeldClient : public ForwardingClient {
+ public:
+  HeldClient(ObjectClient* inner, std::string data, uint64_t lo, uint64_t hi)
+      : ForwardingClient(inner), data_(std::move(data)), lo_(lo), hi_(hi) {}
+  std::optional<uint64_t> GetNow(const GetNowParams& p) override {
+    ++asked;
+    if (p.offset < lo_ || p.offset + p.length > hi_) return std::nullopt;
+    std::memcpy(p.buffer, data_.data() + p.offset, p.length);
+    return p.length;
+  }
+  std::atomic<int> asked{0};
+
+ private:
+  const std::string data_;
+  const uint64_t lo_, hi_;
+};
+
+TEST_P(ObjectReaderTest, ARandomReadTheClientHoldsIsAnsweredAtOnce) {
+  std::string data = Pattern(4 << 20);
+  mem_.Put("k", data);
+  RecordingClient rec(&mem_);
+  HeldClient held(&rec, data, 1 << 20, 2 << 20);
+  ReaderOptions o;
+  o.random_read_alignment = 4096;
+  o.ask_cache_first = true;
+  auto reader = Open(&held, "k", o);
+  const uint64_t at = (1 << 20) + 5000;
+  auto r = ReadSync(*reader, at, 4000);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(Flatten(*r), data.substr(at, 4000));
+  EXPECT_EQ(held.asked, 1);
+  EXPECT_TRUE(rec.gets().empty());
+
+  // Not held: fetched as usual.
+  r = ReadSync(*reader, 3 << 20, 4096);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(Flatten(*r), data.substr(3 << 20, 4096));
+  EXPECT_EQ(held.asked, 2);
+  ASSERT_EQ(rec.gets().size(), 1u);
+  EXPECT_EQ(rec.gets()[0].offset, uint64_t{3} << 20);
+
+  // A held random read, then reads continuing it: they make a stream, which GETs.
+  r = ReadSync(*reader, at + 10000, 4000);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(Flatten(*r), data.substr(at + 10000, 4000));
+  EXPECT_EQ(held.asked, 3);
+  EXPECT_EQ(rec.gets().size(), 1u);
+  for (uint64_t off = at + 14000; off < at + 14000 + 3 * 4096; off += 4096) {
+    r = ReadSync(*reader, off, 4096);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(Flatten(*r), data.substr(off, 4096));
+  }
+  EXPECT_EQ(held.asked, 3);  // a stream's reads are not asked
+  EXPECT_GE(rec.gets().size(), 2u);
+  EXPECT_EQ(rec.gets()[1].offset, at + 14000);  // where the stream starts
 }
 
 TEST_P(ObjectReaderTest, BackwardSeekWithinBufferIssuesNoGet) {

@@ -26,6 +26,7 @@ class ForwardingClient : public ObjectClient {
   void GetObject(GetObjectParams p, Callback<GetObjectResult> done) override {
     inner_->GetObject(std::move(p), std::move(done));
   }
+  std::optional<uint64_t> GetNow(const GetNowParams& p) override { return inner_->GetNow(p); }
   void ListObjects(ListObjectsParams p, Callback<ListObjectsResult> done) override {
     inner_->ListObjects(std::move(p), std::move(done));
   }

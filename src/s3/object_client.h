@@ -17,7 +17,9 @@
 #include <future>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -83,6 +85,15 @@ struct GetObjectParams {
   // Optional: owns `buffer`. A client given it may keep reading the bytes it wrote there
   // after `done`, for as long as it holds a copy (the data cache writes blocks behind).
   std::shared_ptr<const void> buffer_owner;
+};
+
+// A read GetNow may answer from what the client holds. The strings are borrowed for the call.
+struct GetNowParams {
+  std::string_view key;
+  std::string_view if_match;  // the version read; GetNow answers nothing without it
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  char* buffer = nullptr;  // at least `length` bytes
 };
 
 struct GetObjectResult {
@@ -233,6 +244,14 @@ class ObjectClient {
   virtual void HeadBucket(HeadBucketParams p, Callback<Empty> done) = 0;
   virtual void HeadObject(HeadObjectParams p, Callback<ObjectInfo> done) = 0;
   virtual void GetObject(GetObjectParams p, Callback<GetObjectResult> done) = 0;
+  // Answers a read at once, on the calling thread, from a data cache (--cache), or returns
+  // nullopt: then ask GetObject. Never sends the GET to S3; may wait on the cache's disk (or
+  // its bucket), so it is asked only on threads that may (common/disk_wait.h). Returns the
+  // bytes written into the buffer (fewer than asked only at the object's end).
+  virtual std::optional<uint64_t> GetNow(const GetNowParams& p) {
+    (void)p;
+    return std::nullopt;
+  }
   virtual void ListObjects(ListObjectsParams p, Callback<ListObjectsResult> done) = 0;
   virtual void PutObject(PutObjectParams p, Callback<PutObjectResult> done) = 0;
   virtual void CreateMultipartUpload(CreateMultipartUploadParams p,

@@ -7,76 +7,20 @@
 #include <utility>
 #include <vector>
 
+#include "cache/block_layout.h"
 #include "cache/block_trailer.h"
 #include "common/crc32c.h"
 #include "common/log.h"
 #include "metrics/registry.h"
 
 namespace s3m {
+
+using block_layout::DiskBytes;
+using block_layout::FileOf;
+using block_layout::kDiskUnit;
+using block_layout::KeyOf;
+
 namespace {
-
-using Key = BlockCache::Key;
-using Digest = BlockCache::Digest;
-
-constexpr uint64_t kDiskUnit = 4096;
-constexpr size_t kTrailerBytes = kBlockTrailerBytes;
-constexpr char kHex[] = "0123456789abcdef";
-
-uint64_t RoundUp(uint64_t n) { return (n + kDiskUnit - 1) / kDiskUnit * kDiskUnit; }
-
-// The digest of a version's 64 lower-case hex characters, if they are that.
-std::optional<Digest> DigestOf(std::string_view version) {
-  if (version.size() != 64) return std::nullopt;
-  Digest d{};
-  for (size_t i = 0; i < 64; ++i) {
-    const char c = version[i];
-    uint64_t nibble = 0;
-    if (c >= '0' && c <= '9') {
-      nibble = static_cast<uint64_t>(c - '0');
-    } else if (c >= 'a' && c <= 'f') {
-      nibble = static_cast<uint64_t>(c - 'a' + 10);
-    } else {
-      return std::nullopt;
-    }
-    d[i / 16] = d[i / 16] << 4 | nibble;
-  }
-  return d;
-}
-
-std::string VersionHex(const Digest& d) {
-  std::string hex(64, '0');
-  for (size_t i = 0; i < 64; ++i) hex[i] = kHex[(d[i / 16] >> (60 - 4 * (i % 16))) & 15];
-  return hex;
-}
-
-// The key of block `index` of `version`, if it is one. The index is bounded so that a slot's
-// offset fits any file system's file (2^30 blocks: a PiB of 1 MiB blocks).
-std::optional<Key> KeyOf(std::string_view version, uint64_t index) {
-  // A random reader names the same version again and again: each thread remembers its last.
-  thread_local std::string last;
-  thread_local std::optional<Digest> last_digest;
-  if (version != last) {
-    last_digest = DigestOf(version);
-    last = version;
-  }
-  const std::optional<Digest>& d = last_digest;
-  if (!d || index >= (1ull << 30)) return std::nullopt;
-  return Key{*d, index};
-}
-
-// "ab/abcd...ef": a folder per first byte keeps folders small.
-std::string FileOf(const Digest& d) {
-  std::string hex = VersionHex(d);
-  return hex.substr(0, 2) + "/" + hex;
-}
-
-// The digest a file's name gives, if it is a version's file.
-std::optional<Digest> DigestOfName(std::string_view name) {
-  if (name.size() != 3 + 64 || name[2] != '/' || name.substr(0, 2) != name.substr(3, 2)) {
-    return std::nullopt;
-  }
-  return DigestOf(name.substr(3));
-}
 
 // The CRC32C of each kCheckedPieceBytes of `data`, and in `whole` that of all of it: one
 // pass over the bytes.
@@ -92,9 +36,6 @@ std::vector<uint32_t> PieceCrcs(const char* data, uint64_t bytes, uint32_t* whol
   *whole = all;
   return crcs;
 }
-
-// A block's disk: its bytes, rounded up, and its trailer's page.
-uint64_t DiskBytes(uint64_t data_bytes) { return RoundUp(data_bytes) + kDiskUnit; }
 
 // Where a trailer is written from: a page of its own, aligned for O_DIRECT.
 struct alignas(kDiskUnit) TrailerPage {
@@ -125,103 +66,6 @@ CacheMetrics RegisterCacheMetrics(metrics::Registry* r) {
   return m;
 }
 
-Result<std::unique_ptr<BlockCache>> BlockCache::Open(std::unique_ptr<BlockFiles> files,
-                                                     CacheOptions options, CacheMetrics metrics) {
-  if (options.block_bytes == 0 || options.block_bytes > UINT32_MAX / 2) {
-    return Status(Code::kInvalidArgument, "cache block size out of range");
-  }
-  std::unique_ptr<BlockCache> cache(new BlockCache(std::move(files), options, metrics));
-  cache->Load();
-  return cache;
-}
-
-BlockCache::BlockCache(std::unique_ptr<BlockFiles> files, CacheOptions options,
-                       CacheMetrics metrics)
-    : files_(std::move(files)),
-      options_(options),
-      metrics_(metrics),
-      padded_block_(RoundUp(options.block_bytes)),
-      slot_bytes_(padded_block_ + kDiskUnit) {}
-
-BlockCache::~BlockCache() = default;
-
-std::vector<BlockTrailer> BlockCache::Scan(const StoredFile& f, const std::string& version,
-                                           std::vector<uint64_t>* invalid) {
-  std::vector<BlockTrailer> out;
-  auto file = files_->Open(f.name);
-  if (!file.ok()) return out;
-  for (uint64_t i = 0; SlotAt(i) < f.bytes; ++i) {  // a slot cut short is invalid
-    // Holes are skipped: a few blocks of a huge object cost a few reads, not one per slot.
-    auto data = (*file)->NextData(SlotAt(i));
-    if (!data.ok()) break;
-    if (*data >= SlotAt(i) + slot_bytes_) {
-      i = *data / slot_bytes_ - 1;
-      continue;
-    }
-    char trailer[kTrailerBytes];
-    auto n = (*file)->Read(TrailerAt(i), {{trailer, kTrailerBytes}});
-    std::optional<BlockTrailer> t;
-    if (n.ok() && *n == kTrailerBytes) t = DecodeBlockTrailer(trailer);
-    if (t && t->version == version && t->index == i && t->data_bytes > 0 &&
-        t->data_bytes <= options_.block_bytes) {
-      out.push_back(*t);
-    } else {
-      invalid->push_back(i);
-    }
-  }
-  return out;
-}
-
-void BlockCache::Load() {
-  std::vector<StoredFile> found = files_->List();
-  std::sort(found.begin(), found.end(),
-            [](const StoredFile& a, const StoredFile& b) { return a.mtime_ns > b.mtime_ns; });
-  std::vector<std::string> unwanted;
-  Disposal d;
-  for (const StoredFile& f : found) {
-    // Anything that is not a version's file (a file of an older layout, say).
-    std::optional<Digest> digest = DigestOfName(f.name);
-    std::vector<uint64_t> invalid;
-    std::vector<BlockTrailer> kept;
-    if (digest) kept = Scan(f, VersionHex(*digest), &invalid);
-    if (kept.empty()) {
-      unwanted.push_back(f.name);
-      continue;
-    }
-    std::lock_guard l(mu_);
-    Version& v = versions_[*digest];
-    uint64_t accounted = 0;
-    for (const BlockTrailer& t : kept) {
-      lru_.keys.push_back(Key{*digest, t.index});  // newest first
-      Entry& e = index_[lru_.keys.back()];
-      e.data_bytes = t.data_bytes;
-      e.lru = {std::prev(lru_.keys.end()), false};
-      e.serial = ++serials_;
-      e.version = &v;
-      ++v.blocks;
-      accounted += DiskBytes(t.data_bytes);
-    }
-    used_ += accounted;
-    // Slots a crash left half-written take disk the bound does not count: freed.
-    if (f.allocated_bytes > accounted) {
-      for (uint64_t i : invalid) {
-        busy_.insert(Key{*digest, i});
-        d.punch.push_back(Key{*digest, i});
-      }
-    }
-  }
-  {
-    std::lock_guard l(mu_);
-    MakeRoomLocked(0, 0, nullptr, &d);
-    SetUsedGauge();
-  }
-  Dispose(d);
-  for (const auto& name : unwanted) files_->Remove(name);
-  if (!found.empty()) {
-    S3M_INFO("cache: {} blocks ({} MiB) kept from before", blocks(), used_bytes() >> 20);
-  }
-}
-
 std::optional<BlockHit> BlockCache::Get(const std::string& version, uint64_t index, char* out) {
   std::optional<Key> key = KeyOf(version, index);
   if (!key) {
@@ -240,26 +84,25 @@ Result<std::optional<BlockTrailer>> BlockCache::ReadBlock(const Key& key, uint64
     if (!opened.ok()) return opened.status();
     file = std::move(*opened);
   }
-  char trailer[kTrailerBytes];
+  char trailer[kBlockTrailerBytes];
   uint64_t got = 0;
   if (data_bytes == padded_block_) {  // contiguous: one read
-    auto n = file->Read(SlotAt(key.index), {{out, data_bytes}, {trailer, kTrailerBytes}});
+    auto n = file->Read(SlotAt(key.index), {{out, data_bytes}, {trailer, kBlockTrailerBytes}});
     if (!n.ok()) return n.status();
     got = *n;
   } else {
     auto n = file->Read(SlotAt(key.index), {{out, data_bytes}});
     if (!n.ok()) return n.status();
-    auto m = file->Read(TrailerAt(key.index), {{trailer, kTrailerBytes}});
+    auto m = file->Read(TrailerAt(key.index), {{trailer, kBlockTrailerBytes}});
     if (!m.ok()) return m.status();
     got = *n == data_bytes ? *n + *m : 0;
   }
-  if (got != data_bytes + kTrailerBytes) return std::optional<BlockTrailer>();
+  if (got != data_bytes + kBlockTrailerBytes) return std::optional<BlockTrailer>();
   return DecodeBlockTrailer(trailer);
 }
 
-std::optional<BlockHit> BlockCache::ReadWhole(const Key& key, const std::string& version,
-                                              char* out, std::vector<uint32_t>* pieces,
-                                              uint64_t* serial) {
+std::optional<BlockHit> BlockCache::ReadWhole(const Key& key, const std::string& version, char* out,
+                                              std::vector<uint32_t>* pieces, uint64_t* serial) {
   uint64_t data_bytes = 0;
   std::shared_ptr<BlockFile> file;
   {
@@ -431,8 +274,8 @@ void BlockCache::Put(const std::string& version, uint64_t index, uint64_t object
   if (options_.max_bytes == 0) {
     auto space = files_->Space();
     if (!space.ok()) return;
-    auto keep_free = static_cast<uint64_t>(options_.min_free_fraction *
-                                           static_cast<double>(space->total_bytes));
+    auto keep_free =
+        static_cast<uint64_t>(options_.min_free_fraction * static_cast<double>(space->total_bytes));
     if (space->free_bytes < keep_free + disk) deficit = keep_free + disk - space->free_bytes;
   }
   Disposal d;

@@ -334,6 +334,7 @@ TEST_F(CachingClientTest, GetNowAnswersAHitAtOnceAndAMissIsLookedUpOnce) {
   EXPECT_EQ(store.lookups, 2);
   EXPECT_EQ(client.GetNow(GetNowParams{"n", "\"other\"", kBlock + 9000, 4096, buf.data()}),
             std::nullopt);
+  EXPECT_EQ(store.lookups, 3);  // the other version's block, looked for and not there
   EXPECT_TRUE(rec_.TakeGets().empty());
 }
 

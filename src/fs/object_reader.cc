@@ -422,8 +422,9 @@ void ObjectReader::Impl::Read(uint64_t offset, uint64_t end,
 }
 
 // A read that would start a random stream, answered at once if the client has its bytes
-// at hand (a --cache hit): no chunk, no GET. The stream is left as that read's chunk would
-// leave it, so that a read continuing it becomes a stream as usual.
+// at hand (a --cache hit): no chunk, no GET. No chunk is kept either: a read continuing it
+// (at its end, or at the end of its last page) starts a stream, as after a fetched random
+// read; any other read is planned afresh (a re-read of the same page asks the cache again).
 bool ObjectReader::Impl::ReadNow(uint64_t offset, uint64_t end,
                                  std::function<void(Result<ReadData>)>& done) {
   {

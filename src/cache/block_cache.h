@@ -23,9 +23,9 @@
 // Blocks read at random lately are "hot" (up to `hot_blocks`, the most recently used, as
 // CLOCK tells them): the CRC32C of each 4 KiB piece is kept in memory and their version's
 // file kept open, so a 4 KiB random read of one costs one 4 KiB pread and a check of that
-// piece. A block made hot
-// by a random read's fill has its CRCs taken as it is written; any other (a stream's, or
-// one kept from before a remount) is read and checked whole by its first range read. The
+// piece. A block made hot by a random read's fill has its CRCs taken as it is written; any
+// other (a stream's, or one kept from before a remount) is read and checked whole by its
+// first range read. The
 // index is keyed by the version's digest and the block index in binary: a lookup builds no
 // string.
 //

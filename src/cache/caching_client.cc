@@ -42,11 +42,11 @@ void CachingClient::GetObject(GetObjectParams p, Callback<GetObjectResult> done)
   g->version = v;
   g->p = std::move(p);
   g->done = std::move(done);
-  const bool missed = TakeMiss(g->version.id, g->p.offset / cache_->block_bytes());
   // A random read (a block or less) asked on a thread that may wait is served right here:
   // a hit then costs no hand-off. Parts of a stream go to the workers, so that a reader
   // is never held by the disk while it could be answered from memory.
   if (ThreadMayWaitOnDisk() && g->p.length <= cache_->block_bytes()) {
+    const bool missed = TakeMiss(g->version.id, g->p.offset / cache_->block_bytes());
     return missed ? Fetch(std::move(g)) : Serve(std::move(g));
   }
   workers_.Post([this, g] { Serve(g); });

@@ -76,9 +76,10 @@ Result<uint64_t> MemoryBlockFiles::ReadFile(const std::string& name, uint64_t of
 
 Result<uint64_t> MemoryBlockFiles::NextData(const std::string& name, uint64_t offset) {
   std::lock_guard l(mu_);
-  const auto& pages = pages_[name];
-  auto it = pages.lower_bound(offset / kPage);
-  if (it == pages.end()) return Status(Code::kNotFound, "no data past the offset");
+  auto file = pages_.find(name);
+  if (file == pages_.end()) return Status(Code::kNotFound, "no data past the offset");
+  auto it = file->second.lower_bound(offset / kPage);
+  if (it == file->second.end()) return Status(Code::kNotFound, "no data past the offset");
   return std::max(offset, *it * kPage);
 }
 

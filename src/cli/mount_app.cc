@@ -123,8 +123,9 @@ Status Named(const char* option, Status s) {
 
 // How many cache blocks may be hot (their piece CRCs in memory, 1 KiB each, and their
 // version's file kept open: a random-read hit then costs one pread), and so at most how
-// many cache files are open: a quarter of the descriptors the process may have, after raising its soft limit to the hard one, up to 16,384 (16 GiB of
-// data read at random, 16 MiB of memory).
+// many cache files are open: a quarter of the descriptors the process may have, after
+// raising its soft limit to the hard one, up to 16,384 (16 GiB of data read at random,
+// 16 MiB of memory).
 size_t HotCacheBlocks() {
   rlimit r{};
   if (getrlimit(RLIMIT_NOFILE, &r) != 0) return 0;

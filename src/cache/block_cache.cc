@@ -267,82 +267,137 @@ std::nullopt_t BlockCache::Damaged(const Key& key, uint64_t serial, const Status
 void BlockCache::Put(const std::string& version, uint64_t index, uint64_t object_size,
                      const char* data, uint64_t bytes, Reuse reuse) {
   if (bytes == 0 || bytes > options_.block_bytes) return;
-  std::optional<Key> key = KeyOf(version, index);
-  if (!key) return;
-  const uint64_t disk = DiskBytes(bytes);
-  uint64_t deficit = 0;
+  PutRun(version, index, object_size, data, bytes, reuse);
+}
+
+void BlockCache::PutRun(const std::string& version, uint64_t first, uint64_t object_size,
+                        const char* data, uint64_t bytes, Reuse reuse) {
+  std::optional<Key> base = KeyOf(version, first);
+  if (bytes == 0 || !base) return;
+  const uint64_t bs = options_.block_bytes;
+  std::optional<DiskSpace> space;  // without a bound: what the file system has free
   if (options_.max_bytes == 0) {
-    auto space = files_->Space();
-    if (!space.ok()) return;
-    auto keep_free =
-        static_cast<uint64_t>(options_.min_free_fraction * static_cast<double>(space->total_bytes));
-    if (space->free_bytes < keep_free + disk) deficit = keep_free + disk - space->free_bytes;
+    auto got = files_->Space();
+    if (!got.ok()) return;
+    space = *got;
   }
+  // What `incoming` bytes more would take from the share of the file system kept free.
+  auto deficit = [&](uint64_t incoming) -> uint64_t {
+    if (!space) return 0;
+    const auto keep_free =
+        static_cast<uint64_t>(options_.min_free_fraction * static_cast<double>(space->total_bytes));
+    const uint64_t need = keep_free + incoming;
+    return space->free_bytes < need ? need - space->free_bytes : 0;
+  };
+  std::vector<Offered> blocks;
   Disposal d;
-  bool fits = false;
   {
     std::lock_guard l(mu_);
-    if (index_.count(*key) != 0 || busy_.count(*key) != 0 || removing_.count(key->version) != 0) {
-      return;
+    if (removing_.count(base->version) != 0) return;
+    uint64_t incoming = 0;
+    for (uint64_t at = 0; at < bytes; at += bs) {
+      const Key key{base->version, first + at / bs};
+      if (index_.count(key) != 0 || busy_.count(key) != 0) continue;
+      blocks.push_back({key.index, data + at, std::min(bs, bytes - at)});
+      incoming += DiskBytes(blocks.back().bytes);
     }
     uint64_t freed = 0;
-    MakeRoomLocked(disk, deficit, &freed, &d);
-    fits = options_.max_bytes == 0 ? freed >= deficit : used_ + disk <= options_.max_bytes;
-    if (fits) {
-      busy_.insert(*key);
-      used_ += disk;
-      ++versions_[key->version].blocks;
+    MakeRoomLocked(incoming, deficit(incoming), &freed, &d);
+    // What does not fit even so: the run's first blocks go, as they would one at a time.
+    size_t dropped = 0;
+    while (dropped < blocks.size() &&
+           (space ? freed < deficit(incoming) : used_ + incoming > options_.max_bytes)) {
+      incoming -= DiskBytes(blocks[dropped++].bytes);
     }
+    blocks.erase(blocks.begin(), blocks.begin() + static_cast<long>(dropped));
+    for (const Offered& b : blocks) busy_.insert(Key{base->version, b.index});
+    used_ += incoming;
+    if (!blocks.empty()) versions_[base->version].blocks += blocks.size();
     SetUsedGauge();
   }
   // Before the write: room made by removing this version's file is made before the write
   // creates it again.
   Dispose(d);
-  if (!fits) return;
+  if (blocks.empty()) return;
 
-  // A block a random read fetched is hot: its piece CRCs are taken in the pass that takes
-  // its CRC.
-  uint32_t crc = 0;
-  std::vector<uint32_t> crcs;
-  if (reuse == Reuse::kSoon) {
-    crcs = PieceCrcs(data, bytes, &crc);
-  } else {
-    crc = Crc32c(0, data, bytes);
-  }
-  thread_local TrailerPage page{};  // zeros past the trailer
-  EncodeBlockTrailer(version, index, object_size, crc, static_cast<uint32_t>(bytes), page.bytes);
-  const std::string name = FileOf(key->version);
-  const PageCache cache = reuse == Reuse::kLater ? PageCache::kBypass : PageCache::kKeep;
-  auto* bytes_at = const_cast<char*>(data);
-  Status s;
-  if (bytes == padded_block_) {  // the block and its trailer in one write
-    s = files_->WriteAt(name, SlotAt(index), {{bytes_at, bytes}, {page.bytes, kDiskUnit}}, cache);
-  } else {
-    s = files_->WriteAt(name, SlotAt(index), {{bytes_at, bytes}}, cache);
-    if (s.ok()) s = files_->WriteAt(name, TrailerAt(index), {{page.bytes, kDiskUnit}}, cache);
-  }
+  std::vector<std::vector<uint32_t>> crcs;
+  Status s = WriteBlocks(FileOf(base->version), version, object_size, blocks, reuse, &crcs);
   {
     std::lock_guard l(mu_);
-    busy_.erase(*key);
-    if (s.ok()) {
-      auto [it, added] = index_.try_emplace(*key);
+    for (size_t i = 0; i < blocks.size(); ++i) {
+      const Key key{base->version, blocks[i].index};
+      busy_.erase(key);
+      if (!s.ok()) {
+        used_ -= DiskBytes(blocks[i].bytes);
+        ReleaseLocked(key, &d);  // what the write got onto the disk is freed
+        continue;
+      }
+      auto [it, added] = index_.try_emplace(key);
       Entry& e = it->second;
-      e.data_bytes = bytes;
-      e.lru = lru_.PushFront(*key);
+      e.data_bytes = blocks[i].bytes;
+      e.lru = lru_.PushFront(key);
       e.serial = ++serials_;
       e.object_size = object_size;
-      e.version = &versions_.at(key->version);
-      if (!crcs.empty()) MakeHotLocked(it, std::move(crcs), &d);
-      Count(metrics_.written_bytes, bytes);
-    } else {
-      used_ -= disk;
-      ReleaseLocked(*key, &d);  // what the write got onto the disk is freed
+      e.version = &versions_.at(key.version);
+      if (!crcs.empty()) MakeHotLocked(it, std::move(crcs[i]), &d);
+      Count(metrics_.written_bytes, blocks[i].bytes);
+    }
+    if (!s.ok()) {
       Count(metrics_.errors);
-      S3M_DEBUG("cache: block {} of {} not kept: {}", index, name, s.ToString());
+      S3M_DEBUG("cache: {} blocks from {} of {} not kept: {}", blocks.size(), blocks[0].index,
+                FileOf(base->version), s.ToString());
     }
     SetUsedGauge();
   }
   Dispose(d);
+}
+
+Status BlockCache::WriteBlocks(const std::string& name, const std::string& version,
+                               uint64_t object_size, const std::vector<Offered>& blocks,
+                               Reuse reuse, std::vector<std::vector<uint32_t>>* piece_crcs) {
+  // A block a random read fetched is hot: its piece CRCs are taken in the pass that takes
+  // its CRC.
+  std::vector<TrailerPage> trailers(blocks.size());  // zeros past each trailer
+  if (reuse == Reuse::kSoon) piece_crcs->resize(blocks.size());
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    const Offered& b = blocks[i];
+    uint32_t crc = 0;
+    if (reuse == Reuse::kSoon) {
+      (*piece_crcs)[i] = PieceCrcs(b.data, b.bytes, &crc);
+    } else {
+      crc = Crc32c(0, b.data, b.bytes);
+    }
+    EncodeBlockTrailer(version, b.index, object_size, crc, static_cast<uint32_t>(b.bytes),
+                       trailers[i].bytes);
+  }
+  // A whole block and its trailer fill its slot, so adjacent whole blocks are one write. A
+  // short block (an object's last) ends a run; its trailer is written after it.
+  const PageCache cache = reuse == Reuse::kLater ? PageCache::kBypass : PageCache::kKeep;
+  constexpr size_t kMaxRunPieces = 512;  // within IOV_MAX
+  std::vector<iovec> run;
+  uint64_t run_at = 0;
+  Status s;
+  auto write = [&] {
+    if (!run.empty() && s.ok()) s = files_->WriteAt(name, run_at, run, cache);
+    run.clear();
+  };
+  for (size_t i = 0; i < blocks.size() && s.ok(); ++i) {
+    const Offered& b = blocks[i];
+    const bool adjacent = !run.empty() && b.index == blocks[i - 1].index + 1;
+    if (!adjacent || run.size() + 2 > kMaxRunPieces) {
+      write();
+      run_at = SlotAt(b.index);
+    }
+    run.push_back({const_cast<char*>(b.data), b.bytes});
+    if (b.bytes != padded_block_) {
+      write();
+      run_at = TrailerAt(b.index);
+    }
+    run.push_back({trailers[i].bytes, kDiskUnit});
+    if (b.bytes != padded_block_) write();
+  }
+  write();
+  return s;
 }
 
 void BlockCache::MakeRoomLocked(uint64_t incoming, uint64_t free_deficit, uint64_t* freed,

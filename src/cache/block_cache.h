@@ -95,6 +95,12 @@ class BlockCache : public BlockStore {
   // written past the page cache (PageCache::kBypass).
   void Put(const std::string& version, uint64_t index, uint64_t object_size, const char* data,
            uint64_t bytes, Reuse reuse = Reuse::kSoon);
+  // Stores consecutive blocks from `first` (`bytes`: whole blocks, the last may be short) as
+  // Put does each, with one write per run of slots: a stream's 8 MiB part costs one open,
+  // one system call and one wait for the disk, not eight. Blocks there already, or being
+  // stored, are left out. A run whose write fails is dropped whole.
+  void PutRun(const std::string& version, uint64_t first, uint64_t object_size, const char* data,
+              uint64_t bytes, Reuse reuse);
 
   // The BlockStore methods: the same, for the version's id.
   std::optional<BlockHit> Get(const ObjectVersion& v, uint64_t index, char* out) override {
@@ -107,6 +113,10 @@ class BlockCache : public BlockStore {
   void Put(const ObjectVersion& v, uint64_t index, uint64_t object_size, const char* data,
            uint64_t bytes, Reuse reuse) override {
     Put(v.id, index, object_size, data, bytes, reuse);
+  }
+  void PutRun(const ObjectVersion& v, uint64_t first, uint64_t object_size, const char* data,
+              uint64_t bytes, Reuse reuse) override {
+    PutRun(v.id, first, object_size, data, bytes, reuse);
   }
   using BlockStore::Put;
 
@@ -192,6 +202,17 @@ class BlockCache : public BlockStore {
                                  std::vector<uint64_t>* invalid);
   uint64_t SlotAt(uint64_t index) const { return index * slot_bytes_; }
   uint64_t TrailerAt(uint64_t index) const { return SlotAt(index) + padded_block_; }
+  // A block offered to PutRun.
+  struct Offered {
+    uint64_t index;
+    const char* data;
+    uint64_t bytes;
+  };
+  // Writes `blocks` (marked busy) into `name`, one write per run of adjacent slots: whether
+  // all of it was written.
+  Status WriteBlocks(const std::string& name, const std::string& version, uint64_t object_size,
+                     const std::vector<Offered>& blocks, Reuse reuse,
+                     std::vector<std::vector<uint32_t>>* piece_crcs);
   // Takes the oldest blocks out of the index so that `incoming` more bytes fit under
   // max_bytes, or until `free_deficit` bytes are freed. Requires mu_.
   void MakeRoomLocked(uint64_t incoming, uint64_t free_deficit, uint64_t* freed,

@@ -234,6 +234,58 @@ TEST(BlockCacheTest, AFailedWriteIsDroppedNeverAnError) {
   EXPECT_EQ(f.Get(kV1, 0), a);
 }
 
+// A stream's part is one run: one write for its whole blocks and trailers (a short last
+// block's trailer is a second), read back as the blocks Put would have kept.
+TEST(BlockCacheTest, ARunOfBlocksIsOneWrite) {
+  Fixture f;
+  const uint64_t size = 4 * kBlock + 1000;
+  std::string data = Pattern(size, 8);
+  f.cache->PutRun(kV1, 0, size, data.data(), size, Reuse::kLater);
+  EXPECT_EQ(f.files->writes(), 2u);
+  EXPECT_EQ(f.cache->blocks(), 5u);
+  EXPECT_EQ(f.cache->used_bytes(), 4 * kDisk + 2 * 4096);  // the last: a page and a trailer
+  for (uint64_t i = 0; i < 5; ++i) EXPECT_EQ(f.Get(kV1, i), data.substr(i * kBlock, kBlock));
+  std::string out(kBlock, 0);
+  EXPECT_EQ(f.cache->Get(kV1, 4, out.data())->object_size, size);
+
+  // Blocks there already are left out: the run is written around them, one write each side.
+  std::string kept = Pattern(kBlock, 9);
+  f.cache->Put(kV2, 1, 4 * kBlock, kept.data(), kBlock);
+  const size_t before = f.files->writes();
+  f.cache->PutRun(kV2, 0, 4 * kBlock, data.data(), 4 * kBlock, Reuse::kLater);
+  EXPECT_EQ(f.files->writes() - before, 2u);
+  EXPECT_EQ(f.Get(kV2, 0), data.substr(0, kBlock));
+  EXPECT_EQ(f.Get(kV2, 1), kept);
+  EXPECT_EQ(f.Get(kV2, 3), data.substr(3 * kBlock, kBlock));
+}
+
+TEST(BlockCacheTest, ARunThatFailsIsDroppedWhole) {
+  Fixture f;
+  std::string data = Pattern(3 * kBlock, 10);
+  f.files->FailWrites(true);
+  f.cache->PutRun(kV1, 0, 3 * kBlock, data.data(), data.size(), Reuse::kLater);
+  EXPECT_EQ(f.cache->blocks(), 0u);
+  EXPECT_EQ(f.cache->used_bytes(), 0u);
+  EXPECT_EQ(f.m.errors->Value(), 1u);
+  f.files->FailWrites(false);
+  f.cache->PutRun(kV1, 0, 3 * kBlock, data.data(), data.size(), Reuse::kLater);
+  EXPECT_EQ(f.cache->blocks(), 3u);
+  EXPECT_EQ(f.Get(kV1, 2), data.substr(2 * kBlock));
+}
+
+// As Put one block at a time would: the oldest go first, the run's own first blocks last.
+TEST(BlockCacheTest, ARunLargerThanTheBoundKeepsItsLastBlocks) {
+  Fixture f(CacheOptions{.max_bytes = 3 * kDisk});
+  std::string old = Pattern(kBlock, 11), data = Pattern(5 * kBlock, 12);
+  f.cache->Put(kV2, 0, kBlock, old.data(), kBlock);
+  f.cache->PutRun(kV1, 0, 5 * kBlock, data.data(), data.size(), Reuse::kLater);
+  EXPECT_EQ(f.cache->blocks(), 3u);
+  EXPECT_LE(f.cache->used_bytes(), 3 * kDisk);
+  EXPECT_EQ(f.Get(kV2, 0), std::nullopt);
+  EXPECT_EQ(f.Get(kV1, 1), std::nullopt);
+  for (uint64_t i = 2; i < 5; ++i) EXPECT_EQ(f.Get(kV1, i), data.substr(i * kBlock, kBlock));
+}
+
 TEST(BlockCacheTest, WithoutABoundItKeepsFivePercentOfTheDiskFree) {
   Fixture f;
   std::string a = Pattern(kBlock, 6);
@@ -402,6 +454,20 @@ TEST_F(PosixBlockFilesTest, BlocksWrittenPastThePageCacheReadBackWhole) {
     hit = cache->Get(kV2, 0, out.data());
     ASSERT_TRUE(hit);
     EXPECT_EQ(out.substr(0, hit->bytes), a.substr(1));
+    // A run: whole blocks past the page cache in one write, its short last block through it.
+    const std::string v3 = ObjectVersionId("http://s3 b", "data/run", "e");
+    const uint64_t size = 3 * block + 1000;
+    std::unique_ptr<char, decltype(&std::free)> run(
+        static_cast<char*>(std::aligned_alloc(4096, 4 * block)), &std::free);
+    std::string all = Pattern(size, 5);
+    std::memcpy(run.get(), all.data(), size);
+    cache->PutRun(v3, 0, size, run.get(), size, Reuse::kLater);
+    ASSERT_EQ(cache->blocks(), 7u);
+    for (uint64_t i = 0; i < 4; ++i) {
+      hit = cache->Get(v3, i, out.data());
+      ASSERT_TRUE(hit) << i;
+      EXPECT_EQ(out.substr(0, hit->bytes), all.substr(i * block, block)) << i;
+    }
   }
 }
 

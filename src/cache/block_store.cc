@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <string_view>
 #include <vector>
 
@@ -24,6 +25,14 @@ std::optional<BlockHit> BlockStore::GetRange(const ObjectVersion& v, uint64_t in
   auto hit = Get(v, index, block.data());
   if (hit && from < hit->bytes) std::memcpy(out, block.data() + from, std::min(to, hit->bytes) - from);
   return hit;
+}
+
+void BlockStore::PutRun(const ObjectVersion& v, uint64_t first, uint64_t object_size,
+                        const char* data, uint64_t bytes, Reuse reuse) {
+  const uint64_t bs = block_bytes();
+  for (uint64_t at = 0; at < bytes; at += bs) {
+    Put(v, first + at / bs, object_size, data + at, std::min(bs, bytes - at), reuse);
+  }
 }
 
 }  // namespace s3m

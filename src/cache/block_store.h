@@ -65,6 +65,10 @@ class BlockStore {
            uint64_t bytes) {
     Put(v, index, object_size, data, bytes, Reuse::kSoon);
   }
+  // Offers consecutive blocks from `first`: `bytes` of `data`, whole blocks but for the
+  // object's last. This default offers each with Put; the local disk writes a run at once.
+  virtual void PutRun(const ObjectVersion& v, uint64_t first, uint64_t object_size,
+                      const char* data, uint64_t bytes, Reuse reuse);
   virtual uint64_t block_bytes() const = 0;
   // Whether the store may keep blocks of `v` at all; when not, its reads pass by the cache
   // untouched (not widened to blocks, no worker hop). Stores that keep every object say yes.

@@ -28,8 +28,8 @@ CachingClient::CachingClient(ObjectClient* inner, BlockStore* store, std::string
       source_(std::move(source)),
       max_backlog_(options.max_backlog_bytes),
       skipped_(options.skipped_bytes),
-      writers_(options.writers),
-      workers_(threads) {}
+      writers_(options.writers, "cache-write"),
+      workers_(threads, "cache-read") {}
 
 CachingClient::~CachingClient() = default;
 
@@ -172,17 +172,22 @@ void CachingClient::Filled(std::shared_ptr<Get> g, Result<GetObjectResult> r) {
   const uint64_t total = end > p.offset ? end - p.offset : 0;
   GetObjectResult result{total, size, r->etag, nullptr};
   if (g->own) {
-    // A widened read: its block is kept before the reader is told, so that the neighbour
-    // read that follows finds it.
-    Keep(g->version, g->own.get(), from, got, size, Reuse::kSoon);
     if (end > first) {
       std::memcpy(p.buffer + (first - p.offset), g->own.get() + (first - from), end - first);
     }
+    if (p.length > cache_->block_bytes()) {
+      // A stream's part that is not block-aligned (its first ones): written behind too.
+      const char* base = g->own.get();
+      WriteBehind(g->version, std::shared_ptr<char[]>(std::move(g->own)), base, from, got, size);
+      return g->done(std::move(result));
+    }
+    // A random read's block is kept before the reader is told, so that the neighbour read
+    // that follows finds it.
+    Keep(g->version, g->own.get(), from, got, size, Reuse::kSoon);
     return g->done(std::move(result));
   }
   // A stream's part, in the reader's buffer: the reader is told first, and its blocks are
-  // written behind it while the reader's buffer is held; past the backlog's bound they are
-  // not kept (the next read of them fetches and keeps them).
+  // written behind it while the reader's buffer is held.
   const char* base = p.buffer + (from - p.offset);
   // Held by the writer only: the reader's buffer goes back as soon as it is written.
   std::shared_ptr<const void> owner = std::move(g->p.buffer_owner);
@@ -190,19 +195,22 @@ void CachingClient::Filled(std::shared_ptr<Get> g, Result<GetObjectResult> r) {
     Keep(g->version, base, from, got, size, Reuse::kLater);
     return g->done(std::move(result));
   }
-  if (!TakeBacklog(got)) {
-    owner.reset();
-    return g->done(std::move(result));
-  }
-  writers_.Post([this, version = g->version, owner = std::move(owner), base, from, got,
-                 size]() mutable {
+  WriteBehind(g->version, std::move(owner), base, from, got, size);
+  g->done(std::move(result));
+}
+
+void CachingClient::WriteBehind(const ObjectVersion& version, std::shared_ptr<const void> owner,
+                                const char* base, uint64_t from, uint64_t got, uint64_t size) {
+  // Past the backlog's bound the blocks are not kept (the next read of them fetches and
+  // keeps them).
+  if (!TakeBacklog(got)) return;
+  writers_.Post([this, version, owner = std::move(owner), base, from, got, size]() mutable {
     Keep(version, base, from, got, size, Reuse::kLater);
-    owner.reset();  // the reader's buffer is let go of before the backlog shrinks
+    owner.reset();  // the buffer is let go of before the backlog shrinks
     std::lock_guard l(backlog_mu_);
     backlog_ -= got;
     if (backlog_ == 0) written_.notify_all();
   });
-  g->done(std::move(result));
 }
 
 bool CachingClient::TakeBacklog(uint64_t bytes) {
@@ -217,13 +225,12 @@ bool CachingClient::TakeBacklog(uint64_t bytes) {
 
 void CachingClient::Keep(const ObjectVersion& version, const char* base, uint64_t from,
                          uint64_t got, uint64_t size, Reuse reuse) {
-  // Every whole block fetched, and the object's last block when it came.
+  // Every whole block fetched, and the object's last block when it came: one run.
   const uint64_t bs = cache_->block_bytes();
-  for (uint64_t start = from; start < from + got; start += bs) {
-    uint64_t len = std::min(bs, size > start ? size - start : 0);
-    if (len == 0 || start + len > from + got) break;
-    cache_->Put(version, start / bs, size, base + (start - from), len, reuse);
-  }
+  if (got == 0 || from >= size) return;
+  const uint64_t end = std::min(from + got, size);
+  const uint64_t kept = end == size ? end - from : (end - from) / bs * bs;
+  if (kept > 0) cache_->PutRun(version, from / bs, size, base, kept, reuse);
 }
 
 void CachingClient::WaitForWrites() {

@@ -10,14 +10,16 @@
 // parts and progress: a part that is block-aligned is fetched straight into the reader's
 // buffer, and its blocks are written behind the reader: it is told the part is complete
 // first, and writer threads keep the blocks while holding the reader's buffer
-// (GetObjectParams::buffer_owner). The buffers so held are bounded (max_backlog_bytes); a
-// part past the bound is not kept, so a disk slower than the stream never slows it down.
-// A widened read's block is kept before its reader is told.
+// (GetObjectParams::buffer_owner), one write per part. A stream's part that is not
+// block-aligned (its first, 1 MiB + 128 KiB, and the one after) is widened like a random
+// read and its widened buffer written behind the same way. The buffers so held are bounded
+// (max_backlog_bytes); a part past the bound is not kept, so a disk slower than the stream
+// never slows it down. A random read's block is kept before its reader is told.
 //
 // Threads: the store's reads and writes run on the client's WorkerPools (or a random-read
 // hit on a FUSE worker, see GetObject and GetNow), never on the inner client's callback
-// thread; `done` runs on a worker. Widened GETs use a buffer of their own (outside the memory budget: at
-// most the request plus two blocks).
+// thread; `done` runs on a worker. Widened GETs use a buffer of their own, outside the
+// memory budget: at most the request plus two blocks, held by a writer within the backlog.
 #pragma once
 
 #include <condition_variable>
@@ -59,6 +61,10 @@ class CachingClient : public ForwardingClient {
   bool TakeBacklog(uint64_t bytes);
   void Keep(const ObjectVersion& version, const char* base, uint64_t from, uint64_t got,
             uint64_t size, Reuse reuse);
+  // Keeps the blocks of [from, from + got) on a writer thread, `owner` holding `base` until
+  // then; or not at all when the backlog is full.
+  void WriteBehind(const ObjectVersion& version, std::shared_ptr<const void> owner,
+                   const char* base, uint64_t from, uint64_t got, uint64_t size);
   // The version read, as this thread last named it (valid until its next call).
   const ObjectVersion& VersionOf(std::string_view key, std::string_view etag, uint64_t read_end);
   static void NoteMiss(const std::string& id, uint64_t index);

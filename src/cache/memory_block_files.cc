@@ -17,6 +17,7 @@ Status MemoryBlockFiles::WriteAt(const std::string& name, uint64_t offset,
   released_.wait(l, [this] { return !hold_; });
   if (fail_) return Status(Code::kNoSpace, "no space left on device");
   if (page_cache == PageCache::kBypass) ++bypassing_writes_;
+  ++writes_;
   std::string& file = files_[name];
   if (file.size() < offset + data.size()) file.resize(offset + data.size());
   std::memcpy(file.data() + offset, data.data(), data.size());
@@ -137,6 +138,11 @@ void MemoryBlockFiles::Cut(const std::string& name, uint64_t size) {
 uint64_t MemoryBlockFiles::bytes_read() const {
   std::lock_guard l(mu_);
   return bytes_read_;
+}
+
+size_t MemoryBlockFiles::writes() const {
+  std::lock_guard l(mu_);
+  return writes_;
 }
 
 size_t MemoryBlockFiles::bypassing_writes() const {

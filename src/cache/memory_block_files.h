@@ -34,7 +34,8 @@ class MemoryBlockFiles : public BlockFiles {
   std::map<std::string, std::string> files() const;
   uint64_t allocated_bytes() const;  // of all files
   uint64_t bytes_read() const;  // by reads, since the start
-  size_t bypassing_writes() const;  // writes asked to bypass the page cache
+  size_t writes() const;            // WriteAt calls that wrote
+  size_t bypassing_writes() const;  // of them, asked to bypass the page cache
 
  private:
   mutable std::mutex mu_;
@@ -46,6 +47,7 @@ class MemoryBlockFiles : public BlockFiles {
   bool hold_ = false;                         // GUARDED_BY(mu_)
   std::condition_variable released_;
   uint64_t bytes_read_ = 0;                   // GUARDED_BY(mu_)
+  size_t writes_ = 0;                         // GUARDED_BY(mu_)
   size_t bypassing_writes_ = 0;               // GUARDED_BY(mu_)
 
   class File;

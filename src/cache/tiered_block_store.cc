@@ -44,4 +44,10 @@ void TieredBlockStore::Put(const ObjectVersion& v, uint64_t index, uint64_t obje
   shared_->Put(v, index, object_size, data, bytes, reuse);
 }
 
+void TieredBlockStore::PutRun(const ObjectVersion& v, uint64_t first, uint64_t object_size,
+                              const char* data, uint64_t bytes, Reuse reuse) {
+  local_->PutRun(v, first, object_size, data, bytes, reuse);
+  shared_->PutRun(v, first, object_size, data, bytes, reuse);
+}
+
 }  // namespace s3m

@@ -20,6 +20,8 @@ class TieredBlockStore : public BlockStore {
   using BlockStore::Put;
   void Put(const ObjectVersion& v, uint64_t index, uint64_t object_size, const char* data,
            uint64_t bytes, Reuse reuse) override;
+  void PutRun(const ObjectVersion& v, uint64_t first, uint64_t object_size, const char* data,
+              uint64_t bytes, Reuse reuse) override;
   uint64_t block_bytes() const override { return local_->block_bytes(); }
   bool Wants(const ObjectVersion& v) const override {
     return local_->Wants(v) || shared_->Wants(v);

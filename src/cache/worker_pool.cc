@@ -1,11 +1,17 @@
 #include "cache/worker_pool.h"
 
+#include <pthread.h>
+
 #include <utility>
 
 namespace s3m {
 
-WorkerPool::WorkerPool(int threads) {
-  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
+WorkerPool::WorkerPool(int threads, const std::string& name) {
+  for (int i = 0; i < threads; ++i) {
+    threads_.emplace_back([this] { Run(); });
+    const std::string thread_name = (name + "-" + std::to_string(i)).substr(0, 15);
+    pthread_setname_np(threads_.back().native_handle(), thread_name.c_str());
+  }
 }
 
 WorkerPool::~WorkerPool() {

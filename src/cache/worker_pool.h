@@ -9,6 +9,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -16,7 +17,8 @@ namespace s3m {
 
 class WorkerPool {
  public:
-  explicit WorkerPool(int threads);
+  // `name` (up to 13 characters) names its threads name-0, name-1, ... (`top -H`).
+  WorkerPool(int threads, const std::string& name);
   ~WorkerPool();  // runs the tasks already queued, then joins
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -469,6 +472,51 @@ TEST_F(PosixBlockFilesTest, BlocksWrittenPastThePageCacheReadBackWhole) {
       EXPECT_EQ(out.substr(0, hit->bytes), all.substr(i * block, block)) << i;
     }
   }
+}
+
+// Pages of `path` in the page cache.
+size_t ResidentPages(const std::string& path, size_t pages) {
+  int fd = ::open(path.c_str(), O_RDONLY);
+  void* map = ::mmap(nullptr, pages * 4096, PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);
+  if (map == MAP_FAILED) return SIZE_MAX;
+  std::vector<unsigned char> in(pages);
+  const bool ok = ::mincore(map, pages * 4096, in.data()) == 0;
+  ::munmap(map, pages * 4096);
+  size_t n = 0;
+  for (unsigned char c : in) n += c & 1;
+  return ok ? n : SIZE_MAX;
+}
+
+// A block file is read as asked: reads of a file not in the page cache bring in their
+// pages, not the kernel's readahead window past them (which, in a punched slot, it would
+// zero). Reads one after another are what the kernel would read ahead for.
+TEST_F(PosixBlockFilesTest, AReadOfABlockFileBringsInOnlyWhatItAsks) {
+  struct statfs fs {};
+  ASSERT_EQ(::statfs(dir_.c_str(), &fs), 0);
+  if (fs.f_type == TMPFS_MAGIC) GTEST_SKIP() << "tmpfs keeps every page: no readahead to see";
+  auto files = OpenPosixBlockFiles(dir_ + "/c");
+  ASSERT_TRUE(files.ok());
+  constexpr size_t kPages = 64;
+  std::string data = Pattern(kPages * 4096, 7);
+  ASSERT_TRUE((*files)->WriteAt("ab/f", 0, {{data.data(), data.size()}}, PageCache::kKeep).ok());
+  const std::string path = dir_ + "/c/ab/f";
+  int fd = ::open(path.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::fsync(fd), 0);  // clean pages, which the advice below drops
+  ASSERT_EQ(::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+  ::close(fd);
+  ASSERT_EQ(ResidentPages(path, kPages), 0u);
+  auto file = (*files)->Open("ab/f");
+  ASSERT_TRUE(file.ok());
+  char page[4096];
+  for (uint64_t i = 10; i < 14; ++i) {
+    auto n = (*file)->Read(i * 4096, {{page, sizeof page}});
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ(*n, sizeof page);
+    EXPECT_EQ(std::string(page, sizeof page), data.substr(i * 4096, 4096));
+  }
+  EXPECT_EQ(ResidentPages(path, kPages), 4u);
 }
 
 // Blocks read at random stay hot, the most recently used within the bound: their piece

@@ -272,47 +272,20 @@ void BlockCache::Put(const std::string& version, uint64_t index, uint64_t object
 
 void BlockCache::PutRun(const std::string& version, uint64_t first, uint64_t object_size,
                         const char* data, uint64_t bytes, Reuse reuse) {
-  std::optional<Key> base = KeyOf(version, first);
-  if (bytes == 0 || !base) return;
   const uint64_t bs = options_.block_bytes;
+  std::optional<Key> base = KeyOf(version, first);
+  if (bytes == 0 || !base || !KeyOf(version, first + (bytes - 1) / bs)) return;
   std::optional<DiskSpace> space;  // without a bound: what the file system has free
   if (options_.max_bytes == 0) {
     auto got = files_->Space();
     if (!got.ok()) return;
     space = *got;
   }
-  // What `incoming` bytes more would take from the share of the file system kept free.
-  auto deficit = [&](uint64_t incoming) -> uint64_t {
-    if (!space) return 0;
-    const auto keep_free =
-        static_cast<uint64_t>(options_.min_free_fraction * static_cast<double>(space->total_bytes));
-    const uint64_t need = keep_free + incoming;
-    return space->free_bytes < need ? need - space->free_bytes : 0;
-  };
   std::vector<Offered> blocks;
   Disposal d;
   {
     std::lock_guard l(mu_);
-    if (removing_.count(base->version) != 0) return;
-    uint64_t incoming = 0;
-    for (uint64_t at = 0; at < bytes; at += bs) {
-      const Key key{base->version, first + at / bs};
-      if (index_.count(key) != 0 || busy_.count(key) != 0) continue;
-      blocks.push_back({key.index, data + at, std::min(bs, bytes - at)});
-      incoming += DiskBytes(blocks.back().bytes);
-    }
-    uint64_t freed = 0;
-    MakeRoomLocked(incoming, deficit(incoming), &freed, &d);
-    // What does not fit even so: the run's first blocks go, as they would one at a time.
-    size_t dropped = 0;
-    while (dropped < blocks.size() &&
-           (space ? freed < deficit(incoming) : used_ + incoming > options_.max_bytes)) {
-      incoming -= DiskBytes(blocks[dropped++].bytes);
-    }
-    blocks.erase(blocks.begin(), blocks.begin() + static_cast<long>(dropped));
-    for (const Offered& b : blocks) busy_.insert(Key{base->version, b.index});
-    used_ += incoming;
-    if (!blocks.empty()) versions_[base->version].blocks += blocks.size();
+    blocks = ReserveLocked(*base, data, bytes, space, &d);
     SetUsedGauge();
   }
   // Before the write: room made by removing this version's file is made before the write
@@ -343,13 +316,50 @@ void BlockCache::PutRun(const std::string& version, uint64_t first, uint64_t obj
       Count(metrics_.written_bytes, blocks[i].bytes);
     }
     if (!s.ok()) {
-      Count(metrics_.errors);
+      Count(metrics_.errors, blocks.size());
       S3M_DEBUG("cache: {} blocks from {} of {} not kept: {}", blocks.size(), blocks[0].index,
                 FileOf(base->version), s.ToString());
     }
     SetUsedGauge();
   }
   Dispose(d);
+}
+
+std::vector<BlockCache::Offered> BlockCache::ReserveLocked(const Key& base, const char* data,
+                                                          uint64_t bytes,
+                                                          const std::optional<DiskSpace>& space,
+                                                          Disposal* d) {
+  std::vector<Offered> blocks;
+  if (removing_.count(base.version) != 0) return blocks;
+  const uint64_t bs = options_.block_bytes;
+  uint64_t incoming = 0;
+  for (uint64_t at = 0; at < bytes; at += bs) {
+    const Key key{base.version, base.index + at / bs};
+    if (index_.count(key) != 0 || busy_.count(key) != 0) continue;
+    blocks.push_back({key.index, data + at, std::min(bs, bytes - at)});
+    incoming += DiskBytes(blocks.back().bytes);
+  }
+  if (blocks.empty()) return blocks;  // all there already: no room to make
+  // What `in` bytes more would take from the share of the file system kept free.
+  auto deficit = [&](uint64_t in) -> uint64_t {
+    if (!space) return 0;
+    const auto keep_free =
+        static_cast<uint64_t>(options_.min_free_fraction * static_cast<double>(space->total_bytes));
+    return space->free_bytes < keep_free + in ? keep_free + in - space->free_bytes : 0;
+  };
+  uint64_t freed = 0;
+  MakeRoomLocked(incoming, deficit(incoming), &freed, d);
+  // What does not fit even so: the run's first blocks go, as they would one at a time.
+  size_t dropped = 0;
+  while (dropped < blocks.size() &&
+         (space ? freed < deficit(incoming) : used_ + incoming > options_.max_bytes)) {
+    incoming -= DiskBytes(blocks[dropped++].bytes);
+  }
+  blocks.erase(blocks.begin(), blocks.begin() + static_cast<long>(dropped));
+  for (const Offered& b : blocks) busy_.insert(Key{base.version, b.index});
+  used_ += incoming;
+  if (!blocks.empty()) versions_[base.version].blocks += blocks.size();
+  return blocks;
 }
 
 Status BlockCache::WriteBlocks(const std::string& name, const std::string& version,

@@ -96,9 +96,9 @@ class BlockCache : public BlockStore {
   void Put(const std::string& version, uint64_t index, uint64_t object_size, const char* data,
            uint64_t bytes, Reuse reuse = Reuse::kSoon);
   // Stores consecutive blocks from `first` (`bytes`: whole blocks, the last may be short) as
-  // Put does each, with one write per run of slots: a stream's 8 MiB part costs one open,
-  // one system call and one wait for the disk, not eight. Blocks there already, or being
-  // stored, are left out. A run whose write fails is dropped whole.
+  // Put does each, with one write per run of adjacent slots: a stream's 8 MiB part costs one
+  // open, one system call and one wait for the disk, not eight. Blocks there already, or
+  // being stored, are left out. If any write fails, every block offered is dropped.
   void PutRun(const std::string& version, uint64_t first, uint64_t object_size, const char* data,
               uint64_t bytes, Reuse reuse);
 
@@ -208,6 +208,11 @@ class BlockCache : public BlockStore {
     const char* data;
     uint64_t bytes;
   };
+  // Chooses the blocks of [data, data + bytes) from block `base` to store: those not there
+  // nor being stored, within the bound once room is made (the first ones go if not). Marks
+  // them busy and counts them in. Requires mu_.
+  std::vector<Offered> ReserveLocked(const Key& base, const char* data, uint64_t bytes,
+                                     const std::optional<DiskSpace>& space, Disposal* d);
   // Writes `blocks` (marked busy) into `name`, one write per run of adjacent slots: whether
   // all of it was written.
   Status WriteBlocks(const std::string& name, const std::string& version, uint64_t object_size,

@@ -269,7 +269,7 @@ TEST(BlockCacheTest, ARunThatFailsIsDroppedWhole) {
   f.cache->PutRun(kV1, 0, 3 * kBlock, data.data(), data.size(), Reuse::kLater);
   EXPECT_EQ(f.cache->blocks(), 0u);
   EXPECT_EQ(f.cache->used_bytes(), 0u);
-  EXPECT_EQ(f.m.errors->Value(), 1u);
+  EXPECT_EQ(f.m.errors->Value(), 3u);  // one per block not kept
   f.files->FailWrites(false);
   f.cache->PutRun(kV1, 0, 3 * kBlock, data.data(), data.size(), Reuse::kLater);
   EXPECT_EQ(f.cache->blocks(), 3u);
@@ -311,6 +311,28 @@ TEST(BlockCacheTest, WithoutABoundItKeepsFivePercentOfTheDiskFree) {
   EXPECT_TRUE(empty.files->files().empty());
 }
 
+// Without a bound a run makes its room at once; what still does not fit is its first blocks.
+TEST(BlockCacheTest, WithoutABoundARunKeepsFivePercentOfTheDiskFree) {
+  Fixture f;
+  std::string a = Pattern(4 * kBlock, 13);
+  // 5% is 5 blocks and 7 are free: the run's last two fit.
+  f.files->SetSpace({.free_bytes = 7 * kDisk, .total_bytes = 100 * kDisk});
+  f.cache->PutRun(kV1, 0, 4 * kBlock, a.data(), a.size(), Reuse::kLater);
+  EXPECT_EQ(f.cache->blocks(), 2u);
+  EXPECT_EQ(f.Get(kV1, 1), std::nullopt);
+  EXPECT_EQ(f.Get(kV1, 2), a.substr(2 * kBlock, kBlock));
+  EXPECT_EQ(f.Get(kV1, 3), a.substr(3 * kBlock, kBlock));
+  // A second run needs four blocks' room past the 7 free: the first run's two go for it.
+  f.cache->PutRun(kV2, 0, 4 * kBlock, a.data(), a.size(), Reuse::kLater);
+  EXPECT_EQ(f.cache->blocks(), 4u);
+  EXPECT_EQ(f.Get(kV1, 3), std::nullopt);
+  EXPECT_EQ(f.Get(kV2, 0), a.substr(0, kBlock));
+  // A run of blocks all there already makes no room: nothing is evicted for it.
+  f.files->SetSpace({.free_bytes = 0, .total_bytes = 100 * kDisk});
+  f.cache->PutRun(kV2, 0, 4 * kBlock, a.data(), a.size(), Reuse::kLater);
+  EXPECT_EQ(f.cache->blocks(), 4u);
+}
+
 // Four versions of four blocks in room for eight: slots are punched and files removed and
 // made again while other threads read and write them.
 TEST(BlockCacheTest, ManyThreadsShareOneCache) {
@@ -318,6 +340,8 @@ TEST(BlockCacheTest, ManyThreadsShareOneCache) {
   std::vector<std::string> versions, blocks;
   for (int v = 0; v < 4; ++v) versions.push_back(ObjectVersionId("s", "k", fmt::format("e{}", v)));
   for (int i = 0; i < 16; ++i) blocks.push_back(Pattern(kBlock, static_cast<char>(i)));
+  std::vector<std::string> runs(4);  // each version's four blocks, one after another
+  for (int i = 0; i < 16; ++i) runs[i / 4] += blocks[i];
   std::atomic<int> wrong{0}, hits{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 8; ++t) {
@@ -337,9 +361,11 @@ TEST(BlockCacheTest, ManyThreadsShareOneCache) {
           hit = f.cache->GetRange(ov, i, at, at + 100, out.data());
           if (hit && out.compare(0, 100, blocks[b], at, 100) != 0) wrong++;
         }
-        if (!hit) {
-          f.cache->Put(v, i, 4 * kBlock, blocks[b].data(), kBlock,
-                       t % 2 == 0 ? Reuse::kSoon : Reuse::kLater);
+        const Reuse reuse = t % 2 == 0 ? Reuse::kSoon : Reuse::kLater;
+        if (!hit && t % 3 == 0 && i < 3) {  // this block and the next, as a stream keeps them
+          f.cache->PutRun(v, i, 4 * kBlock, runs[b / 4].data() + i * kBlock, 2 * kBlock, reuse);
+        } else if (!hit) {
+          f.cache->Put(v, i, 4 * kBlock, blocks[b].data(), kBlock, reuse);
         } else {
           hits++;
         }
@@ -516,7 +542,9 @@ TEST_F(PosixBlockFilesTest, AReadOfABlockFileBringsInOnlyWhatItAsks) {
     EXPECT_EQ(*n, sizeof page);
     EXPECT_EQ(std::string(page, sizeof page), data.substr(i * 4096, 4096));
   }
-  EXPECT_EQ(ResidentPages(path, kPages), 4u);
+  const size_t resident = ResidentPages(path, kPages);
+  if (resident == 0) GTEST_SKIP() << "this file system keeps no pages of its files";
+  EXPECT_EQ(resident, 4u);
 }
 
 // Blocks read at random stay hot, the most recently used within the bound: their piece

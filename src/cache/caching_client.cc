@@ -1,7 +1,9 @@
 #include "cache/caching_client.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <utility>
 #include <vector>
 
@@ -9,6 +11,22 @@
 #include "metrics/registry.h"
 
 namespace s3m {
+namespace {
+
+struct Free {
+  void operator()(char* p) const { std::free(p); }
+};
+// A widened GET's buffer: page-aligned, so that the blocks a writer keeps from it can go
+// past the page cache (O_DIRECT).
+using OwnBuffer = std::unique_ptr<char, Free>;
+
+OwnBuffer NewOwnBuffer(uint64_t bytes) {
+  void* p = std::aligned_alloc(4096, (bytes + 4095) / 4096 * 4096);
+  if (p == nullptr) throw std::bad_alloc();
+  return OwnBuffer(static_cast<char*>(p));
+}
+
+}  // namespace
 
 struct CachingClient::Get {
   GetObjectParams p;
@@ -18,7 +36,7 @@ struct CachingClient::Get {
   uint64_t object_size = 0;  // once known
   uint64_t fetch_from = 0;   // the widened GET
   uint64_t fetch_bytes = 0;
-  std::unique_ptr<char[]> own;  // its buffer, unless it lands in p.buffer
+  OwnBuffer own;  // its buffer, unless it lands in p.buffer
 };
 
 CachingClient::CachingClient(ObjectClient* inner, BlockStore* store, std::string source,
@@ -153,7 +171,7 @@ void CachingClient::Fetch(std::shared_ptr<Get> g) {
       q.on_progress = [g, lead = from - p.offset](uint64_t bytes) { g->p.on_progress(lead + bytes); };
     }
   } else {
-    g->own.reset(new char[q.length]);
+    g->own = NewOwnBuffer(q.length);
     q.buffer = g->own.get();
   }
   inner()->GetObject(std::move(q), [this, g](Result<GetObjectResult> r) {
@@ -176,9 +194,10 @@ void CachingClient::Filled(std::shared_ptr<Get> g, Result<GetObjectResult> r) {
       std::memcpy(p.buffer + (first - p.offset), g->own.get() + (first - from), end - first);
     }
     if (p.length > cache_->block_bytes()) {
-      // A stream's part that is not block-aligned (its first ones): written behind too.
+      // A part of a stream that began off the block grid (after a seek), or a long read:
+      // written behind too.
       const char* base = g->own.get();
-      WriteBehind(g->version, std::shared_ptr<char[]>(std::move(g->own)), base, from, got, size);
+      WriteBehind(g->version, std::shared_ptr<char>(std::move(g->own)), base, from, got, size);
       return g->done(std::move(result));
     }
     // A random read's block is kept before the reader is told, so that the neighbour read

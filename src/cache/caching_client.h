@@ -10,9 +10,9 @@
 // parts and progress: a part that is block-aligned is fetched straight into the reader's
 // buffer, and its blocks are written behind the reader: it is told the part is complete
 // first, and writer threads keep the blocks while holding the reader's buffer
-// (GetObjectParams::buffer_owner), one write per part. A stream's part that is not
-// block-aligned (its first, 1 MiB + 128 KiB, and the one after) is widened like a random
-// read and its widened buffer written behind the same way. The buffers so held are bounded
+// (GetObjectParams::buffer_owner), one write per part. A longer read that is not
+// block-aligned (a stream that began off the block grid) is widened like a random read,
+// and its widened buffer written behind the same way. The buffers so held are bounded
 // (max_backlog_bytes); a part past the bound is not kept, so a disk slower than the stream
 // never slows it down. A random read's block is kept before its reader is told.
 //

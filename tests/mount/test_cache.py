@@ -186,10 +186,15 @@ class DataCacheTest(CacheTestCase):
 
     def test_max_cache_size_bounds_the_directory(self):
         bucket = self.new_bucket()
-        body = data(8 * MiB, seed=26)
+        body, other = data(8 * MiB, seed=26), data(8 * MiB, seed=28)
         self.moto.put(bucket, "f.bin", body)
+        self.moto.put(bucket, "g.bin", other)
         with self.mount(bucket, ["--cache", self.cache, "--max-cache-size", "3"]) as m:
+            # Room for two blocks. Parts written at once compete for it (the first to
+            # reserve keeps it); the second file's blocks evict the first's.
             self.assertEqual(read_bytes(m.path("f.bin")), body)
+            self.settled_gets()
+            self.assertEqual(read_bytes(m.path("g.bin")), other)
             self.settled_gets()
             self.assertGreater(self.metric("s3mount_cache_evictions_total"), 0)
             self.assertLessEqual(tree_bytes(os.path.join(self.cache, "s3mount-cache")),

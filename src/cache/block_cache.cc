@@ -399,12 +399,14 @@ Status BlockCache::WriteBlocks(const std::string& name, const std::string& versi
       run_at = SlotAt(b.index);
     }
     run.push_back({const_cast<char*>(b.data), b.bytes});
-    if (b.bytes != padded_block_) {
+    if (b.bytes == padded_block_) {
+      run.push_back({trailers[i].bytes, kDiskUnit});
+    } else {
       write();
       run_at = TrailerAt(b.index);
+      run.push_back({trailers[i].bytes, kDiskUnit});
+      write();
     }
-    run.push_back({trailers[i].bytes, kDiskUnit});
-    if (b.bytes != padded_block_) write();
   }
   write();
   return s;

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "cache/block_layout.h"
 #include "common/disk_wait.h"
 #include "metrics/registry.h"
 
@@ -21,7 +22,7 @@ struct Free {
 using OwnBuffer = std::unique_ptr<char, Free>;
 
 OwnBuffer NewOwnBuffer(uint64_t bytes) {
-  void* p = std::aligned_alloc(4096, (bytes + 4095) / 4096 * 4096);
+  void* p = std::aligned_alloc(block_layout::kDiskUnit, block_layout::RoundUp(bytes));
   if (p == nullptr) throw std::bad_alloc();
   return OwnBuffer(static_cast<char*>(p));
 }

@@ -210,8 +210,8 @@ TEST_F(CachingClientTest, AStreamIsAnsweredBeforeItsBlocksAreWrittenWithinABackl
   EXPECT_TRUE(rec_.TakeGets().empty());  // the kept part is served from the cache
 }
 
-// A stream's first parts are not block-aligned (1 MiB + 128 KiB, then to the next 8 MiB):
-// widened, answered, and their blocks written behind like any other part's.
+// A part that is not block-aligned (of a stream that began off the block grid, after a
+// seek) is widened, answered, and its blocks written behind like any other part's.
 TEST_F(CachingClientTest, AnUnalignedPartIsAnsweredBeforeItsBlocksAreWritten) {
   std::string data = Pattern(4 * kBlock, 6);
   std::string etag = Put("u", data);
